@@ -1,0 +1,2 @@
+export * from './model';
+export { parseIptablesSave, type ParseIptablesSaveOptions } from './iptables-save';
