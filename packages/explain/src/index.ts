@@ -1,1 +1,14 @@
-export {};
+/**
+ * The explain engine: correlate trace steps into packets, join each step with the snapshot in force, decide
+ * the verdict and its cause. Pure computation: no I/O here (the CLI and the pipeline do the reading/writing).
+ */
+export type * from './types';
+export { Correlator, invariantKey, type CorrelatorOptions, type CompletedPacket } from './correlate';
+export { explainPacket } from './explain';
+export { joinStep, targetEffect, type JoinedStep } from './join';
+export { SnapshotSet, type SnapshotPick } from './snapshots';
+export { parseSelector, selectorMatches, type PacketSelector } from './selector';
+export { renderText, ANSI, PLAIN, type Palette } from './render-text';
+export { parseServiceComment, type ServiceRef } from './kubernetes';
+export { hookOf, lastTableAt, type Hook } from './hooks';
+export { parseMarkSpec, markSetByRule, markMatchOf, hex } from './marks';

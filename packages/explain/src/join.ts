@@ -1,0 +1,120 @@
+/**
+ * Joining one TRACE step (`table:chain:kind:rulenum`) with a snapshot.
+ *
+ * The kernel's labels are heuristics (ip_tables.c get_chainname_rulenum()): any matched entry that is
+ * unconditional (no ip-part criteria, no matches) with a STANDARD target and a negative verdict is labelled
+ * `policy` in a built-in chain and `return` in a user chain — so `-A INPUT -j DROP` is logged as `policy:N`,
+ * and `-A MYCHAIN -j ACCEPT` as `return:N`. The join therefore maps a `policy`/`return` step to the chain's
+ * tail only when N = rules + 1, and to the unconditional rule N when there is one.
+ */
+import type { Chain, Rule, Ruleset } from '@ruletrail/ruleset';
+import type { Effect, Resolution } from './types';
+
+/** Targets that end the table traversal by rewriting addresses (they return NF_ACCEPT). */
+const NAT_TARGETS = new Set(['DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT', 'NETMAP']);
+/** Extension targets that return XT_CONTINUE: the packet goes on to the next rule. */
+const CONTINUE_TARGETS = new Set([
+  'LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'TRACE', 'NOTRACK', 'CT', 'TCPMSS', 'DSCP', 'TOS', 'TTL', 'HL',
+  'CLASSIFY', 'SET', 'CHECKSUM', 'SECMARK', 'CONNSECMARK', 'AUDIT', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'HMARK',
+  'TCPOPTSTRIP', 'ECN', 'CLUSTERIP', 'NFACCT',
+]);
+
+/** A step mapped onto the snapshot. */
+export interface JoinedStep {
+  readonly resolution: Resolution;
+  readonly effect: Effect;
+  readonly chain?: Chain;
+  readonly rule?: Rule;
+  /** Target name: rule target, or the policy verdict. */
+  readonly target?: string;
+  /** Set when the step cannot exist in this snapshot. */
+  readonly problem?: string;
+}
+
+/** What a rule's target does to the traversal. */
+export function targetEffect(rule: Rule, ruleset: Ruleset): Effect {
+  const t = rule.target;
+  if (t === undefined || t === '') return 'continue';
+  switch (t) {
+    case 'ACCEPT':
+      return 'accept';
+    case 'DROP':
+      return 'drop';
+    case 'REJECT':
+      return 'reject';
+    case 'RETURN':
+      return 'return';
+    case 'QUEUE':
+    case 'NFQUEUE':
+      return 'queue';
+    case 'TPROXY':
+      return 'accept';
+    case 'SYNPROXY':
+      return 'drop';
+  }
+  if (NAT_TARGETS.has(t)) return 'nat';
+  if (CONTINUE_TARGETS.has(t)) return 'continue';
+  if (ruleset.tables.get(rule.table)?.chains.has(t)) return rule.jumpKind === 'goto' ? 'goto' : 'jump';
+  return 'unknown';
+}
+
+function verdictEffect(v: string | undefined): Effect {
+  if (v === 'ACCEPT') return 'accept';
+  if (v === 'DROP') return 'drop';
+  return 'unknown';
+}
+
+/** Maps one step onto the snapshot. Never throws: impossible steps come back `unresolved` with a problem. */
+export function joinStep(
+  ruleset: Ruleset,
+  table: string,
+  chainName: string,
+  kind: 'rule' | 'return' | 'policy',
+  rulenum: number,
+): JoinedStep {
+  const t = ruleset.tables.get(table);
+  if (!t) return unresolved(`table ${table} is not in snapshot ${ruleset.source}`);
+  const chain = t.chains.get(chainName);
+  if (!chain) return unresolved(`chain ${table} ${chainName} is not in snapshot ${ruleset.source}`);
+  const n = chain.rules.length;
+  if (kind === 'rule') {
+    if (rulenum > n)
+      return unresolved(`rule ${rulenum} is past the end of ${table} ${chainName} (${n} rules in ${ruleset.source})`, chain);
+    const rule = chain.rules[rulenum - 1]!;
+    if (rule.tracedAsTail)
+      return unresolved(
+        `${table} ${chainName} rule ${rulenum} is unconditional; the kernel would have logged it as ${chain.builtin ? 'policy' : 'return'}:${rulenum}`,
+        chain,
+        rule,
+      );
+    return { resolution: 'rule', effect: targetEffect(rule, ruleset), chain, rule, ...targetOf(rule) };
+  }
+  if (kind === 'policy' && !chain.builtin)
+    return unresolved(`policy step in user chain ${table} ${chainName}: chain kinds differ from ${ruleset.source}`, chain);
+  if (kind === 'return' && chain.builtin)
+    return unresolved(`return step in built-in chain ${table} ${chainName}: chain kinds differ from ${ruleset.source}`, chain);
+  if (rulenum === n + 1) {
+    if (kind === 'policy')
+      return { resolution: 'policy', effect: verdictEffect(chain.policy), chain, ...(chain.policy ? { target: chain.policy } : {}) };
+    return { resolution: 'implicit-return', effect: 'return', chain };
+  }
+  if (rulenum <= n) {
+    const rule = chain.rules[rulenum - 1]!;
+    if (rule.tracedAsTail)
+      return { resolution: 'unconditional-rule', effect: targetEffect(rule, ruleset), chain, rule, ...targetOf(rule) };
+    return unresolved(
+      `${kind}:${rulenum} points at ${table} ${chainName} rule ${rulenum}, which is conditional (the kernel logs it as rule:${rulenum}); ${chainName} has ${n} rules in ${ruleset.source}`,
+      chain,
+      rule,
+    );
+  }
+  return unresolved(`${kind}:${rulenum} is past the end of ${table} ${chainName} (${n} rules in ${ruleset.source})`, chain);
+}
+
+function targetOf(rule: Rule): { target?: string } {
+  return rule.target ? { target: rule.target } : {};
+}
+
+function unresolved(problem: string, chain?: Chain, rule?: Rule): JoinedStep {
+  return { resolution: 'unresolved', effect: 'unknown', problem, ...(chain ? { chain } : {}), ...(rule ? { rule } : {}) };
+}

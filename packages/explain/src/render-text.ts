@@ -1,0 +1,100 @@
+/**
+ * Human output, coloured like the write-up's decoder: the trace step in cyan, a matched rule in green, a chain
+ * policy in blue, a return in gray; the verdict line in red (dropped/rejected/unknown) or green (accepted).
+ */
+import type { ExplainedStep, Explanation } from './types';
+
+/** ANSI styling, or plain text when colour is off. */
+export interface Palette {
+  cyan(s: string): string;
+  green(s: string): string;
+  blue(s: string): string;
+  gray(s: string): string;
+  red(s: string): string;
+  yellow(s: string): string;
+  bold(s: string): string;
+}
+
+const wrap = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+/** The write-up's colours. */
+export const ANSI: Palette = {
+  cyan: wrap('36'),
+  green: wrap('32'),
+  blue: wrap('34'),
+  gray: wrap('90'),
+  red: wrap('1;31'),
+  yellow: wrap('33'),
+  bold: wrap('1'),
+};
+const id = (s: string) => s;
+/** No colour (NO_COLOR, --no-color, or not a terminal). */
+export const PLAIN: Palette = { cyan: id, green: id, blue: id, gray: id, red: id, yellow: id, bold: id };
+
+function endpoint(ip: string | undefined, port: number | undefined): string {
+  if (ip === undefined) return '?';
+  const a = ip.includes(':') ? `[${ip}]` : ip;
+  return port === undefined ? ip : `${a}:${port}`;
+}
+
+function stepLine(s: ExplainedStep, c: Palette): string[] {
+  const label = `${s.table}:${s.chain}:${s.kind}:${s.rulenum}`;
+  const changed = s.changed
+    ? ' ' +
+      Object.entries(s.changed)
+        .map(([k, v]) => `${k.toUpperCase()}=${v}`)
+        .join(' ')
+    : '';
+  const at = s.origin.line !== undefined ? ` (line ${s.origin.line})` : s.origin.offset !== undefined ? ` (offset ${s.origin.offset})` : '';
+  const out = [`  ${c.cyan(label)}${changed}${c.gray(at)}`];
+  switch (s.resolution) {
+    case 'rule':
+      out.push(`    ${c.green(s.rule ?? '')}`);
+      break;
+    case 'unconditional-rule':
+      out.push(`    ${c.green(s.rule ?? '')} ${c.gray(`(unconditional, logged as ${s.kind})`)}`);
+      break;
+    case 'policy':
+      out.push(`    ${c.blue(`${s.table} ${s.chain} policy ${s.target ?? '?'}`)}`);
+      break;
+    case 'implicit-return':
+      out.push(`    ${c.gray(`end of ${s.chain}: return to the calling chain`)}`);
+      break;
+    case 'unresolved':
+      out.push(`    ${c.yellow(`? ${s.problem ?? 'cannot be placed in the snapshot'}`)}`);
+      break;
+  }
+  if (s.problem && s.resolution !== 'unresolved') out.push(`    ${c.yellow(`! ${s.problem}`)}`);
+  return out;
+}
+
+/** Renders one explanation as a block of text lines (no trailing newline). */
+export function renderText(x: Explanation, index: number, c: Palette): string {
+  const p = x.packet;
+  const head = [
+    `packet ${index}:`,
+    p.proto ?? '?',
+    `${endpoint(p.src, p.sport)} -> ${endpoint(p.dst, p.dport)}`,
+    p.host ? `on ${p.host}` : '',
+    p.firstSeen ? `at ${p.firstSeen}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const ids = [
+    p.ipId !== undefined ? `ID=${p.ipId}` : '',
+    p.tcpSeq !== undefined ? `SEQ=${p.tcpSeq}` : '',
+    p.tcpOptions ? `OPT (${p.tcpOptions})` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const lines = [c.bold(head)];
+  if (ids) lines.push(`  ${c.gray(ids)}`);
+  lines.push(
+    `  ${c.gray(x.snapshot ? `snapshot ${x.snapshot.source}${x.snapshot.generatedAt ? ` (${x.snapshot.generatedAt})` : ''} sha256:${x.snapshot.hash.slice(0, 12)}` : 'no snapshot')}`,
+  );
+  for (const s of x.steps) lines.push(...stepLine(s, c));
+  const verdictColour = x.verdict === 'ACCEPT' ? c.green : c.red;
+  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${x.cause}`);
+  if (x.kubernetes?.service) lines.push(`  ${c.gray(`kubernetes service ${x.kubernetes.service}${x.kubernetes.reason ? ` (${x.kubernetes.reason})` : ''}`)}`);
+  if (x.flags.length) lines.push(`  ${c.yellow(`flags: ${x.flags.join(', ')}`)}`);
+  return lines.join('\n');
+}

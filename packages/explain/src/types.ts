@@ -1,0 +1,167 @@
+/**
+ * Public types of the explain engine. `Explanation` is the `--format json` output contract (one object per
+ * packet, NDJSON): fields are only ever added, never renamed or removed within a major version. See
+ * docs/explain-json.md.
+ */
+
+/** Final fate of a packet. UNKNOWN: the trace stops with no terminal step, or the snapshot does not match. */
+export type Verdict = 'ACCEPT' | 'DROP' | 'REJECT' | 'QUEUE' | 'UNKNOWN';
+
+/**
+ * Conditions worth alerting on or filtering by. Stable strings.
+ * - `snapshot_mismatch`: a step cannot exist in the snapshot used (rule number past the chain's end, unknown
+ *   chain, a `rule` step on a rule the kernel would log as policy/return, a jump that lands elsewhere). The
+ *   verdict is then UNKNOWN: we never give a confident answer from the wrong ruleset.
+ * - `no_snapshot`: no snapshot of the packet's address family was given.
+ * - `event_before_snapshots`: the packet is older than every snapshot of its family; the oldest was used.
+ * - `silent_drop`: the trace stops without a terminal step (or after an ACCEPT at a hook that is not the last
+ *   one), so the packet vanished outside iptables (routing, rp_filter, conntrack) or trace lines were lost.
+ * - `trace_gap`: steps are missing inside the trace (rate-limited or lost lines).
+ * - `kube_mark_drop`: the packet went through KUBE-MARK-DROP (pre-1.28 kube-proxy drop path).
+ * - `kube_no_endpoints`: a kube-proxy "has no endpoints" / "has no local endpoints" rule matched.
+ * - `evicted`: the packet was still open when the correlation window or the open-packet cap forced it out.
+ * - `truncated`: a record of this packet was cut short by the kernel or the capture.
+ */
+export type Flag =
+  | 'snapshot_mismatch'
+  | 'no_snapshot'
+  | 'event_before_snapshots'
+  | 'silent_drop'
+  | 'trace_gap'
+  | 'kube_mark_drop'
+  | 'kube_no_endpoints'
+  | 'evicted'
+  | 'truncated';
+
+/** A reference to one rule position (or chain tail) in a snapshot. */
+export interface RuleRef {
+  readonly table: string;
+  readonly chain: string;
+  readonly rulenum: number;
+  /** The rule's text from the snapshot (`-A …`); absent for a chain policy or an implicit return. */
+  readonly rule?: string;
+}
+
+/** How a step was mapped onto the snapshot. */
+export type Resolution =
+  /** A numbered rule that matched. */
+  | 'rule'
+  /** An unconditional ACCEPT/DROP/RETURN/QUEUE rule, which the kernel logs as `policy`/`return`. */
+  | 'unconditional-rule'
+  /** The implicit RETURN at the end of a user chain (rulenum = rules + 1). */
+  | 'implicit-return'
+  /** The built-in chain's policy (rulenum = rules + 1). */
+  | 'policy'
+  /** Could not be mapped: see `problem`. */
+  | 'unresolved';
+
+/** What a step did to the packet's path through the tables. */
+export type Effect = 'jump' | 'goto' | 'continue' | 'accept' | 'drop' | 'reject' | 'queue' | 'return' | 'nat' | 'unknown';
+
+/** One trace step, joined with the snapshot. */
+export interface ExplainedStep {
+  readonly table: string;
+  readonly chain: string;
+  readonly kind: 'rule' | 'return' | 'policy';
+  readonly rulenum: number;
+  readonly resolution: Resolution;
+  readonly effect: Effect;
+  readonly rule?: string;
+  /** `-j`/`-g` target of the rule, or the policy verdict. */
+  readonly target?: string;
+  /** Packet mark at this step, hex, when non-zero. */
+  readonly mark?: string;
+  /** Packet fields that differ from the previous step (NAT, mark, interfaces). */
+  readonly changed?: Readonly<Record<string, string | number>>;
+  /** Why the step could not be resolved, or what looks wrong about it. */
+  readonly problem?: string;
+  readonly time?: string;
+  readonly origin: { readonly file: string; readonly line?: number; readonly offset?: number };
+}
+
+/** The packet as first seen (before any NAT). */
+export interface PacketSummary {
+  readonly host?: string;
+  readonly family: string;
+  readonly proto?: string;
+  readonly src?: string;
+  readonly dst?: string;
+  readonly sport?: number;
+  readonly dport?: number;
+  readonly ipId?: number;
+  readonly len?: number;
+  readonly tcpSeq?: number;
+  readonly tcpFlags?: readonly string[];
+  readonly tcpOptions?: string;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+  readonly in?: string;
+  readonly out?: string;
+  /** Time of the first step, ISO 8601. */
+  readonly firstSeen?: string;
+  readonly channel: string;
+}
+
+/** A rule that set mark bits the deciding rule matched on. */
+export interface MarkSetter extends RuleRef {
+  /** `value/mask` the rule sets (`0x8000/0x8000`), or the observed change (`0x0 -> 0x8000`). */
+  readonly mark: string;
+  /** The jump path that led to the rule, outermost first. */
+  readonly path: readonly RuleRef[];
+}
+
+/** One address/port rewrite. */
+export interface NatRewrite {
+  /** DNAT, SNAT, MASQUERADE, REDIRECT, NETMAP, or CONNTRACK when an existing connection's NAT was applied. */
+  readonly kind: string;
+  readonly from: string;
+  readonly to: string;
+  /** The rule that did it; absent for CONNTRACK. */
+  readonly by?: RuleRef;
+}
+
+/** Kubernetes / Calico attribution drawn from kube-proxy rule comments and chain names. */
+export interface KubernetesAttribution {
+  /** `namespace/name:port`, as kube-proxy writes it. */
+  readonly service?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly port?: string;
+  /** kube-proxy's own words from the deciding comment, e.g. `has no local endpoints`. */
+  readonly reason?: string;
+  /** Endpoint the packet was DNAT'ed to by a KUBE-SEP chain. */
+  readonly endpoint?: string;
+  /** KUBE-SVC/SEP/XLB/EXT/FW/SVL/NODEPORTS chains the packet went through. */
+  readonly chains: readonly string[];
+  /** Calico rule ids (`cali:…` comments) of rules that matched. */
+  readonly calico?: readonly string[];
+}
+
+/** The snapshot a packet was joined with. */
+export interface SnapshotRef {
+  readonly source: string;
+  readonly hash: string;
+  readonly generatedAt?: string;
+  readonly family: string;
+}
+
+/** One explained packet: the `--format json` record. */
+export interface Explanation {
+  readonly packet: PacketSummary;
+  readonly verdict: Verdict;
+  /** The step that decided the verdict. Absent for UNKNOWN. */
+  readonly decidedBy?: RuleRef & {
+    readonly kind: 'rule' | 'return' | 'policy';
+    readonly target?: string;
+    readonly path: readonly RuleRef[];
+  };
+  /** Present when the deciding rule matched on the mark: who set those bits. */
+  readonly markSetBy?: readonly MarkSetter[];
+  readonly nat: readonly NatRewrite[];
+  readonly kubernetes?: KubernetesAttribution;
+  readonly flags: readonly Flag[];
+  /** One plain sentence: why the packet met its fate. */
+  readonly cause: string;
+  readonly snapshot?: SnapshotRef;
+  readonly steps: readonly ExplainedStep[];
+}
