@@ -1,7 +1,15 @@
 export type { DecodedBatch, DecodeOptions, IngestAdapter, DeadLetterOutput } from './types';
 export { InputError, UsageError, formatPosition, type InputPosition } from './errors';
 export { openInput, readHead, isGzip, READ_CHUNK_BYTES } from './input';
-export { splitLines, decodeLines, MAX_LINE_BYTES, type LineBatch, type LineResult } from './lines';
+export {
+  splitLines,
+  splitLinesContaining,
+  decodeLines,
+  MAX_LINE_BYTES,
+  type LineBatch,
+  type LineResult,
+  type NumberedLines,
+} from './lines';
 export {
   NdjsonDeadLetterFile,
   StreamDeadLetter,

@@ -56,19 +56,84 @@ export async function* decodeLines(
   options: DecodeOptions,
   parseLine: (line: string, lineNo: number) => LineResult,
 ): AsyncIterable<DecodedBatch> {
-  for await (const { lines, firstLine } of splitLines(chunks)) {
+  const source =
+    options.lineFilter !== undefined && options.lineFilter !== ''
+      ? splitLinesContaining(chunks, options.lineFilter)
+      : numbered(splitLines(chunks));
+  for await (const { lines, numbers } of source) {
     const events: NetfilterEvent[] = [];
     const errors: InputError[] = [];
     let skipped = 0;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       if (line.length === 0) continue;
-      const r = parseLine(line, firstLine + i);
+      const r = parseLine(line, numbers(i));
       if (r === null) skipped++;
       else if (r instanceof InputError) errors.push(r);
       else events.push(r);
     }
-    void options;
     yield { events, errors, skipped };
   }
+}
+
+/** Lines plus a way to get each one's 1-based number. */
+export interface NumberedLines {
+  readonly lines: string[];
+  numbers(index: number): number;
+}
+
+async function* numbered(batches: AsyncIterable<LineBatch>): AsyncIterable<NumberedLines> {
+  for await (const { lines, firstLine } of batches) yield { lines, numbers: (i) => firstLine + i };
+}
+
+/**
+ * Only the lines that contain `needle`, with their true line numbers. The search runs on raw bytes
+ * (Buffer.indexOf is a memmem), so lines that cannot match are never decoded: what makes a one-packet query
+ * cost a scan of the file rather than a parse of it.
+ */
+export async function* splitLinesContaining(chunks: AsyncIterable<Buffer>, needle: string): AsyncIterable<NumberedLines> {
+  const pattern = Buffer.from(needle, 'utf8');
+  let carry: Buffer | null = null;
+  let lineNo = 1;
+  for await (const chunk of chunks) {
+    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const last = buf.lastIndexOf(0x0a);
+    if (last < 0) {
+      carry = buf.length > MAX_LINE_BYTES ? buf.subarray(0, MAX_LINE_BYTES) : buf;
+      continue;
+    }
+    const lines: string[] = [];
+    const nums: number[] = [];
+    let pos = 0;
+    let hit = buf.indexOf(pattern, 0);
+    while (hit >= 0 && hit < last) {
+      const start = buf.lastIndexOf(0x0a, hit) + 1;
+      const end = buf.indexOf(0x0a, hit);
+      lineNo += countNewlines(buf, pos, start);
+      const stop = end > start && buf[end - 1] === 13 ? end - 1 : end;
+      lines.push(buf.toString('utf8', start, stop));
+      nums.push(lineNo);
+      lineNo++;
+      pos = end + 1;
+      hit = buf.indexOf(pattern, pos);
+    }
+    lineNo += countNewlines(buf, pos, last + 1);
+    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
+    if (lines.length) yield { lines, numbers: (i) => nums[i]! };
+  }
+  if (carry && carry.length > 0 && carry.indexOf(pattern) >= 0) {
+    let l = carry.toString('utf8');
+    if (l.charCodeAt(l.length - 1) === 13) l = l.slice(0, -1);
+    yield { lines: [l], numbers: () => lineNo };
+  }
+}
+
+function countNewlines(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  let p = buf.indexOf(0x0a, from);
+  while (p >= 0 && p < to) {
+    n++;
+    p = buf.indexOf(0x0a, p + 1);
+  }
+  return n;
 }

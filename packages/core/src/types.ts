@@ -33,6 +33,11 @@ export interface DecodeOptions {
   readonly keepOriginal?: boolean;
   /** Time zone offset in minutes for framings without one (RFC 3164); default 0 (UTC). */
   readonly utcOffsetMinutes?: number;
+  /**
+   * Text adapters may skip, before parsing, every line that does not contain this substring (a pre-filter for
+   * one-packet queries: the caller re-checks what it selects). Skipped lines are not counted.
+   */
+  readonly lineFilter?: string;
 }
 
 /** One capture channel's decoder. Stateless apart from what `decode` keeps while it runs. */
