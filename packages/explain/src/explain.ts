@@ -80,7 +80,8 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
     // --- traversal bookkeeping: which call frame is this step in?
     const hook = hookOf(tr.chain);
     if (travEnded || tr.table !== travTable) {
-      if (!travEnded && i > 0) {
+      // After an unresolved step its effect is unknown, so a traversal that seems unfinished is no evidence of a gap.
+      if (!travEnded && i > 0 && joins[i - 1]?.resolution !== 'unresolved') {
         flags.add('trace_gap');
         problem ??= `the ${travTable} traversal before this step ended without a verdict step (lines lost?)`;
       }

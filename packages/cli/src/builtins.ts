@@ -1,0 +1,14 @@
+/**
+ * The ingest adapters built into the CLI: a static list (explicit beats discovery). Auto-detection asks each
+ * in this order; the first whose `sniff` accepts the file's head wins.
+ */
+import type { IngestAdapter } from '@ruletrail/core';
+import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
+
+/** Every built-in adapter, in detection order. */
+export const ADAPTERS: readonly IngestAdapter[] = [kernelLogAdapter];
+
+/** Adapter by channel name (`--input-format`). */
+export function adapterByName(name: string): IngestAdapter | undefined {
+  return ADAPTERS.find((a) => a.channel === name);
+}

@@ -1,0 +1,214 @@
+/**
+ * `ruletrail explain`: trace files + snapshots → one explanation per packet, as coloured text or NDJSON.
+ * Streams: inputs are read in chunks, packets are explained and written as they complete, memory is bounded by
+ * the packets open inside the correlation window.
+ */
+import { parseArgs } from 'node:util';
+import { Readable } from 'node:stream';
+import {
+  NdjsonDeadLetterFile,
+  StreamDeadLetter,
+  TeeDeadLetter,
+  UsageError,
+  openInput,
+  readHead,
+  type DeadLetterOutput,
+  type IngestAdapter,
+} from '@ruletrail/core';
+import {
+  ANSI,
+  Correlator,
+  PLAIN,
+  SnapshotSet,
+  explainPacket,
+  parseSelector,
+  renderText,
+  selectorMatches,
+  type Explanation,
+  type PacketSelector,
+} from '@ruletrail/explain';
+import { ADAPTERS, adapterByName } from './builtins';
+import { LineWriter } from './output';
+import { loadRules } from './rules-files';
+
+export const EXPLAIN_USAGE = `usage: ruletrail explain --rules <save file> [--rules <save file>…] [options] <trace files…>
+
+Joins netfilter TRACE output with the iptables-save snapshots in force and explains every packet: its verdict,
+the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes service.
+
+  --rules [ipv4:|ipv6:]FILE  iptables-save / ip6tables-save output (repeat: one per family, and several per family
+                             taken at different times — each packet is joined with the one in force when it was
+                             traced). The family is read from the file; prefix ipv4: or ipv6: to force it.
+  --format text|json         text (default; coloured on a terminal) or NDJSON, one object per packet
+  --packet SELECTOR          only packets matching: opt=<TCP OPT hex> (or the bare hex), id=<IP ID>, or
+                             src=,dst=,sport=,dport=,proto= (comma separated, all must match)
+  --input-format NAME        skip auto-detection: ${ADAPTERS.map((a) => a.channel).join(', ')}
+  --year YYYY                year for timestamps that have none (RFC 3164 "Jan  1 21:23:16")
+  --window MS                correlation window: longest gap between two lines of one packet (default 2000)
+  --host NAME                host name for inputs that carry none
+  --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
+  --no-color                 plain text (also: NO_COLOR=1)
+  --stats                    print run statistics as JSON on stderr
+  --quiet                    no summary line on stderr
+
+Trace files may be gzip-compressed; '-' reads stdin. Exit status: 0 ok, 1 some input records could not be
+read (see stderr / --dead-letter), 2 usage error.`;
+
+interface Counters {
+  bytes: number;
+  records: number;
+  events: number;
+  skipped: number;
+  errors: number;
+  packets: number;
+  shown: number;
+  verdicts: Record<string, number>;
+}
+
+/** Runs `explain`; returns the exit code. */
+export async function explainCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      rules: { type: 'string', multiple: true },
+      format: { type: 'string', default: 'text' },
+      packet: { type: 'string' },
+      'input-format': { type: 'string' },
+      year: { type: 'string' },
+      window: { type: 'string' },
+      host: { type: 'string' },
+      'dead-letter': { type: 'string' },
+      'no-color': { type: 'boolean', default: false },
+      stats: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(EXPLAIN_USAGE + '\n');
+    return 0;
+  }
+  const format = values.format;
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got '${format}'`);
+  if (!values.rules?.length) throw new UsageError('at least one --rules <iptables-save file> is needed');
+  if (positionals.length === 0) throw new UsageError('no trace files given (use - for stdin)');
+  const year = values.year !== undefined ? intOption('--year', values.year) : undefined;
+  const windowMs = values.window !== undefined ? intOption('--window', values.window) : undefined;
+  const selector: PacketSelector | undefined = values.packet !== undefined ? parseSelector(values.packet) : undefined;
+  const forced = values['input-format'];
+  if (forced !== undefined && !adapterByName(forced))
+    throw new UsageError(`--input-format: unknown format '${forced}' (known: ${ADAPTERS.map((a) => a.channel).join(', ')})`);
+
+  const snapshots = new SnapshotSet(await Promise.all(values.rules.map(loadRules)));
+  const colour =
+    format === 'text' && !values['no-color'] && !process.env.NO_COLOR && (process.stdout.isTTY || !!process.env.FORCE_COLOR);
+  const palette = colour ? ANSI : PLAIN;
+  const out = new LineWriter(process.stdout);
+  const deadLetters: DeadLetterOutput[] = [new StreamDeadLetter(process.stderr)];
+  if (values['dead-letter']) deadLetters.push(new NdjsonDeadLetterFile(values['dead-letter']));
+  const deadLetter = new TeeDeadLetter(deadLetters);
+  const c: Counters = { bytes: 0, records: 0, events: 0, skipped: 0, errors: 0, packets: 0, shown: 0, verdicts: {} };
+  const started = process.hrtime.bigint();
+  const hosts = new Set<string>();
+
+  const correlator = new Correlator(
+    snapshots,
+    (p) => {
+      c.packets++;
+      if (selector && !selectorMatches(selector, p.events)) return;
+      const x: Explanation = explainPacket(p.events, p.pick, p.flags);
+      c.shown++;
+      c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
+      out.line(format === 'json' ? JSON.stringify(x) : renderText(x, c.shown, palette) + '\n');
+    },
+    windowMs !== undefined ? { windowMs } : {},
+  );
+
+  for (const file of positionals) {
+    const adapter = forced ? adapterByName(forced)! : await detect(file);
+    const input = await openInput(file);
+    const counted = countBytes(input, c);
+    const decoded = adapter.decode(counted, {
+      file,
+      ...(year !== undefined ? { year } : {}),
+      ...(values.host !== undefined ? { host: values.host } : {}),
+      ...(selector?.kernelLineNeedle && adapter.channel === 'kernel-log' ? { lineFilter: selector.kernelLineNeedle } : {}),
+    });
+    for await (const batch of decoded) {
+      c.records += batch.events.length + batch.errors.length + batch.skipped;
+      c.events += batch.events.length;
+      c.skipped += batch.skipped;
+      for (const err of batch.errors) deadLetter.write(err);
+      c.errors += batch.errors.length;
+      for (const e of batch.events) {
+        if (e.host?.name) hosts.add(e.host.name);
+        correlator.push(e);
+      }
+      await out.drain();
+    }
+  }
+  correlator.flush();
+  await out.end();
+  await deadLetter.close();
+
+  const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+  if (hosts.size > 1 && !values.quiet)
+    process.stderr.write(
+      `ruletrail: warning: the traces come from ${hosts.size} hosts (${[...hosts].slice(0, 5).join(', ')}…) but one set of snapshots was given for all of them\n`,
+    );
+  if (!values.quiet) {
+    const v = Object.entries(c.verdicts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
+    process.stderr.write(
+      `ruletrail: ${c.shown} packet${c.shown === 1 ? '' : 's'}${selector ? ` selected of ${c.packets}` : ''}${v ? ` (${v})` : ''} from ${c.events} netfilter records; ${c.skipped} other lines skipped; ${c.errors} unreadable\n`,
+    );
+  }
+  if (values.stats) {
+    process.stderr.write(
+      JSON.stringify({
+        bytes: c.bytes,
+        lines: c.records,
+        events: c.events,
+        packets: c.packets,
+        shown: c.shown,
+        skipped: c.skipped,
+        errors: c.errors,
+        elapsedMs: Math.round(elapsedMs),
+        maxRssKb: process.resourceUsage().maxRSS,
+      }) + '\n',
+    );
+  }
+  return c.errors > 0 ? 1 : 0;
+}
+
+function intOption(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got '${v}'`);
+  return n;
+}
+
+async function detect(file: string): Promise<IngestAdapter> {
+  if (file === '-') return adapterByName('kernel-log')!;
+  let head: Buffer;
+  try {
+    head = await readHead(file, 8192);
+  } catch (err) {
+    throw new UsageError(`${file}: ${(err as Error).message}`);
+  }
+  const a = ADAPTERS.find((x) => x.sniff(head, file));
+  if (!a)
+    throw new UsageError(
+      `${file}: cannot tell its format (tried ${ADAPTERS.map((x) => x.channel).join(', ')}); force one with --input-format`,
+    );
+  return a;
+}
+
+async function* countBytes(input: Readable, c: Counters): AsyncIterable<Buffer> {
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    c.bytes += chunk.length;
+    yield chunk;
+  }
+}
