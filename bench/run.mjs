@@ -24,7 +24,9 @@ import { generate, GENERATOR_HASH } from './generate-corpus.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(ROOT, p) || '.';
-const CLI = path.join(ROOT, 'packages/cli/dist/main.js');
+const CLI = process.env.RULETRAIL_BENCH_CLI
+  ? path.resolve(process.env.RULETRAIL_BENCH_CLI)
+  : path.join(ROOT, 'packages/cli/dist/main.js');
 const PY = path.join(ROOT, 'bench/baseline/trace_decoder.py');
 const RULES = path.join(ROOT, 'examples/incident/iptables-save-0103.txt');
 const CORPUS_DIR = path.join(ROOT, 'bench/corpus');
@@ -495,7 +497,7 @@ function summarize(rows, cli) {
 const fmtInt = (n) => n.toLocaleString('en-US');
 const mib = (kb) => (kb / 1024).toFixed(1);
 
-function renderResults({ env, opts, cli, summary, notes, failures }) {
+function renderResults({ env, opts, cli, rows, summary, notes, failures }) {
   const L = [];
   L.push(
     `Run of ${env.date} (\`node bench/run.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\`).`,
@@ -539,6 +541,19 @@ function renderResults({ env, opts, cli, summary, notes, failures }) {
         );
       }
     }
+    L.push('');
+  }
+  const checks = rows.flatMap((r) =>
+    Object.entries(r.tools).flatMap(([t, d]) =>
+      d.checks.map(
+        (c) => `- ${fmtInt(r.lines)} lines, ${t === 'python' ? 'Python decoder' : 'ruletrail'}: ${c}`,
+      ),
+    ),
+  );
+  if (checks.length) {
+    L.push('### Checks');
+    L.push('');
+    L.push(...checks);
     L.push('');
   }
   if (notes.length || failures.length) {
