@@ -367,14 +367,22 @@ function main() {
           const [cmd, args] = commands[t][mode];
           const res = measure(cmd, args, { capture: mode === 'one', cpu: opts.cpu });
           const label = `${t.padEnd(9)} ${mode === 'all' ? 'explain-all' : 'one-packet '} run ${i + 1}`;
-          if (res.code !== 0 || res.error) {
-            const why = res.error ?? `exit ${res.code}${res.signal ? ` (${res.signal})` : ''}`;
-            failures.push(`${t} ${mode} on ${meta.lines} lines: ${why}: ${res.stderr.slice(-1000)}`);
-            log(`  ${label}: FAILED ${why}\n${res.stderr.slice(-1000)}`);
-            skip.add(t);
-            continue;
-          }
           const stats = t === 'ruletrail' ? parseStats(res.stderr) : null;
+          // ruletrail exits 1 when some records were unreadable but still explains the rest: keep the timing,
+          // report the failure (once per tool, mode and size).
+          const partial = t === 'ruletrail' && res.code === 1 && !res.error && stats;
+          if (res.code !== 0 || res.error) {
+            const why =
+              res.error ??
+              `exit ${res.code}${res.signal ? ` (${res.signal})` : ''}${partial ? ` (${stats.errors} unreadable records)` : ''}`;
+            const tail = res.stderr.slice(-1000);
+            if (i === 0) failures.push(`${t} ${mode} on ${meta.lines} lines: ${why}: ${tail}`);
+            log(`  ${label}: ${partial ? 'exit 1' : 'FAILED'} ${why}\n${tail}`);
+            if (!partial) {
+              skip.add(t);
+              continue;
+            }
+          }
           const rec = { wallS: res.wallS, rssKb: res.rssKb, stats };
           if (mode === 'one' && i === 0) {
             const c = checkQuery(t, res, meta);
