@@ -1,0 +1,146 @@
+// Shared lab types: scenarios, probes, expectations, channels.
+
+/** Capture channels, named as in the event schema's `ruletrail.channel`. */
+export type ChannelName = 'kernel-log' | 'nflog-pcap' | 'ulogd-json' | 'xtables-monitor';
+export const ALL_CHANNELS: readonly ChannelName[] = [
+  'kernel-log',
+  'nflog-pcap',
+  'ulogd-json',
+  'xtables-monitor',
+];
+
+export type Backend = 'legacy' | 'nft';
+export type Family = 4 | 6;
+
+export function backendOf(channel: ChannelName): Backend {
+  return channel === 'xtables-monitor' ? 'nft' : 'legacy';
+}
+
+/** Addresses of one run; every one of them lives only inside the lab's namespaces. */
+export interface LabAddresses {
+  readonly client: { readonly v4: string; readonly v6: string };
+  readonly node: { readonly v4: string; readonly v6: string };
+  readonly pod: { readonly v4: string; readonly v6: string };
+  readonly nodePodSide: { readonly v4: string; readonly v6: string };
+}
+
+export interface Rulesets {
+  /** iptables-restore input (raw, mangle, nat, filter), TRACE rules included. Empty string: load nothing. */
+  readonly v4: string;
+  /** ip6tables-restore input. Empty string: load nothing. */
+  readonly v6: string;
+}
+
+export interface Service {
+  readonly ns: 'node' | 'client';
+  readonly kind: 'http' | 'udp';
+  readonly port: number;
+}
+
+export type Outcome = 'answer' | 'timeout' | 'refused';
+
+export interface NatExpectation {
+  readonly kind: 'DNAT' | 'SNAT' | 'MASQUERADE';
+  /** Substring the `to` field must contain (e.g. "172.28.129.4:52000"); omitted = not checked. */
+  readonly to?: string;
+  readonly byTable?: string;
+  readonly byChain?: string;
+}
+
+export interface Expectation {
+  readonly verdict: string | readonly string[];
+  readonly decidedBy?: {
+    readonly table: string;
+    readonly chain: string;
+    /** Checked when the explanation carries a rulenum (xtables-monitor may only have a handle). */
+    readonly rulenum?: number;
+    /** The decision must not be attributed to the chain's policy (explicit rule the kernel labels `policy`). */
+    readonly notPolicy?: boolean;
+    /** The chain policy decided (no rule matched). */
+    readonly policy?: boolean;
+    readonly ruleIncludes?: string;
+  };
+  /** Every listed mark-setter must appear in `markSetBy`; `[]` means markSetBy must be empty. */
+  readonly markSetBy?: readonly { readonly table: string; readonly chain: string; readonly mark?: string }[];
+  /** A step matching this rule must come before the first mark-setting step. */
+  readonly markReachedFrom?: {
+    readonly table: string;
+    readonly chain: string;
+    readonly ruleIncludes: string;
+  };
+  /** Every listed NAT must appear in `nat`; `[]` means no NAT. */
+  readonly nat?: readonly NatExpectation[];
+  /** Substring of `kubernetes.service`. */
+  readonly service?: string;
+  readonly flags?: readonly string[];
+  readonly absentFlags?: readonly string[];
+  /** The decision must not be attributed to this chain (drift: the stale snapshot would say so). */
+  readonly notDecidedByChain?: string;
+  readonly notMarkSetByChain?: string;
+}
+
+export interface Probe {
+  readonly id: string;
+  readonly from: 'client' | 'pod';
+  readonly to: 'node' | 'client';
+  readonly family: Family;
+  readonly proto: 'tcp' | 'udp' | 'icmp';
+  readonly dport?: number;
+  readonly http?: boolean;
+  readonly expect: Outcome;
+  readonly explain: Expectation;
+  /** One sentence for the report. */
+  readonly why: string;
+}
+
+export interface Mutation {
+  /** Runs after this many probes. */
+  readonly afterProbe: number;
+  readonly describe: string;
+  /** iptables argument vectors (without the binary), applied with the pass's backend. */
+  readonly iptables: readonly (readonly string[])[];
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly title: string;
+  readonly pod?: boolean;
+  rules(a: LabAddresses): Rulesets;
+  readonly services: readonly Service[];
+  readonly probes: readonly Probe[];
+  readonly mutation?: Mutation;
+}
+
+/** What one capture pass recorded about a probe (written to pass.json). */
+export interface ProbeRun {
+  readonly id: string;
+  readonly result: string;
+  readonly expect: Outcome;
+  readonly sport?: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly ms?: number;
+  readonly detail?: string;
+  /** TRACE records the lab itself found for this probe in the capture (independent of ruletrail). */
+  records?: number;
+}
+
+export interface PassMeta {
+  readonly scenario: string;
+  readonly channel: ChannelName;
+  readonly backend: Backend;
+  readonly capture: string;
+  /** Snapshot files in force when the capture started (what `--rules` gets). */
+  readonly rules: readonly string[];
+  /** Snapshots taken after a mid-capture change, for reference. */
+  readonly rulesAfter?: readonly string[];
+  readonly extra?: readonly string[];
+  readonly addresses: LabAddresses;
+  readonly probes: ProbeRun[];
+  readonly mutation?: { readonly afterProbe: number; readonly describe: string; readonly at: string };
+  readonly kernel: string;
+  readonly tools: Record<string, string>;
+  readonly captureCommand: string;
+  readonly started: string;
+  readonly finished: string;
+}

@@ -1,0 +1,326 @@
+// ruletrail real-kernel lab. `npm run lab -- --help` for usage; lab/README.md for the story.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Channel } from './lib/capture';
+import {
+  PrivateRsyslog,
+  kernelLogChannel,
+  nflogPcapChannel,
+  ulogdJsonChannel,
+  xtablesMonitorChannel,
+} from './lib/capture';
+import type { Json } from './lib/explain';
+import {
+  CLI,
+  REPO_ROOT,
+  adapterBuilt,
+  checkExplanation,
+  describe,
+  essence,
+  packetsForProbe,
+  runExplain,
+} from './lib/explain';
+import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
+import { runPass, toolVersions } from './lib/pass';
+import type { ChannelName, LabAddresses, PassMeta } from './lib/types';
+import { ALL_CHANNELS, backendOf } from './lib/types';
+import { SCENARIO_NAMES, scenarios } from './scenarios';
+
+const USAGE = `usage: npm run lab -- [options]
+
+Captures real netfilter TRACE output in throw-away network namespaces, then runs
+\`ruletrail explain\` on every capture and checks the explanation. Needs root.
+
+  --scenario a,b        scenarios to run (default: all): ${SCENARIO_NAMES.join(', ')}
+  --channel a,b         channels (default: all): ${ALL_CHANNELS.join(', ')}
+  --out DIR             where captures and explain output go (default: lab/out/<run>)
+  --write-fixtures [D]  also copy the small captures + snapshots to D (default: test/fixtures/lab)
+  --from-fixtures [D]   no kernel work: run the explain checks on committed captures in D
+  --capture-only        capture and check the captures, skip ruletrail
+  --verbose             print every command
+  --help
+`;
+
+interface Args {
+  scenarios: string[];
+  channels: ChannelName[];
+  out?: string;
+  writeFixtures?: string;
+  fromFixtures?: string;
+  captureOnly: boolean;
+  verbose: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    scenarios: [...SCENARIO_NAMES],
+    channels: [...ALL_CHANNELS],
+    captureOnly: false,
+    verbose: false,
+  };
+  const fixturesDefault = path.join(REPO_ROOT, 'test', 'fixtures', 'lab');
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${k} needs a value`);
+      return v;
+    };
+    const optional = () =>
+      argv[i + 1] !== undefined && !argv[i + 1]?.startsWith('--') ? (argv[++i] as string) : undefined;
+    switch (k) {
+      case '--scenario':
+        a.scenarios = next().split(',');
+        for (const s of a.scenarios)
+          if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
+        break;
+      case '--channel':
+        a.channels = next().split(',') as ChannelName[];
+        for (const c of a.channels) if (!ALL_CHANNELS.includes(c)) throw new Error(`unknown channel ${c}`);
+        break;
+      case '--out':
+        a.out = path.resolve(next());
+        break;
+      case '--write-fixtures':
+        a.writeFixtures = path.resolve(optional() ?? fixturesDefault);
+        break;
+      case '--from-fixtures':
+        a.fromFixtures = path.resolve(optional() ?? fixturesDefault);
+        break;
+      case '--capture-only':
+        a.captureOnly = true;
+        break;
+      case '--verbose':
+        a.verbose = true;
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument ${k}\n${USAGE}`);
+    }
+  }
+  return a;
+}
+
+/** Addresses are the write-up's (cos72/cos74); they exist only inside the lab's namespaces. */
+const ADDRESSES: LabAddresses = {
+  client: { v4: '172.28.129.2', v6: 'fd00:172:28:129::2' },
+  node: { v4: '172.28.129.4', v6: 'fd00:172:28:129::4' },
+  pod: { v4: '10.244.1.2', v6: 'fd00:10:244:1::2' },
+  nodePodSide: { v4: '10.244.1.1', v6: 'fd00:10:244:1::1' },
+};
+
+interface Line {
+  readonly ok: boolean;
+  readonly text: string;
+}
+
+const results: Line[] = [];
+function report(ok: boolean, text: string): void {
+  results.push({ ok, text });
+  process.stdout.write(`${ok ? 'ok  ' : 'FAIL'}  ${text}\n`);
+}
+
+function preflight(): void {
+  if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, iptables, sysctls)');
+  const need = [
+    'ip',
+    'iptables-legacy',
+    'iptables-nft',
+    'ip6tables-legacy',
+    'xtables-monitor',
+    'nft',
+    'rsyslogd',
+    'tcpdump',
+    'ulogd',
+    'python3',
+    'ping',
+    'ss',
+    'stdbuf',
+  ];
+  const missing = need.filter((b) => run(['sh', '-c', `command -v ${b}`], { allowFail: true }).code !== 0);
+  if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (run lab/install.sh)`);
+}
+
+function channelFor(name: ChannelName, rsyslog: PrivateRsyslog, tmp: string): Channel {
+  switch (name) {
+    case 'kernel-log':
+      return kernelLogChannel(rsyslog);
+    case 'nflog-pcap':
+      return nflogPcapChannel();
+    case 'ulogd-json':
+      return ulogdJsonChannel(tmp);
+    case 'xtables-monitor':
+      return xtablesMonitorChannel();
+  }
+}
+
+/** Files a fixture directory keeps: the capture, the snapshots, the ifindex map and the pass record. */
+function fixtureFiles(meta: PassMeta): string[] {
+  return [meta.capture, ...meta.rules, ...(meta.rulesAfter ?? []), ...(meta.extra ?? []), 'pass.json'];
+}
+
+async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; dir: string }[]> {
+  preflight();
+  installSignalHandlers();
+  const runTag = `rtlab-${process.pid}`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${runTag}-`));
+  onCleanup(`remove ${tmp}`, () => fs.rmSync(tmp, { recursive: true, force: true }));
+  const rsyslog = new PrivateRsyslog(tmp);
+  const fixtureMode = args.writeFixtures !== undefined;
+  const hex = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+  const macPrefix = fixtureMode ? '02:72:74:00:00' : `02:72:74:${hex(process.pid >> 8)}:${hex(process.pid)}`;
+  const tools = toolVersions();
+  const all = scenarios(ADDRESSES).filter((s) => args.scenarios.includes(s.name));
+  const passes: { meta: PassMeta; dir: string }[] = [];
+  let idx = 0;
+  for (const sc of all) {
+    for (const ch of args.channels) {
+      idx++;
+      const channel = channelFor(ch, rsyslog, tmp);
+      const dir = path.join(outRoot, sc.name, ch);
+      const label = `${sc.name}/${ch}`;
+      const t0 = Date.now();
+      try {
+        const r = await runPass(
+          { prefix: `${runTag}-${idx}`, tmp, addresses: ADDRESSES, macPrefix },
+          sc,
+          channel,
+          backendOf(ch),
+          dir,
+        );
+        const meta: PassMeta = { ...r.meta, tools };
+        fs.writeFileSync(path.join(dir, 'pass.json'), JSON.stringify(meta, null, 2) + '\n');
+        const summary = meta.probes.map((p) => `${p.id}=${p.result}(${p.records ?? 0} rec)`).join(' ');
+        if (r.problems.length) for (const p of r.problems) report(false, `capture ${label}: ${p}`);
+        else report(true, `capture ${label}: ${summary} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
+        passes.push({ meta, dir });
+        if (fixtureMode && args.writeFixtures && r.problems.length === 0) {
+          const fdir = path.join(args.writeFixtures, sc.name, ch);
+          fs.rmSync(fdir, { recursive: true, force: true });
+          fs.mkdirSync(fdir, { recursive: true });
+          for (const f of fixtureFiles(meta)) fs.copyFileSync(path.join(dir, f), path.join(fdir, f));
+        }
+      } catch (e) {
+        report(false, `capture ${label}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+  await rsyslog.stop();
+  runCleanup();
+  return passes;
+}
+
+function loadFixtures(root: string, args: Args): { meta: PassMeta; dir: string }[] {
+  const out: { meta: PassMeta; dir: string }[] = [];
+  for (const sc of args.scenarios) {
+    for (const ch of args.channels) {
+      const dir = path.join(root, sc, ch);
+      const f = path.join(dir, 'pass.json');
+      if (!fs.existsSync(f)) {
+        report(false, `fixture ${sc}/${ch}: missing (${path.relative(REPO_ROOT, dir)})`);
+        continue;
+      }
+      out.push({ meta: JSON.parse(fs.readFileSync(f, 'utf8')) as PassMeta, dir });
+    }
+  }
+  return out;
+}
+
+function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string): void {
+  if (!fs.existsSync(CLI)) {
+    report(
+      false,
+      `explain: ruletrail CLI not built (${path.relative(REPO_ROOT, CLI)} missing; run npm run build)`,
+    );
+    return;
+  }
+  // probe id → channel → essence, for the cross-channel comparison.
+  const seen = new Map<string, Map<ChannelName, string>>();
+  const scs = new Map(scenarios(ADDRESSES).map((s) => [s.name, s] as const));
+  for (const { meta, dir } of passes) {
+    const label = `${meta.scenario}/${meta.channel}`;
+    const sc = scs.get(meta.scenario);
+    if (!sc) continue;
+    const ex = runExplain(meta, dir, path.join(outRoot, meta.scenario, meta.channel));
+    const built = adapterBuilt(meta.channel);
+    if (ex.code !== 0 || ex.packets.length === 0) {
+      const first = ex.stderr.split('\n').find((l) => l.trim()) ?? '';
+      const adapterish =
+        /adapter|unsupported|not supported|unknown (input|format)|cannot (detect|determine)|no (decoder|reader)|unrecognized/i.test(
+          first,
+        );
+      const why = ex.code !== 0 ? `exit ${ex.code}: ${first}` : 'no packets in the output';
+      if (!built.ok || adapterish)
+        report(false, `explain ${label}: adapter missing (${built.ok ? why : `${built.why}; ${why}`})`);
+      else report(false, `explain ${label}: ${why}`);
+      continue;
+    }
+    if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
+    for (const pr of meta.probes) {
+      const probe = sc.probes.find((p) => p.id === pr.id);
+      if (!probe) continue;
+      const pk = packetsForProbe(ex.packets, probe, pr);
+      if (pk.length === 0) {
+        report(
+          false,
+          `explain ${label} ${pr.id}: no packet from ${pr.src}${pr.sport ? `:${pr.sport}` : ''} to port ${probe.dport ?? probe.proto} in the output`,
+        );
+        continue;
+      }
+      const errs = new Set<string>();
+      for (const p of pk) for (const e of checkExplanation(p, probe.explain, meta.channel)) errs.add(e);
+      const first = pk[0] as Json;
+      if (errs.size)
+        report(false, `explain ${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(first)}`);
+      else report(true, `explain ${label} ${pr.id}: ${describe(first)}`);
+      const m = seen.get(`${meta.scenario}/${pr.id}`) ?? new Map<ChannelName, string>();
+      m.set(meta.channel, essence(first));
+      seen.set(`${meta.scenario}/${pr.id}`, m);
+    }
+  }
+  for (const [probe, m] of seen) {
+    const distinct = new Set(m.values());
+    if (m.size < 2) continue;
+    if (distinct.size === 1) report(true, `same on every channel: ${probe} (${[...m.keys()].join(', ')})`);
+    else
+      report(
+        false,
+        `channels disagree on ${probe}:\n${[...m].map(([c, e]) => `        ${c}: ${e}`).join('\n')}`,
+      );
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  setVerbose(args.verbose);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outRoot =
+    args.out ?? path.join(REPO_ROOT, 'lab', 'out', args.fromFixtures ? `replay-${stamp}` : `run-${stamp}`);
+  fs.mkdirSync(outRoot, { recursive: true });
+  process.stdout.write(`ruletrail lab: output in ${path.relative(process.cwd(), outRoot) || outRoot}\n`);
+  const passes = args.fromFixtures ? loadFixtures(args.fromFixtures, args) : await capture(args, outRoot);
+  if (!args.captureOnly) explainAll(passes, outRoot);
+  const failed = results.filter((r) => !r.ok).length;
+  process.stdout.write(
+    `\n${failed === 0 ? 'PASS' : 'FAIL'}: ${results.length - failed} ok, ${failed} failed` +
+      ` (${passes.length} capture passes; output in ${path.relative(process.cwd(), outRoot) || outRoot})\n`,
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    runCleanup();
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`);
+    runCleanup();
+    process.exit(2);
+  },
+);
