@@ -20,7 +20,7 @@
 import type { NetfilterEvent } from '@ruletrail/event';
 import type { Ruleset } from '@ruletrail/ruleset';
 import { hookOf, isFinalHook, isForward, lastTableAt, type Hook } from './hooks';
-import { joinStep } from './join';
+import { joinStep, resolveRulenum } from './join';
 import type { SnapshotPick, SnapshotSet } from './snapshots';
 import type { Flag } from './types';
 
@@ -58,6 +58,8 @@ interface OpenPacket {
 /** The invariant part of a packet's identity (see the module comment). */
 export function invariantKey(e: NetfilterEvent): string {
   const nf = e.netfilter;
+  // nft channels carry a trace id: a per-skb hash, reused over time, so the continuity checks still apply.
+  if (nf.trace?.id !== undefined) return `${e.host?.name ?? ''}|${e.network.type}|id:${nf.trace.id}`;
   const ip = nf.ip;
   let k = `${e.host?.name ?? ''}|${e.network.type}|${e.network.transport ?? ''}|${ip?.id ?? ''}|${ip?.len ?? ''}|${ip?.flowlabel ?? ''}`;
   const tcp = nf.tcp;
@@ -193,7 +195,8 @@ export class Correlator {
     this._activity.set(p, true);
     const rs = p.pick.ruleset;
     if (!rs) return;
-    const effect = joinStep(rs, tr.table, tr.chain, tr.kind, tr.rulenum ?? 0).effect;
+    const rulenum = resolveRulenum(rs, tr, 0);
+    const effect = rulenum === undefined ? 'unknown' : joinStep(rs, tr.table, tr.chain, tr.kind, rulenum).effect;
     if (effect === 'drop' || effect === 'reject' || effect === 'queue') {
       this._complete(p, []);
       return;

@@ -7,7 +7,7 @@ import type { NetfilterEvent } from '@ruletrail/event';
 import type { Rule, Ruleset } from '@ruletrail/ruleset';
 import { findOption, targetOption } from '@ruletrail/ruleset';
 import { hookOf, isFinalHook, type Hook } from './hooks';
-import { joinStep, type JoinedStep } from './join';
+import { joinStep, resolveRulenum, type JoinedStep } from './join';
 import { calicoId, isKubeServiceChain, isNoEndpointsReason, parseServiceComment, type ServiceRef } from './kubernetes';
 import { hex, markMatchOf, markSetByRule, type MarkSpec } from './marks';
 import type { SnapshotPick } from './snapshots';
@@ -68,11 +68,18 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     const trace = e.netfilter.trace!;
-    // nft channels may carry a handle instead of a rule number; 0 never resolves and is reported.
-    const tr = { ...trace, rulenum: trace.rulenum ?? 0 };
-    const j: JoinedStep = rs
+    // Channels that name rules by text (xtables-monitor, nft) are given their number here; a rule whose text
+    // is not in the chain keeps number 0, which never resolves and is reported.
+    const after = stack.length && stack[stack.length - 1]!.chain === trace.chain ? stack[stack.length - 1]!.lastRulenum : 0;
+    const located = rs ? resolveRulenum(rs, trace, after) : trace.rulenum;
+    const tr = { ...trace, rulenum: located ?? 0 };
+    let j: JoinedStep = rs
       ? joinStep(rs, tr.table, tr.chain, tr.kind, tr.rulenum)
       : { resolution: 'unresolved', effect: 'unknown', problem: 'no snapshot of this address family' };
+    if (rs && located === undefined)
+      j = { resolution: 'unresolved', effect: 'unknown', problem: `rule '${trace.rule ?? '?'}' is not in ${tr.table} ${tr.chain} of ${rs.source}` };
+    else if (trace.verdict && j.resolution !== 'unresolved' && !verdictAgrees(trace.verdict, j.effect))
+      j = { ...j, resolution: 'unresolved', problem: `the channel reports verdict ${trace.verdict}, but ${rs?.source ?? 'the snapshot'} gives ${j.effect}` };
     if (e.netfilter.truncated) flags.add('truncated');
     let problem = j.problem;
     if (j.resolution === 'unresolved' && rs) flags.add('snapshot_mismatch');
@@ -275,6 +282,28 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
     steps,
   };
   return { ...explanation, cause: describeCause(explanation, { joins, hooks, firstProblem, rs, markRule: decidedRule, kube: kube.ref }) };
+}
+
+/** Whether a verdict printed by the channel (nft, xtables-monitor) agrees with the snapshot's effect. */
+function verdictAgrees(verdict: string, effect: Effect): boolean {
+  switch (verdict.toUpperCase()) {
+    case 'ACCEPT':
+      return effect === 'accept' || effect === 'nat';
+    case 'DROP':
+      return effect === 'drop' || effect === 'reject';
+    case 'JUMP':
+      return effect === 'jump';
+    case 'GOTO':
+      return effect === 'goto';
+    case 'RETURN':
+      return effect === 'return';
+    case 'CONTINUE':
+      return effect === 'continue';
+    case 'QUEUE':
+      return effect === 'queue';
+    default:
+      return true;
+  }
 }
 
 function findFrame(stack: Frame[], chain: string): number {

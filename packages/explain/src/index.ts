@@ -5,7 +5,7 @@
 export type * from './types';
 export { Correlator, invariantKey, type CorrelatorOptions, type CompletedPacket } from './correlate';
 export { explainPacket } from './explain';
-export { joinStep, targetEffect, type JoinedStep } from './join';
+export { joinStep, targetEffect, resolveRulenum, normalizeRuleText, type JoinedStep, type StepAddress } from './join';
 export { SnapshotSet, type SnapshotPick } from './snapshots';
 export { parseSelector, selectorMatches, type PacketSelector } from './selector';
 export { renderText, ANSI, PLAIN, type Palette } from './render-text';

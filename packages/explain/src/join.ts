@@ -118,3 +118,38 @@ function targetOf(rule: Rule): { target?: string } {
 function unresolved(problem: string, chain?: Chain, rule?: Rule): JoinedStep {
   return { resolution: 'unresolved', effect: 'unknown', problem, ...(chain ? { chain } : {}), ...(rule ? { rule } : {}) };
 }
+
+/** A trace step as the engine needs it: channels without rule numbers give the rule text instead. */
+export interface StepAddress {
+  readonly table: string;
+  readonly chain: string;
+  readonly kind: 'rule' | 'return' | 'policy';
+  readonly rulenum?: number;
+  readonly rule?: string;
+}
+
+/**
+ * The rule number of a step. Kernel-log and NFLOG steps carry it; xtables-monitor and nft steps name the rule
+ * by its text instead, and say `policy`/`return` only for the chain's real end — so their tail is rules + 1 and
+ * a rule is found by its text, the first occurrence after `after` (the last rule number already seen in this
+ * chain frame, because identical rules can repeat). Undefined when the text is not in the chain.
+ */
+export function resolveRulenum(ruleset: Ruleset, step: StepAddress, after = 0): number | undefined {
+  if (step.rulenum !== undefined) return step.rulenum;
+  const chain = ruleset.tables.get(step.table)?.chains.get(step.chain);
+  if (!chain) return undefined;
+  if (step.kind !== 'rule') return chain.rules.length + 1;
+  if (step.rule === undefined) return undefined;
+  const wanted = normalizeRuleText(step.rule);
+  for (const r of chain.rules) if (r.num > after && normalizeRuleText(r.text) === wanted) return r.num;
+  return undefined;
+}
+
+/** `-4 -t raw -A PREROUTING  -p tcp …` → `-A PREROUTING -p tcp …`: the form iptables-save prints. */
+export function normalizeRuleText(text: string): string {
+  return text
+    .trim()
+    .replace(/^-[46]\s+/, '')
+    .replace(/^-t\s+\S+\s+/, '')
+    .replace(/\s+/g, ' ');
+}

@@ -196,7 +196,7 @@ export interface Trace {
    */
   kind: 'rule' | 'return' | 'policy';
   /**
-   * 1-based position in the chain; rules + 1 for the implicit tail.
+   * 1-based position in the chain; rules + 1 for the implicit tail. Absent for channels that identify rules by handle or text (nft, xtables-monitor).
    */
   rulenum?: number;
   /**
@@ -219,6 +219,10 @@ export interface Trace {
    * nftables family (`ip`, `ip6`, `inet`, …).
    */
   family?: string;
+  /**
+   * The rule as the channel printed it (xtables-monitor: `-4 -t raw -A PREROUTING -p tcp … -j TRACE`; nft: the rule statement), used to join when there is no rule number.
+   */
+  rule?: string;
 }
 export interface Ip {
   /**

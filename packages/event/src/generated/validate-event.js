@@ -3,10 +3,10 @@
 "use strict";
 module.exports = validate10;
 module.exports.default = validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://ruletrail.dev/schemas/event/v1/event.schema.json","title":"NetfilterEvent","description":"One netfilter log record (a TRACE step or a -j LOG/NFLOG packet log), normalised from any capture channel. ECS field names where ECS has the concept; everything netfilter-specific lives under `netfilter`.","type":"object","additionalProperties":false,"required":["ruletrail","event","network","netfilter"],"properties":{"@timestamp":{"description":"When the kernel logged the record, ISO 8601 with offset. Absent when the channel carries no wall-clock time (raw dmesg with only a printk stamp).","type":"string","format":"date-time"},"ruletrail":{"type":"object","additionalProperties":false,"required":["schema","channel","origin"],"properties":{"schema":{"description":"Event schema version.","const":"1"},"channel":{"description":"Capture channel the record came through.","type":"string","enum":["kernel-log","ulogd-json","nflog-pcap","wireshark-csv","xtables-monitor","nft-monitor"]},"origin":{"description":"Where the record was read: file (or stream name) plus 1-based line number or byte offset.","type":"object","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string"},"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0}}},"uptime":{"description":"printk stamp in seconds since boot (`[  351.555539]`), when present.","type":"number","minimum":0},"timestampHasYear":{"description":"False when the framing had no year (RFC 3164) and the year was inferred.","type":"boolean"}}},"event":{"type":"object","additionalProperties":false,"required":["kind","dataset"],"properties":{"kind":{"const":"event"},"dataset":{"description":"`netfilter.trace` for a TRACE step, `netfilter.log` for a -j LOG / NFLOG packet log.","type":"string","enum":["netfilter.trace","netfilter.log"]},"original":{"description":"The raw line, when kept.","type":"string"}}},"host":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Host that logged the record.","type":"string"}}},"observer":{"type":"object","additionalProperties":false,"properties":{"ingress":{"$ref":"#/definitions/interfaceHolder"},"egress":{"$ref":"#/definitions/interfaceHolder"}}},"source":{"$ref":"#/definitions/endpoint"},"destination":{"$ref":"#/definitions/endpoint"},"network":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"ECS network.type.","type":"string","enum":["ipv4","ipv6","arp","bridge","unknown"]},"transport":{"description":"ECS network.transport, lowercase (`tcp`, `udp`, `udplite`, `sctp`, `icmp`, `ipv6-icmp`, `ah`, `esp`, or the protocol number as a string).","type":"string"},"iana_number":{"description":"IANA protocol number as a string (ECS).","type":"string"}}},"user":{"type":"object","additionalProperties":false,"properties":{"id":{"description":"Socket owner UID (`UID=`).","type":"string"}}},"group":{"type":"object","additionalProperties":false,"properties":{"id":{"description":"Socket owner GID (`GID=`).","type":"string"}}},"netfilter":{"type":"object","additionalProperties":false,"properties":{"prefix":{"description":"The log prefix exactly as logged, trailing space included (`TRACE: raw:PREROUTING:policy:3 `, or a --log-prefix).","type":"string"},"trace":{"$ref":"#/definitions/trace"},"mark":{"description":"Packet mark (`MARK=`, NFULA_MARK); 0 when absent.","type":"integer","minimum":0},"physin":{"description":"Bridge port the packet entered (`PHYSIN=`).","type":"string"},"physout":{"description":"Bridge port the packet leaves (`PHYSOUT=`).","type":"string"},"mac":{"type":"object","additionalProperties":false,"properties":{"header":{"description":"`MAC=` raw link-layer header, lowercase colon hex as logged (may be empty).","type":"string"},"proto":{"description":"`MACPROTO=` / ethertype, 4 lowercase hex digits.","type":"string"},"vproto":{"description":"`VPROTO=` (802.1Q).","type":"string"},"vid":{"description":"`VID=` (802.1Q VLAN id).","type":"integer"},"tunnel":{"description":"`TUNNEL=a->b` for SIT devices.","type":"string"}}},"ip":{"$ref":"#/definitions/ip"},"tcp":{"$ref":"#/definitions/tcp"},"udp":{"type":"object","additionalProperties":false,"properties":{"length":{"type":"integer","minimum":0}}},"icmp":{"$ref":"#/definitions/icmp"},"spi":{"description":"AH/ESP SPI (`SPI=0x…`) as a number.","type":"integer","minimum":0},"incomplete":{"description":"`INCOMPLETE [n bytes]`: the transport header was cut short.","type":"integer","minimum":0},"truncated":{"description":"The record was cut short (kernel line limit, `TRUNCATED`, capture snaplen).","type":"boolean"},"hook":{"description":"Netfilter hook number, where the channel carries it (NFLOG).","type":"integer"},"ifindex":{"type":"object","additionalProperties":false,"properties":{"in":{"type":"integer"},"out":{"type":"integer"},"physin":{"type":"integer"},"physout":{"type":"integer"}}},"group":{"description":"NFLOG group (`res_id`).","type":"integer"},"seq":{"type":"object","additionalProperties":false,"properties":{"local":{"type":"integer"},"global":{"type":"integer"}}},"inner":{"description":"The embedded packet of an ICMP/ICMPv6 error (`[SRC=… DST=… …]`).","$ref":"#/definitions/innerPacket"},"degraded":{"description":"Fields this channel cannot carry, named so consumers do not mistake absence for zero (e.g. `tcp.seq` from xtables-monitor).","type":"array","items":{"type":"string"}}}}},"definitions":{"interfaceHolder":{"type":"object","additionalProperties":false,"properties":{"interface":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Device name; empty string when the kernel logged `OUT=` empty.","type":"string"}}}}},"endpoint":{"type":"object","additionalProperties":false,"properties":{"ip":{"description":"Canonical address (IPv4 dotted quad, IPv6 RFC 5952 compressed lowercase).","type":"string"},"port":{"type":"integer","minimum":0,"maximum":65535},"mac":{"description":"ECS form: uppercase, hyphen separated (`00-15-5D-12-E2-24`).","type":"string"}}},"trace":{"description":"The TRACE step: `TRACE: <table>:<chain>:<kind>:<rulenum>`.","type":"object","additionalProperties":false,"required":["table","chain","kind"],"properties":{"table":{"type":"string","minLength":1},"chain":{"type":"string","minLength":1},"kind":{"description":"`rule` for a matched rule, `return` for the tail of a user chain (or an unconditional verdict rule there), `policy` for the tail of a built-in chain (or an unconditional verdict rule there).","type":"string","enum":["rule","return","policy"]},"rulenum":{"description":"1-based position in the chain; rules + 1 for the implicit tail.","type":"integer","minimum":1},"id":{"description":"nftables trace id (xtables-monitor / nft monitor), hex.","type":"string"},"handle":{"description":"nftables rule handle.","type":"integer","minimum":0},"verdict":{"description":"Verdict printed by the channel itself (nft/xtables-monitor), uppercase: ACCEPT, DROP, CONTINUE, JUMP, GOTO, RETURN, QUEUE.","type":"string"},"target":{"description":"Jump/goto target printed by the channel itself (nft).","type":"string"},"family":{"description":"nftables family (`ip`, `ip6`, `inet`, …).","type":"string"}}},"ip":{"type":"object","additionalProperties":false,"properties":{"len":{"description":"`LEN=`: total length (IPv4) / payload length + 40 (IPv6).","type":"integer","minimum":0},"tos":{"description":"`TOS=` (tos & 0x1E).","type":"integer","minimum":0},"prec":{"description":"`PREC=` (tos & 0xE0).","type":"integer","minimum":0},"ttl":{"type":"integer","minimum":0},"id":{"description":"IPv4 identification (`ID=`); IPv6 fragment id (`ID:`).","type":"integer","minimum":0},"flags":{"description":"IPv4 flag words in kernel order: CE, DF, MF.","type":"array","items":{"type":"string","enum":["CE","DF","MF"]}},"fragOffset":{"description":"Fragment offset in bytes (the kernel prints 8-byte units for IPv4 and bytes for IPv6; both normalised to bytes).","type":"integer","minimum":0},"options":{"description":"IP options / IPv6 extension headers as printed inside `OPT (…)`.","type":"string"},"tc":{"description":"IPv6 traffic class (`TC=`).","type":"integer","minimum":0},"hoplimit":{"description":"IPv6 `HOPLIMIT=`.","type":"integer","minimum":0},"flowlabel":{"description":"IPv6 `FLOWLBL=`.","type":"integer","minimum":0},"fragIncomplete":{"description":"IPv6 fragment header `INCOMPLETE`.","type":"boolean"}}},"tcp":{"type":"object","additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":0},"ack":{"type":"integer","minimum":0},"window":{"type":"integer","minimum":0},"res":{"description":"`RES=` reserved bits.","type":"integer","minimum":0},"flags":{"description":"Flag words in kernel order: AE CWR ECE URG ACK PSH RST SYN FIN.","type":"array","items":{"type":"string","enum":["AE","CWR","ECE","URG","ACK","PSH","RST","SYN","FIN"]}},"urgp":{"type":"integer","minimum":0},"options":{"description":"TCP options as uppercase hex, exactly as the kernel prints inside `OPT (…)`; `TRUNCATED` when cut.","type":"string"}}},"icmp":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"integer","minimum":0},"code":{"type":"integer","minimum":0},"id":{"description":"Echo identifier.","type":"integer","minimum":0},"seq":{"description":"Echo sequence.","type":"integer","minimum":0},"parameter":{"description":"Parameter problem pointer (`PARAMETER=` / `POINTER=`).","type":"integer","minimum":0},"gateway":{"description":"Redirect gateway (`GATEWAY=`).","type":"string"},"mtu":{"type":"integer","minimum":0}}},"innerPacket":{"type":"object","additionalProperties":false,"properties":{"source":{"$ref":"#/definitions/endpoint"},"destination":{"$ref":"#/definitions/endpoint"},"transport":{"type":"string"},"ip":{"$ref":"#/definitions/ip"},"tcp":{"$ref":"#/definitions/tcp"},"udpLength":{"type":"integer","minimum":0},"icmp":{"$ref":"#/definitions/icmp"},"incomplete":{"type":"integer","minimum":0},"truncated":{"type":"boolean"}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","$id":"https://ruletrail.dev/schemas/event/v1/event.schema.json","title":"NetfilterEvent","description":"One netfilter log record (a TRACE step or a -j LOG/NFLOG packet log), normalised from any capture channel. ECS field names where ECS has the concept; everything netfilter-specific lives under `netfilter`.","type":"object","additionalProperties":false,"required":["ruletrail","event","network","netfilter"],"properties":{"@timestamp":{"description":"When the kernel logged the record, ISO 8601 with offset. Absent when the channel carries no wall-clock time (raw dmesg with only a printk stamp).","type":"string","format":"date-time"},"ruletrail":{"type":"object","additionalProperties":false,"required":["schema","channel","origin"],"properties":{"schema":{"description":"Event schema version.","const":"1"},"channel":{"description":"Capture channel the record came through.","type":"string","enum":["kernel-log","ulogd-json","nflog-pcap","wireshark-csv","xtables-monitor","nft-monitor"]},"origin":{"description":"Where the record was read: file (or stream name) plus 1-based line number or byte offset.","type":"object","additionalProperties":false,"required":["file"],"properties":{"file":{"type":"string"},"line":{"type":"integer","minimum":1},"offset":{"type":"integer","minimum":0}}},"uptime":{"description":"printk stamp in seconds since boot (`[  351.555539]`), when present.","type":"number","minimum":0},"timestampHasYear":{"description":"False when the framing had no year (RFC 3164) and the year was inferred.","type":"boolean"}}},"event":{"type":"object","additionalProperties":false,"required":["kind","dataset"],"properties":{"kind":{"const":"event"},"dataset":{"description":"`netfilter.trace` for a TRACE step, `netfilter.log` for a -j LOG / NFLOG packet log.","type":"string","enum":["netfilter.trace","netfilter.log"]},"original":{"description":"The raw line, when kept.","type":"string"}}},"host":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Host that logged the record.","type":"string"}}},"observer":{"type":"object","additionalProperties":false,"properties":{"ingress":{"$ref":"#/definitions/interfaceHolder"},"egress":{"$ref":"#/definitions/interfaceHolder"}}},"source":{"$ref":"#/definitions/endpoint"},"destination":{"$ref":"#/definitions/endpoint"},"network":{"type":"object","additionalProperties":false,"required":["type"],"properties":{"type":{"description":"ECS network.type.","type":"string","enum":["ipv4","ipv6","arp","bridge","unknown"]},"transport":{"description":"ECS network.transport, lowercase (`tcp`, `udp`, `udplite`, `sctp`, `icmp`, `ipv6-icmp`, `ah`, `esp`, or the protocol number as a string).","type":"string"},"iana_number":{"description":"IANA protocol number as a string (ECS).","type":"string"}}},"user":{"type":"object","additionalProperties":false,"properties":{"id":{"description":"Socket owner UID (`UID=`).","type":"string"}}},"group":{"type":"object","additionalProperties":false,"properties":{"id":{"description":"Socket owner GID (`GID=`).","type":"string"}}},"netfilter":{"type":"object","additionalProperties":false,"properties":{"prefix":{"description":"The log prefix exactly as logged, trailing space included (`TRACE: raw:PREROUTING:policy:3 `, or a --log-prefix).","type":"string"},"trace":{"$ref":"#/definitions/trace"},"mark":{"description":"Packet mark (`MARK=`, NFULA_MARK); 0 when absent.","type":"integer","minimum":0},"physin":{"description":"Bridge port the packet entered (`PHYSIN=`).","type":"string"},"physout":{"description":"Bridge port the packet leaves (`PHYSOUT=`).","type":"string"},"mac":{"type":"object","additionalProperties":false,"properties":{"header":{"description":"`MAC=` raw link-layer header, lowercase colon hex as logged (may be empty).","type":"string"},"proto":{"description":"`MACPROTO=` / ethertype, 4 lowercase hex digits.","type":"string"},"vproto":{"description":"`VPROTO=` (802.1Q).","type":"string"},"vid":{"description":"`VID=` (802.1Q VLAN id).","type":"integer"},"tunnel":{"description":"`TUNNEL=a->b` for SIT devices.","type":"string"}}},"ip":{"$ref":"#/definitions/ip"},"tcp":{"$ref":"#/definitions/tcp"},"udp":{"type":"object","additionalProperties":false,"properties":{"length":{"type":"integer","minimum":0}}},"icmp":{"$ref":"#/definitions/icmp"},"spi":{"description":"AH/ESP SPI (`SPI=0x…`) as a number.","type":"integer","minimum":0},"incomplete":{"description":"`INCOMPLETE [n bytes]`: the transport header was cut short.","type":"integer","minimum":0},"truncated":{"description":"The record was cut short (kernel line limit, `TRUNCATED`, capture snaplen).","type":"boolean"},"hook":{"description":"Netfilter hook number, where the channel carries it (NFLOG).","type":"integer"},"ifindex":{"type":"object","additionalProperties":false,"properties":{"in":{"type":"integer"},"out":{"type":"integer"},"physin":{"type":"integer"},"physout":{"type":"integer"}}},"group":{"description":"NFLOG group (`res_id`).","type":"integer"},"seq":{"type":"object","additionalProperties":false,"properties":{"local":{"type":"integer"},"global":{"type":"integer"}}},"inner":{"description":"The embedded packet of an ICMP/ICMPv6 error (`[SRC=… DST=… …]`).","$ref":"#/definitions/innerPacket"},"degraded":{"description":"Fields this channel cannot carry, named so consumers do not mistake absence for zero (e.g. `tcp.seq` from xtables-monitor).","type":"array","items":{"type":"string"}}}}},"definitions":{"interfaceHolder":{"type":"object","additionalProperties":false,"properties":{"interface":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Device name; empty string when the kernel logged `OUT=` empty.","type":"string"}}}}},"endpoint":{"type":"object","additionalProperties":false,"properties":{"ip":{"description":"Canonical address (IPv4 dotted quad, IPv6 RFC 5952 compressed lowercase).","type":"string"},"port":{"type":"integer","minimum":0,"maximum":65535},"mac":{"description":"ECS form: uppercase, hyphen separated (`00-15-5D-12-E2-24`).","type":"string"}}},"trace":{"description":"The TRACE step: `TRACE: <table>:<chain>:<kind>:<rulenum>`.","type":"object","additionalProperties":false,"required":["table","chain","kind"],"properties":{"table":{"type":"string","minLength":1},"chain":{"type":"string","minLength":1},"kind":{"description":"`rule` for a matched rule, `return` for the tail of a user chain (or an unconditional verdict rule there), `policy` for the tail of a built-in chain (or an unconditional verdict rule there).","type":"string","enum":["rule","return","policy"]},"rulenum":{"description":"1-based position in the chain; rules + 1 for the implicit tail. Absent for channels that identify rules by handle or text (nft, xtables-monitor).","type":"integer","minimum":1},"id":{"description":"nftables trace id (xtables-monitor / nft monitor), hex.","type":"string"},"handle":{"description":"nftables rule handle.","type":"integer","minimum":0},"verdict":{"description":"Verdict printed by the channel itself (nft/xtables-monitor), uppercase: ACCEPT, DROP, CONTINUE, JUMP, GOTO, RETURN, QUEUE.","type":"string"},"target":{"description":"Jump/goto target printed by the channel itself (nft).","type":"string"},"family":{"description":"nftables family (`ip`, `ip6`, `inet`, …).","type":"string"},"rule":{"description":"The rule as the channel printed it (xtables-monitor: `-4 -t raw -A PREROUTING -p tcp … -j TRACE`; nft: the rule statement), used to join when there is no rule number.","type":"string"}}},"ip":{"type":"object","additionalProperties":false,"properties":{"len":{"description":"`LEN=`: total length (IPv4) / payload length + 40 (IPv6).","type":"integer","minimum":0},"tos":{"description":"`TOS=` (tos & 0x1E).","type":"integer","minimum":0},"prec":{"description":"`PREC=` (tos & 0xE0).","type":"integer","minimum":0},"ttl":{"type":"integer","minimum":0},"id":{"description":"IPv4 identification (`ID=`); IPv6 fragment id (`ID:`).","type":"integer","minimum":0},"flags":{"description":"IPv4 flag words in kernel order: CE, DF, MF.","type":"array","items":{"type":"string","enum":["CE","DF","MF"]}},"fragOffset":{"description":"Fragment offset in bytes (the kernel prints 8-byte units for IPv4 and bytes for IPv6; both normalised to bytes).","type":"integer","minimum":0},"options":{"description":"IP options / IPv6 extension headers as printed inside `OPT (…)`.","type":"string"},"tc":{"description":"IPv6 traffic class (`TC=`).","type":"integer","minimum":0},"hoplimit":{"description":"IPv6 `HOPLIMIT=`.","type":"integer","minimum":0},"flowlabel":{"description":"IPv6 `FLOWLBL=`.","type":"integer","minimum":0},"fragIncomplete":{"description":"IPv6 fragment header `INCOMPLETE`.","type":"boolean"}}},"tcp":{"type":"object","additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":0},"ack":{"type":"integer","minimum":0},"window":{"type":"integer","minimum":0},"res":{"description":"`RES=` reserved bits.","type":"integer","minimum":0},"flags":{"description":"Flag words in kernel order: AE CWR ECE URG ACK PSH RST SYN FIN.","type":"array","items":{"type":"string","enum":["AE","CWR","ECE","URG","ACK","PSH","RST","SYN","FIN"]}},"urgp":{"type":"integer","minimum":0},"options":{"description":"TCP options as uppercase hex, exactly as the kernel prints inside `OPT (…)`; `TRUNCATED` when cut.","type":"string"}}},"icmp":{"type":"object","additionalProperties":false,"properties":{"type":{"type":"integer","minimum":0},"code":{"type":"integer","minimum":0},"id":{"description":"Echo identifier.","type":"integer","minimum":0},"seq":{"description":"Echo sequence.","type":"integer","minimum":0},"parameter":{"description":"Parameter problem pointer (`PARAMETER=` / `POINTER=`).","type":"integer","minimum":0},"gateway":{"description":"Redirect gateway (`GATEWAY=`).","type":"string"},"mtu":{"type":"integer","minimum":0}}},"innerPacket":{"type":"object","additionalProperties":false,"properties":{"source":{"$ref":"#/definitions/endpoint"},"destination":{"$ref":"#/definitions/endpoint"},"transport":{"type":"string"},"ip":{"$ref":"#/definitions/ip"},"tcp":{"$ref":"#/definitions/tcp"},"udpLength":{"type":"integer","minimum":0},"icmp":{"$ref":"#/definitions/icmp"},"incomplete":{"type":"integer","minimum":0},"truncated":{"type":"boolean"}}}}};
 const schema12 = {"type":"object","additionalProperties":false,"properties":{"interface":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Device name; empty string when the kernel logged `OUT=` empty.","type":"string"}}}}};
 const schema14 = {"type":"object","additionalProperties":false,"properties":{"ip":{"description":"Canonical address (IPv4 dotted quad, IPv6 RFC 5952 compressed lowercase).","type":"string"},"port":{"type":"integer","minimum":0,"maximum":65535},"mac":{"description":"ECS form: uppercase, hyphen separated (`00-15-5D-12-E2-24`).","type":"string"}}};
-const schema16 = {"description":"The TRACE step: `TRACE: <table>:<chain>:<kind>:<rulenum>`.","type":"object","additionalProperties":false,"required":["table","chain","kind"],"properties":{"table":{"type":"string","minLength":1},"chain":{"type":"string","minLength":1},"kind":{"description":"`rule` for a matched rule, `return` for the tail of a user chain (or an unconditional verdict rule there), `policy` for the tail of a built-in chain (or an unconditional verdict rule there).","type":"string","enum":["rule","return","policy"]},"rulenum":{"description":"1-based position in the chain; rules + 1 for the implicit tail.","type":"integer","minimum":1},"id":{"description":"nftables trace id (xtables-monitor / nft monitor), hex.","type":"string"},"handle":{"description":"nftables rule handle.","type":"integer","minimum":0},"verdict":{"description":"Verdict printed by the channel itself (nft/xtables-monitor), uppercase: ACCEPT, DROP, CONTINUE, JUMP, GOTO, RETURN, QUEUE.","type":"string"},"target":{"description":"Jump/goto target printed by the channel itself (nft).","type":"string"},"family":{"description":"nftables family (`ip`, `ip6`, `inet`, …).","type":"string"}}};
+const schema16 = {"description":"The TRACE step: `TRACE: <table>:<chain>:<kind>:<rulenum>`.","type":"object","additionalProperties":false,"required":["table","chain","kind"],"properties":{"table":{"type":"string","minLength":1},"chain":{"type":"string","minLength":1},"kind":{"description":"`rule` for a matched rule, `return` for the tail of a user chain (or an unconditional verdict rule there), `policy` for the tail of a built-in chain (or an unconditional verdict rule there).","type":"string","enum":["rule","return","policy"]},"rulenum":{"description":"1-based position in the chain; rules + 1 for the implicit tail. Absent for channels that identify rules by handle or text (nft, xtables-monitor).","type":"integer","minimum":1},"id":{"description":"nftables trace id (xtables-monitor / nft monitor), hex.","type":"string"},"handle":{"description":"nftables rule handle.","type":"integer","minimum":0},"verdict":{"description":"Verdict printed by the channel itself (nft/xtables-monitor), uppercase: ACCEPT, DROP, CONTINUE, JUMP, GOTO, RETURN, QUEUE.","type":"string"},"target":{"description":"Jump/goto target printed by the channel itself (nft).","type":"string"},"family":{"description":"nftables family (`ip`, `ip6`, `inet`, …).","type":"string"},"rule":{"description":"The rule as the channel printed it (xtables-monitor: `-4 -t raw -A PREROUTING -p tcp … -j TRACE`; nft: the rule statement), used to join when there is no rule number.","type":"string"}}};
 const schema17 = {"type":"object","additionalProperties":false,"properties":{"len":{"description":"`LEN=`: total length (IPv4) / payload length + 40 (IPv6).","type":"integer","minimum":0},"tos":{"description":"`TOS=` (tos & 0x1E).","type":"integer","minimum":0},"prec":{"description":"`PREC=` (tos & 0xE0).","type":"integer","minimum":0},"ttl":{"type":"integer","minimum":0},"id":{"description":"IPv4 identification (`ID=`); IPv6 fragment id (`ID:`).","type":"integer","minimum":0},"flags":{"description":"IPv4 flag words in kernel order: CE, DF, MF.","type":"array","items":{"type":"string","enum":["CE","DF","MF"]}},"fragOffset":{"description":"Fragment offset in bytes (the kernel prints 8-byte units for IPv4 and bytes for IPv6; both normalised to bytes).","type":"integer","minimum":0},"options":{"description":"IP options / IPv6 extension headers as printed inside `OPT (…)`.","type":"string"},"tc":{"description":"IPv6 traffic class (`TC=`).","type":"integer","minimum":0},"hoplimit":{"description":"IPv6 `HOPLIMIT=`.","type":"integer","minimum":0},"flowlabel":{"description":"IPv6 `FLOWLBL=`.","type":"integer","minimum":0},"fragIncomplete":{"description":"IPv6 fragment header `INCOMPLETE`.","type":"boolean"}}};
 const schema18 = {"type":"object","additionalProperties":false,"properties":{"seq":{"type":"integer","minimum":0},"ack":{"type":"integer","minimum":0},"window":{"type":"integer","minimum":0},"res":{"description":"`RES=` reserved bits.","type":"integer","minimum":0},"flags":{"description":"Flag words in kernel order: AE CWR ECE URG ACK PSH RST SYN FIN.","type":"array","items":{"type":"string","enum":["AE","CWR","ECE","URG","ACK","PSH","RST","SYN","FIN"]}},"urgp":{"type":"integer","minimum":0},"options":{"description":"TCP options as uppercase hex, exactly as the kernel prints inside `OPT (…)`; `TRUNCATED` when cut.","type":"string"}}};
 const schema19 = {"type":"object","additionalProperties":false,"properties":{"type":{"type":"integer","minimum":0},"code":{"type":"integer","minimum":0},"id":{"description":"Echo identifier.","type":"integer","minimum":0},"seq":{"description":"Echo sequence.","type":"integer","minimum":0},"parameter":{"description":"Parameter problem pointer (`PARAMETER=` / `POINTER=`).","type":"integer","minimum":0},"gateway":{"description":"Redirect gateway (`GATEWAY=`).","type":"string"},"mtu":{"type":"integer","minimum":0}}};
@@ -2179,9 +2179,9 @@ vErrors.push(err95);
 errors++;
 }
 }
-}
-else {
-const err96 = {instancePath:instancePath+"/netfilter/trace",schemaPath:"#/definitions/trace/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data41.rule !== undefined){
+if(typeof data41.rule !== "string"){
+const err96 = {instancePath:instancePath+"/netfilter/trace/rule",schemaPath:"#/definitions/trace/properties/rule/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -2191,10 +2191,9 @@ vErrors.push(err96);
 errors++;
 }
 }
-if(data39.mark !== undefined){
-let data51 = data39.mark;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err97 = {instancePath:instancePath+"/netfilter/mark",schemaPath:"#/properties/netfilter/properties/mark/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err97 = {instancePath:instancePath+"/netfilter/trace",schemaPath:"#/definitions/trace/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -2203,9 +2202,11 @@ vErrors.push(err97);
 }
 errors++;
 }
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 < 0 || isNaN(data51)){
-const err98 = {instancePath:instancePath+"/netfilter/mark",schemaPath:"#/properties/netfilter/properties/mark/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data39.mark !== undefined){
+let data52 = data39.mark;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err98 = {instancePath:instancePath+"/netfilter/mark",schemaPath:"#/properties/netfilter/properties/mark/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -2214,11 +2215,9 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-}
-if(data39.physin !== undefined){
-if(typeof data39.physin !== "string"){
-const err99 = {instancePath:instancePath+"/netfilter/physin",schemaPath:"#/properties/netfilter/properties/physin/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 < 0 || isNaN(data52)){
+const err99 = {instancePath:instancePath+"/netfilter/mark",schemaPath:"#/properties/netfilter/properties/mark/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -2228,9 +2227,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-if(data39.physout !== undefined){
-if(typeof data39.physout !== "string"){
-const err100 = {instancePath:instancePath+"/netfilter/physout",schemaPath:"#/properties/netfilter/properties/physout/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data39.physin !== undefined){
+if(typeof data39.physin !== "string"){
+const err100 = {instancePath:instancePath+"/netfilter/physin",schemaPath:"#/properties/netfilter/properties/physin/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -2240,12 +2240,9 @@ vErrors.push(err100);
 errors++;
 }
 }
-if(data39.mac !== undefined){
-let data54 = data39.mac;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-for(const key17 in data54){
-if(!(((((key17 === "header") || (key17 === "proto")) || (key17 === "vproto")) || (key17 === "vid")) || (key17 === "tunnel"))){
-const err101 = {instancePath:instancePath+"/netfilter/mac",schemaPath:"#/properties/netfilter/properties/mac/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
+if(data39.physout !== undefined){
+if(typeof data39.physout !== "string"){
+const err101 = {instancePath:instancePath+"/netfilter/physout",schemaPath:"#/properties/netfilter/properties/physout/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -2255,9 +2252,12 @@ vErrors.push(err101);
 errors++;
 }
 }
-if(data54.header !== undefined){
-if(typeof data54.header !== "string"){
-const err102 = {instancePath:instancePath+"/netfilter/mac/header",schemaPath:"#/properties/netfilter/properties/mac/properties/header/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data39.mac !== undefined){
+let data55 = data39.mac;
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
+for(const key17 in data55){
+if(!(((((key17 === "header") || (key17 === "proto")) || (key17 === "vproto")) || (key17 === "vid")) || (key17 === "tunnel"))){
+const err102 = {instancePath:instancePath+"/netfilter/mac",schemaPath:"#/properties/netfilter/properties/mac/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -2267,9 +2267,9 @@ vErrors.push(err102);
 errors++;
 }
 }
-if(data54.proto !== undefined){
-if(typeof data54.proto !== "string"){
-const err103 = {instancePath:instancePath+"/netfilter/mac/proto",schemaPath:"#/properties/netfilter/properties/mac/properties/proto/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data55.header !== undefined){
+if(typeof data55.header !== "string"){
+const err103 = {instancePath:instancePath+"/netfilter/mac/header",schemaPath:"#/properties/netfilter/properties/mac/properties/header/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -2279,9 +2279,9 @@ vErrors.push(err103);
 errors++;
 }
 }
-if(data54.vproto !== undefined){
-if(typeof data54.vproto !== "string"){
-const err104 = {instancePath:instancePath+"/netfilter/mac/vproto",schemaPath:"#/properties/netfilter/properties/mac/properties/vproto/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data55.proto !== undefined){
+if(typeof data55.proto !== "string"){
+const err104 = {instancePath:instancePath+"/netfilter/mac/proto",schemaPath:"#/properties/netfilter/properties/mac/properties/proto/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -2291,10 +2291,9 @@ vErrors.push(err104);
 errors++;
 }
 }
-if(data54.vid !== undefined){
-let data58 = data54.vid;
-if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err105 = {instancePath:instancePath+"/netfilter/mac/vid",schemaPath:"#/properties/netfilter/properties/mac/properties/vid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data55.vproto !== undefined){
+if(typeof data55.vproto !== "string"){
+const err105 = {instancePath:instancePath+"/netfilter/mac/vproto",schemaPath:"#/properties/netfilter/properties/mac/properties/vproto/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -2304,9 +2303,10 @@ vErrors.push(err105);
 errors++;
 }
 }
-if(data54.tunnel !== undefined){
-if(typeof data54.tunnel !== "string"){
-const err106 = {instancePath:instancePath+"/netfilter/mac/tunnel",schemaPath:"#/properties/netfilter/properties/mac/properties/tunnel/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data55.vid !== undefined){
+let data59 = data55.vid;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err106 = {instancePath:instancePath+"/netfilter/mac/vid",schemaPath:"#/properties/netfilter/properties/mac/properties/vid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -2316,9 +2316,9 @@ vErrors.push(err106);
 errors++;
 }
 }
-}
-else {
-const err107 = {instancePath:instancePath+"/netfilter/mac",schemaPath:"#/properties/netfilter/properties/mac/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data55.tunnel !== undefined){
+if(typeof data55.tunnel !== "string"){
+const err107 = {instancePath:instancePath+"/netfilter/mac/tunnel",schemaPath:"#/properties/netfilter/properties/mac/properties/tunnel/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -2328,12 +2328,9 @@ vErrors.push(err107);
 errors++;
 }
 }
-if(data39.ip !== undefined){
-let data60 = data39.ip;
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-for(const key18 in data60){
-if(!(func2.call(schema17.properties, key18))){
-const err108 = {instancePath:instancePath+"/netfilter/ip",schemaPath:"#/definitions/ip/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
+}
+else {
+const err108 = {instancePath:instancePath+"/netfilter/mac",schemaPath:"#/properties/netfilter/properties/mac/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -2343,10 +2340,12 @@ vErrors.push(err108);
 errors++;
 }
 }
-if(data60.len !== undefined){
-let data61 = data60.len;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err109 = {instancePath:instancePath+"/netfilter/ip/len",schemaPath:"#/definitions/ip/properties/len/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data39.ip !== undefined){
+let data61 = data39.ip;
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+for(const key18 in data61){
+if(!(func2.call(schema17.properties, key18))){
+const err109 = {instancePath:instancePath+"/netfilter/ip",schemaPath:"#/definitions/ip/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -2355,9 +2354,11 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 < 0 || isNaN(data61)){
-const err110 = {instancePath:instancePath+"/netfilter/ip/len",schemaPath:"#/definitions/ip/properties/len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data61.len !== undefined){
+let data62 = data61.len;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err110 = {instancePath:instancePath+"/netfilter/ip/len",schemaPath:"#/definitions/ip/properties/len/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -2366,12 +2367,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-}
-if(data60.tos !== undefined){
-let data62 = data60.tos;
-if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
-const err111 = {instancePath:instancePath+"/netfilter/ip/tos",schemaPath:"#/definitions/ip/properties/tos/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 < 0 || isNaN(data62)){
+const err111 = {instancePath:instancePath+"/netfilter/ip/len",schemaPath:"#/definitions/ip/properties/len/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -2380,9 +2378,12 @@ vErrors.push(err111);
 }
 errors++;
 }
-if((typeof data62 == "number") && (isFinite(data62))){
-if(data62 < 0 || isNaN(data62)){
-const err112 = {instancePath:instancePath+"/netfilter/ip/tos",schemaPath:"#/definitions/ip/properties/tos/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data61.tos !== undefined){
+let data63 = data61.tos;
+if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
+const err112 = {instancePath:instancePath+"/netfilter/ip/tos",schemaPath:"#/definitions/ip/properties/tos/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -2391,12 +2392,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-}
-if(data60.prec !== undefined){
-let data63 = data60.prec;
-if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
-const err113 = {instancePath:instancePath+"/netfilter/ip/prec",schemaPath:"#/definitions/ip/properties/prec/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data63 == "number") && (isFinite(data63))){
+if(data63 < 0 || isNaN(data63)){
+const err113 = {instancePath:instancePath+"/netfilter/ip/tos",schemaPath:"#/definitions/ip/properties/tos/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -2405,9 +2403,12 @@ vErrors.push(err113);
 }
 errors++;
 }
-if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 < 0 || isNaN(data63)){
-const err114 = {instancePath:instancePath+"/netfilter/ip/prec",schemaPath:"#/definitions/ip/properties/prec/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data61.prec !== undefined){
+let data64 = data61.prec;
+if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
+const err114 = {instancePath:instancePath+"/netfilter/ip/prec",schemaPath:"#/definitions/ip/properties/prec/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -2416,12 +2417,9 @@ vErrors.push(err114);
 }
 errors++;
 }
-}
-}
-if(data60.ttl !== undefined){
-let data64 = data60.ttl;
-if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
-const err115 = {instancePath:instancePath+"/netfilter/ip/ttl",schemaPath:"#/definitions/ip/properties/ttl/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 < 0 || isNaN(data64)){
+const err115 = {instancePath:instancePath+"/netfilter/ip/prec",schemaPath:"#/definitions/ip/properties/prec/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -2430,9 +2428,12 @@ vErrors.push(err115);
 }
 errors++;
 }
-if((typeof data64 == "number") && (isFinite(data64))){
-if(data64 < 0 || isNaN(data64)){
-const err116 = {instancePath:instancePath+"/netfilter/ip/ttl",schemaPath:"#/definitions/ip/properties/ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data61.ttl !== undefined){
+let data65 = data61.ttl;
+if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
+const err116 = {instancePath:instancePath+"/netfilter/ip/ttl",schemaPath:"#/definitions/ip/properties/ttl/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -2441,12 +2442,9 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-}
-if(data60.id !== undefined){
-let data65 = data60.id;
-if(!(((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65))) && (isFinite(data65)))){
-const err117 = {instancePath:instancePath+"/netfilter/ip/id",schemaPath:"#/definitions/ip/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data65 == "number") && (isFinite(data65))){
+if(data65 < 0 || isNaN(data65)){
+const err117 = {instancePath:instancePath+"/netfilter/ip/ttl",schemaPath:"#/definitions/ip/properties/ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -2455,9 +2453,12 @@ vErrors.push(err117);
 }
 errors++;
 }
-if((typeof data65 == "number") && (isFinite(data65))){
-if(data65 < 0 || isNaN(data65)){
-const err118 = {instancePath:instancePath+"/netfilter/ip/id",schemaPath:"#/definitions/ip/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data61.id !== undefined){
+let data66 = data61.id;
+if(!(((typeof data66 == "number") && (!(data66 % 1) && !isNaN(data66))) && (isFinite(data66)))){
+const err118 = {instancePath:instancePath+"/netfilter/ip/id",schemaPath:"#/definitions/ip/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -2466,16 +2467,9 @@ vErrors.push(err118);
 }
 errors++;
 }
-}
-}
-if(data60.flags !== undefined){
-let data66 = data60.flags;
-if(Array.isArray(data66)){
-const len0 = data66.length;
-for(let i0=0; i0<len0; i0++){
-let data67 = data66[i0];
-if(typeof data67 !== "string"){
-const err119 = {instancePath:instancePath+"/netfilter/ip/flags/" + i0,schemaPath:"#/definitions/ip/properties/flags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data66 == "number") && (isFinite(data66))){
+if(data66 < 0 || isNaN(data66)){
+const err119 = {instancePath:instancePath+"/netfilter/ip/id",schemaPath:"#/definitions/ip/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -2484,8 +2478,16 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(!(((data67 === "CE") || (data67 === "DF")) || (data67 === "MF"))){
-const err120 = {instancePath:instancePath+"/netfilter/ip/flags/" + i0,schemaPath:"#/definitions/ip/properties/flags/items/enum",keyword:"enum",params:{allowedValues: schema17.properties.flags.items.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data61.flags !== undefined){
+let data67 = data61.flags;
+if(Array.isArray(data67)){
+const len0 = data67.length;
+for(let i0=0; i0<len0; i0++){
+let data68 = data67[i0];
+if(typeof data68 !== "string"){
+const err120 = {instancePath:instancePath+"/netfilter/ip/flags/" + i0,schemaPath:"#/definitions/ip/properties/flags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -2494,10 +2496,8 @@ vErrors.push(err120);
 }
 errors++;
 }
-}
-}
-else {
-const err121 = {instancePath:instancePath+"/netfilter/ip/flags",schemaPath:"#/definitions/ip/properties/flags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!(((data68 === "CE") || (data68 === "DF")) || (data68 === "MF"))){
+const err121 = {instancePath:instancePath+"/netfilter/ip/flags/" + i0,schemaPath:"#/definitions/ip/properties/flags/items/enum",keyword:"enum",params:{allowedValues: schema17.properties.flags.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -2507,10 +2507,9 @@ vErrors.push(err121);
 errors++;
 }
 }
-if(data60.fragOffset !== undefined){
-let data68 = data60.fragOffset;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err122 = {instancePath:instancePath+"/netfilter/ip/fragOffset",schemaPath:"#/definitions/ip/properties/fragOffset/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err122 = {instancePath:instancePath+"/netfilter/ip/flags",schemaPath:"#/definitions/ip/properties/flags/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -2519,9 +2518,11 @@ vErrors.push(err122);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 0 || isNaN(data68)){
-const err123 = {instancePath:instancePath+"/netfilter/ip/fragOffset",schemaPath:"#/definitions/ip/properties/fragOffset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data61.fragOffset !== undefined){
+let data69 = data61.fragOffset;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err123 = {instancePath:instancePath+"/netfilter/ip/fragOffset",schemaPath:"#/definitions/ip/properties/fragOffset/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -2530,11 +2531,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-}
-if(data60.options !== undefined){
-if(typeof data60.options !== "string"){
-const err124 = {instancePath:instancePath+"/netfilter/ip/options",schemaPath:"#/definitions/ip/properties/options/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err124 = {instancePath:instancePath+"/netfilter/ip/fragOffset",schemaPath:"#/definitions/ip/properties/fragOffset/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -2544,10 +2543,10 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data60.tc !== undefined){
-let data70 = data60.tc;
-if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
-const err125 = {instancePath:instancePath+"/netfilter/ip/tc",schemaPath:"#/definitions/ip/properties/tc/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data61.options !== undefined){
+if(typeof data61.options !== "string"){
+const err125 = {instancePath:instancePath+"/netfilter/ip/options",schemaPath:"#/definitions/ip/properties/options/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2556,9 +2555,11 @@ vErrors.push(err125);
 }
 errors++;
 }
-if((typeof data70 == "number") && (isFinite(data70))){
-if(data70 < 0 || isNaN(data70)){
-const err126 = {instancePath:instancePath+"/netfilter/ip/tc",schemaPath:"#/definitions/ip/properties/tc/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data61.tc !== undefined){
+let data71 = data61.tc;
+if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
+const err126 = {instancePath:instancePath+"/netfilter/ip/tc",schemaPath:"#/definitions/ip/properties/tc/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2567,12 +2568,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-}
-if(data60.hoplimit !== undefined){
-let data71 = data60.hoplimit;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err127 = {instancePath:instancePath+"/netfilter/ip/hoplimit",schemaPath:"#/definitions/ip/properties/hoplimit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 < 0 || isNaN(data71)){
+const err127 = {instancePath:instancePath+"/netfilter/ip/tc",schemaPath:"#/definitions/ip/properties/tc/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2581,9 +2579,12 @@ vErrors.push(err127);
 }
 errors++;
 }
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 < 0 || isNaN(data71)){
-const err128 = {instancePath:instancePath+"/netfilter/ip/hoplimit",schemaPath:"#/definitions/ip/properties/hoplimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data61.hoplimit !== undefined){
+let data72 = data61.hoplimit;
+if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
+const err128 = {instancePath:instancePath+"/netfilter/ip/hoplimit",schemaPath:"#/definitions/ip/properties/hoplimit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2592,12 +2593,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-}
-if(data60.flowlabel !== undefined){
-let data72 = data60.flowlabel;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err129 = {instancePath:instancePath+"/netfilter/ip/flowlabel",schemaPath:"#/definitions/ip/properties/flowlabel/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 < 0 || isNaN(data72)){
+const err129 = {instancePath:instancePath+"/netfilter/ip/hoplimit",schemaPath:"#/definitions/ip/properties/hoplimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2606,9 +2604,12 @@ vErrors.push(err129);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 0 || isNaN(data72)){
-const err130 = {instancePath:instancePath+"/netfilter/ip/flowlabel",schemaPath:"#/definitions/ip/properties/flowlabel/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data61.flowlabel !== undefined){
+let data73 = data61.flowlabel;
+if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
+const err130 = {instancePath:instancePath+"/netfilter/ip/flowlabel",schemaPath:"#/definitions/ip/properties/flowlabel/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2617,11 +2618,9 @@ vErrors.push(err130);
 }
 errors++;
 }
-}
-}
-if(data60.fragIncomplete !== undefined){
-if(typeof data60.fragIncomplete !== "boolean"){
-const err131 = {instancePath:instancePath+"/netfilter/ip/fragIncomplete",schemaPath:"#/definitions/ip/properties/fragIncomplete/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 < 0 || isNaN(data73)){
+const err131 = {instancePath:instancePath+"/netfilter/ip/flowlabel",schemaPath:"#/definitions/ip/properties/flowlabel/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2632,8 +2631,9 @@ errors++;
 }
 }
 }
-else {
-const err132 = {instancePath:instancePath+"/netfilter/ip",schemaPath:"#/definitions/ip/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data61.fragIncomplete !== undefined){
+if(typeof data61.fragIncomplete !== "boolean"){
+const err132 = {instancePath:instancePath+"/netfilter/ip/fragIncomplete",schemaPath:"#/definitions/ip/properties/fragIncomplete/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2643,12 +2643,9 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data39.tcp !== undefined){
-let data74 = data39.tcp;
-if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
-for(const key19 in data74){
-if(!(((((((key19 === "seq") || (key19 === "ack")) || (key19 === "window")) || (key19 === "res")) || (key19 === "flags")) || (key19 === "urgp")) || (key19 === "options"))){
-const err133 = {instancePath:instancePath+"/netfilter/tcp",schemaPath:"#/definitions/tcp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
+}
+else {
+const err133 = {instancePath:instancePath+"/netfilter/ip",schemaPath:"#/definitions/ip/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2658,10 +2655,12 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data74.seq !== undefined){
-let data75 = data74.seq;
-if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err134 = {instancePath:instancePath+"/netfilter/tcp/seq",schemaPath:"#/definitions/tcp/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data39.tcp !== undefined){
+let data75 = data39.tcp;
+if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
+for(const key19 in data75){
+if(!(((((((key19 === "seq") || (key19 === "ack")) || (key19 === "window")) || (key19 === "res")) || (key19 === "flags")) || (key19 === "urgp")) || (key19 === "options"))){
+const err134 = {instancePath:instancePath+"/netfilter/tcp",schemaPath:"#/definitions/tcp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2670,9 +2669,11 @@ vErrors.push(err134);
 }
 errors++;
 }
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 < 0 || isNaN(data75)){
-const err135 = {instancePath:instancePath+"/netfilter/tcp/seq",schemaPath:"#/definitions/tcp/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data75.seq !== undefined){
+let data76 = data75.seq;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err135 = {instancePath:instancePath+"/netfilter/tcp/seq",schemaPath:"#/definitions/tcp/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2681,12 +2682,9 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-}
-if(data74.ack !== undefined){
-let data76 = data74.ack;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err136 = {instancePath:instancePath+"/netfilter/tcp/ack",schemaPath:"#/definitions/tcp/properties/ack/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 < 0 || isNaN(data76)){
+const err136 = {instancePath:instancePath+"/netfilter/tcp/seq",schemaPath:"#/definitions/tcp/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2695,9 +2693,12 @@ vErrors.push(err136);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 < 0 || isNaN(data76)){
-const err137 = {instancePath:instancePath+"/netfilter/tcp/ack",schemaPath:"#/definitions/tcp/properties/ack/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data75.ack !== undefined){
+let data77 = data75.ack;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err137 = {instancePath:instancePath+"/netfilter/tcp/ack",schemaPath:"#/definitions/tcp/properties/ack/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2706,12 +2707,9 @@ vErrors.push(err137);
 }
 errors++;
 }
-}
-}
-if(data74.window !== undefined){
-let data77 = data74.window;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err138 = {instancePath:instancePath+"/netfilter/tcp/window",schemaPath:"#/definitions/tcp/properties/window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 < 0 || isNaN(data77)){
+const err138 = {instancePath:instancePath+"/netfilter/tcp/ack",schemaPath:"#/definitions/tcp/properties/ack/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2720,9 +2718,12 @@ vErrors.push(err138);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 < 0 || isNaN(data77)){
-const err139 = {instancePath:instancePath+"/netfilter/tcp/window",schemaPath:"#/definitions/tcp/properties/window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data75.window !== undefined){
+let data78 = data75.window;
+if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
+const err139 = {instancePath:instancePath+"/netfilter/tcp/window",schemaPath:"#/definitions/tcp/properties/window/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2731,12 +2732,9 @@ vErrors.push(err139);
 }
 errors++;
 }
-}
-}
-if(data74.res !== undefined){
-let data78 = data74.res;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err140 = {instancePath:instancePath+"/netfilter/tcp/res",schemaPath:"#/definitions/tcp/properties/res/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 < 0 || isNaN(data78)){
+const err140 = {instancePath:instancePath+"/netfilter/tcp/window",schemaPath:"#/definitions/tcp/properties/window/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2745,9 +2743,12 @@ vErrors.push(err140);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 < 0 || isNaN(data78)){
-const err141 = {instancePath:instancePath+"/netfilter/tcp/res",schemaPath:"#/definitions/tcp/properties/res/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data75.res !== undefined){
+let data79 = data75.res;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err141 = {instancePath:instancePath+"/netfilter/tcp/res",schemaPath:"#/definitions/tcp/properties/res/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2756,16 +2757,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-}
-if(data74.flags !== undefined){
-let data79 = data74.flags;
-if(Array.isArray(data79)){
-const len1 = data79.length;
-for(let i1=0; i1<len1; i1++){
-let data80 = data79[i1];
-if(typeof data80 !== "string"){
-const err142 = {instancePath:instancePath+"/netfilter/tcp/flags/" + i1,schemaPath:"#/definitions/tcp/properties/flags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 < 0 || isNaN(data79)){
+const err142 = {instancePath:instancePath+"/netfilter/tcp/res",schemaPath:"#/definitions/tcp/properties/res/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2774,8 +2768,16 @@ vErrors.push(err142);
 }
 errors++;
 }
-if(!(((((((((data80 === "AE") || (data80 === "CWR")) || (data80 === "ECE")) || (data80 === "URG")) || (data80 === "ACK")) || (data80 === "PSH")) || (data80 === "RST")) || (data80 === "SYN")) || (data80 === "FIN"))){
-const err143 = {instancePath:instancePath+"/netfilter/tcp/flags/" + i1,schemaPath:"#/definitions/tcp/properties/flags/items/enum",keyword:"enum",params:{allowedValues: schema18.properties.flags.items.enum},message:"must be equal to one of the allowed values"};
+}
+}
+if(data75.flags !== undefined){
+let data80 = data75.flags;
+if(Array.isArray(data80)){
+const len1 = data80.length;
+for(let i1=0; i1<len1; i1++){
+let data81 = data80[i1];
+if(typeof data81 !== "string"){
+const err143 = {instancePath:instancePath+"/netfilter/tcp/flags/" + i1,schemaPath:"#/definitions/tcp/properties/flags/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2784,10 +2786,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-}
-}
-else {
-const err144 = {instancePath:instancePath+"/netfilter/tcp/flags",schemaPath:"#/definitions/tcp/properties/flags/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(!(((((((((data81 === "AE") || (data81 === "CWR")) || (data81 === "ECE")) || (data81 === "URG")) || (data81 === "ACK")) || (data81 === "PSH")) || (data81 === "RST")) || (data81 === "SYN")) || (data81 === "FIN"))){
+const err144 = {instancePath:instancePath+"/netfilter/tcp/flags/" + i1,schemaPath:"#/definitions/tcp/properties/flags/items/enum",keyword:"enum",params:{allowedValues: schema18.properties.flags.items.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2797,10 +2797,9 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data74.urgp !== undefined){
-let data81 = data74.urgp;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
-const err145 = {instancePath:instancePath+"/netfilter/tcp/urgp",schemaPath:"#/definitions/tcp/properties/urgp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err145 = {instancePath:instancePath+"/netfilter/tcp/flags",schemaPath:"#/definitions/tcp/properties/flags/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2809,9 +2808,11 @@ vErrors.push(err145);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 0 || isNaN(data81)){
-const err146 = {instancePath:instancePath+"/netfilter/tcp/urgp",schemaPath:"#/definitions/tcp/properties/urgp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data75.urgp !== undefined){
+let data82 = data75.urgp;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err146 = {instancePath:instancePath+"/netfilter/tcp/urgp",schemaPath:"#/definitions/tcp/properties/urgp/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2820,11 +2821,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-}
-if(data74.options !== undefined){
-if(typeof data74.options !== "string"){
-const err147 = {instancePath:instancePath+"/netfilter/tcp/options",schemaPath:"#/definitions/tcp/properties/options/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 < 0 || isNaN(data82)){
+const err147 = {instancePath:instancePath+"/netfilter/tcp/urgp",schemaPath:"#/definitions/tcp/properties/urgp/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2835,8 +2834,9 @@ errors++;
 }
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/netfilter/tcp",schemaPath:"#/definitions/tcp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data75.options !== undefined){
+if(typeof data75.options !== "string"){
+const err148 = {instancePath:instancePath+"/netfilter/tcp/options",schemaPath:"#/definitions/tcp/properties/options/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2846,12 +2846,9 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data39.udp !== undefined){
-let data83 = data39.udp;
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-for(const key20 in data83){
-if(!(key20 === "length")){
-const err149 = {instancePath:instancePath+"/netfilter/udp",schemaPath:"#/properties/netfilter/properties/udp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
+}
+else {
+const err149 = {instancePath:instancePath+"/netfilter/tcp",schemaPath:"#/definitions/tcp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2861,10 +2858,12 @@ vErrors.push(err149);
 errors++;
 }
 }
-if(data83.length !== undefined){
-let data84 = data83.length;
-if(!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))){
-const err150 = {instancePath:instancePath+"/netfilter/udp/length",schemaPath:"#/properties/netfilter/properties/udp/properties/length/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data39.udp !== undefined){
+let data84 = data39.udp;
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+for(const key20 in data84){
+if(!(key20 === "length")){
+const err150 = {instancePath:instancePath+"/netfilter/udp",schemaPath:"#/properties/netfilter/properties/udp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2873,9 +2872,11 @@ vErrors.push(err150);
 }
 errors++;
 }
-if((typeof data84 == "number") && (isFinite(data84))){
-if(data84 < 0 || isNaN(data84)){
-const err151 = {instancePath:instancePath+"/netfilter/udp/length",schemaPath:"#/properties/netfilter/properties/udp/properties/length/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data84.length !== undefined){
+let data85 = data84.length;
+if(!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))){
+const err151 = {instancePath:instancePath+"/netfilter/udp/length",schemaPath:"#/properties/netfilter/properties/udp/properties/length/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2884,11 +2885,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err152 = {instancePath:instancePath+"/netfilter/udp",schemaPath:"#/properties/netfilter/properties/udp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data85 == "number") && (isFinite(data85))){
+if(data85 < 0 || isNaN(data85)){
+const err152 = {instancePath:instancePath+"/netfilter/udp/length",schemaPath:"#/properties/netfilter/properties/udp/properties/length/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2898,12 +2897,10 @@ vErrors.push(err152);
 errors++;
 }
 }
-if(data39.icmp !== undefined){
-let data85 = data39.icmp;
-if(data85 && typeof data85 == "object" && !Array.isArray(data85)){
-for(const key21 in data85){
-if(!(((((((key21 === "type") || (key21 === "code")) || (key21 === "id")) || (key21 === "seq")) || (key21 === "parameter")) || (key21 === "gateway")) || (key21 === "mtu"))){
-const err153 = {instancePath:instancePath+"/netfilter/icmp",schemaPath:"#/definitions/icmp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/netfilter/udp",schemaPath:"#/properties/netfilter/properties/udp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2913,10 +2910,12 @@ vErrors.push(err153);
 errors++;
 }
 }
-if(data85.type !== undefined){
-let data86 = data85.type;
-if(!(((typeof data86 == "number") && (!(data86 % 1) && !isNaN(data86))) && (isFinite(data86)))){
-const err154 = {instancePath:instancePath+"/netfilter/icmp/type",schemaPath:"#/definitions/icmp/properties/type/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data39.icmp !== undefined){
+let data86 = data39.icmp;
+if(data86 && typeof data86 == "object" && !Array.isArray(data86)){
+for(const key21 in data86){
+if(!(((((((key21 === "type") || (key21 === "code")) || (key21 === "id")) || (key21 === "seq")) || (key21 === "parameter")) || (key21 === "gateway")) || (key21 === "mtu"))){
+const err154 = {instancePath:instancePath+"/netfilter/icmp",schemaPath:"#/definitions/icmp/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2925,9 +2924,11 @@ vErrors.push(err154);
 }
 errors++;
 }
-if((typeof data86 == "number") && (isFinite(data86))){
-if(data86 < 0 || isNaN(data86)){
-const err155 = {instancePath:instancePath+"/netfilter/icmp/type",schemaPath:"#/definitions/icmp/properties/type/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data86.type !== undefined){
+let data87 = data86.type;
+if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
+const err155 = {instancePath:instancePath+"/netfilter/icmp/type",schemaPath:"#/definitions/icmp/properties/type/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2936,12 +2937,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-}
-}
-if(data85.code !== undefined){
-let data87 = data85.code;
-if(!(((typeof data87 == "number") && (!(data87 % 1) && !isNaN(data87))) && (isFinite(data87)))){
-const err156 = {instancePath:instancePath+"/netfilter/icmp/code",schemaPath:"#/definitions/icmp/properties/code/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data87 == "number") && (isFinite(data87))){
+if(data87 < 0 || isNaN(data87)){
+const err156 = {instancePath:instancePath+"/netfilter/icmp/type",schemaPath:"#/definitions/icmp/properties/type/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2950,9 +2948,12 @@ vErrors.push(err156);
 }
 errors++;
 }
-if((typeof data87 == "number") && (isFinite(data87))){
-if(data87 < 0 || isNaN(data87)){
-const err157 = {instancePath:instancePath+"/netfilter/icmp/code",schemaPath:"#/definitions/icmp/properties/code/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data86.code !== undefined){
+let data88 = data86.code;
+if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
+const err157 = {instancePath:instancePath+"/netfilter/icmp/code",schemaPath:"#/definitions/icmp/properties/code/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2961,12 +2962,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-}
-}
-if(data85.id !== undefined){
-let data88 = data85.id;
-if(!(((typeof data88 == "number") && (!(data88 % 1) && !isNaN(data88))) && (isFinite(data88)))){
-const err158 = {instancePath:instancePath+"/netfilter/icmp/id",schemaPath:"#/definitions/icmp/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data88 == "number") && (isFinite(data88))){
+if(data88 < 0 || isNaN(data88)){
+const err158 = {instancePath:instancePath+"/netfilter/icmp/code",schemaPath:"#/definitions/icmp/properties/code/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2975,9 +2973,12 @@ vErrors.push(err158);
 }
 errors++;
 }
-if((typeof data88 == "number") && (isFinite(data88))){
-if(data88 < 0 || isNaN(data88)){
-const err159 = {instancePath:instancePath+"/netfilter/icmp/id",schemaPath:"#/definitions/icmp/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data86.id !== undefined){
+let data89 = data86.id;
+if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
+const err159 = {instancePath:instancePath+"/netfilter/icmp/id",schemaPath:"#/definitions/icmp/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2986,12 +2987,9 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-}
-if(data85.seq !== undefined){
-let data89 = data85.seq;
-if(!(((typeof data89 == "number") && (!(data89 % 1) && !isNaN(data89))) && (isFinite(data89)))){
-const err160 = {instancePath:instancePath+"/netfilter/icmp/seq",schemaPath:"#/definitions/icmp/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data89 == "number") && (isFinite(data89))){
+if(data89 < 0 || isNaN(data89)){
+const err160 = {instancePath:instancePath+"/netfilter/icmp/id",schemaPath:"#/definitions/icmp/properties/id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -3000,9 +2998,12 @@ vErrors.push(err160);
 }
 errors++;
 }
-if((typeof data89 == "number") && (isFinite(data89))){
-if(data89 < 0 || isNaN(data89)){
-const err161 = {instancePath:instancePath+"/netfilter/icmp/seq",schemaPath:"#/definitions/icmp/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data86.seq !== undefined){
+let data90 = data86.seq;
+if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
+const err161 = {instancePath:instancePath+"/netfilter/icmp/seq",schemaPath:"#/definitions/icmp/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -3011,12 +3012,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-}
-if(data85.parameter !== undefined){
-let data90 = data85.parameter;
-if(!(((typeof data90 == "number") && (!(data90 % 1) && !isNaN(data90))) && (isFinite(data90)))){
-const err162 = {instancePath:instancePath+"/netfilter/icmp/parameter",schemaPath:"#/definitions/icmp/properties/parameter/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data90 == "number") && (isFinite(data90))){
+if(data90 < 0 || isNaN(data90)){
+const err162 = {instancePath:instancePath+"/netfilter/icmp/seq",schemaPath:"#/definitions/icmp/properties/seq/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -3025,9 +3023,12 @@ vErrors.push(err162);
 }
 errors++;
 }
-if((typeof data90 == "number") && (isFinite(data90))){
-if(data90 < 0 || isNaN(data90)){
-const err163 = {instancePath:instancePath+"/netfilter/icmp/parameter",schemaPath:"#/definitions/icmp/properties/parameter/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data86.parameter !== undefined){
+let data91 = data86.parameter;
+if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
+const err163 = {instancePath:instancePath+"/netfilter/icmp/parameter",schemaPath:"#/definitions/icmp/properties/parameter/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -3036,11 +3037,9 @@ vErrors.push(err163);
 }
 errors++;
 }
-}
-}
-if(data85.gateway !== undefined){
-if(typeof data85.gateway !== "string"){
-const err164 = {instancePath:instancePath+"/netfilter/icmp/gateway",schemaPath:"#/definitions/icmp/properties/gateway/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data91 == "number") && (isFinite(data91))){
+if(data91 < 0 || isNaN(data91)){
+const err164 = {instancePath:instancePath+"/netfilter/icmp/parameter",schemaPath:"#/definitions/icmp/properties/parameter/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -3050,10 +3049,10 @@ vErrors.push(err164);
 errors++;
 }
 }
-if(data85.mtu !== undefined){
-let data92 = data85.mtu;
-if(!(((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92))) && (isFinite(data92)))){
-const err165 = {instancePath:instancePath+"/netfilter/icmp/mtu",schemaPath:"#/definitions/icmp/properties/mtu/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data86.gateway !== undefined){
+if(typeof data86.gateway !== "string"){
+const err165 = {instancePath:instancePath+"/netfilter/icmp/gateway",schemaPath:"#/definitions/icmp/properties/gateway/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -3062,9 +3061,11 @@ vErrors.push(err165);
 }
 errors++;
 }
-if((typeof data92 == "number") && (isFinite(data92))){
-if(data92 < 0 || isNaN(data92)){
-const err166 = {instancePath:instancePath+"/netfilter/icmp/mtu",schemaPath:"#/definitions/icmp/properties/mtu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data86.mtu !== undefined){
+let data93 = data86.mtu;
+if(!(((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93))) && (isFinite(data93)))){
+const err166 = {instancePath:instancePath+"/netfilter/icmp/mtu",schemaPath:"#/definitions/icmp/properties/mtu/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -3073,11 +3074,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err167 = {instancePath:instancePath+"/netfilter/icmp",schemaPath:"#/definitions/icmp/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data93 == "number") && (isFinite(data93))){
+if(data93 < 0 || isNaN(data93)){
+const err167 = {instancePath:instancePath+"/netfilter/icmp/mtu",schemaPath:"#/definitions/icmp/properties/mtu/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -3087,10 +3086,10 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data39.spi !== undefined){
-let data93 = data39.spi;
-if(!(((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93))) && (isFinite(data93)))){
-const err168 = {instancePath:instancePath+"/netfilter/spi",schemaPath:"#/properties/netfilter/properties/spi/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+}
+else {
+const err168 = {instancePath:instancePath+"/netfilter/icmp",schemaPath:"#/definitions/icmp/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -3099,9 +3098,11 @@ vErrors.push(err168);
 }
 errors++;
 }
-if((typeof data93 == "number") && (isFinite(data93))){
-if(data93 < 0 || isNaN(data93)){
-const err169 = {instancePath:instancePath+"/netfilter/spi",schemaPath:"#/properties/netfilter/properties/spi/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data39.spi !== undefined){
+let data94 = data39.spi;
+if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
+const err169 = {instancePath:instancePath+"/netfilter/spi",schemaPath:"#/properties/netfilter/properties/spi/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -3110,12 +3111,9 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-}
-if(data39.incomplete !== undefined){
-let data94 = data39.incomplete;
-if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
-const err170 = {instancePath:instancePath+"/netfilter/incomplete",schemaPath:"#/properties/netfilter/properties/incomplete/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data94 == "number") && (isFinite(data94))){
+if(data94 < 0 || isNaN(data94)){
+const err170 = {instancePath:instancePath+"/netfilter/spi",schemaPath:"#/properties/netfilter/properties/spi/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -3124,9 +3122,12 @@ vErrors.push(err170);
 }
 errors++;
 }
-if((typeof data94 == "number") && (isFinite(data94))){
-if(data94 < 0 || isNaN(data94)){
-const err171 = {instancePath:instancePath+"/netfilter/incomplete",schemaPath:"#/properties/netfilter/properties/incomplete/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+}
+if(data39.incomplete !== undefined){
+let data95 = data39.incomplete;
+if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
+const err171 = {instancePath:instancePath+"/netfilter/incomplete",schemaPath:"#/properties/netfilter/properties/incomplete/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -3135,11 +3136,9 @@ vErrors.push(err171);
 }
 errors++;
 }
-}
-}
-if(data39.truncated !== undefined){
-if(typeof data39.truncated !== "boolean"){
-const err172 = {instancePath:instancePath+"/netfilter/truncated",schemaPath:"#/properties/netfilter/properties/truncated/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data95 == "number") && (isFinite(data95))){
+if(data95 < 0 || isNaN(data95)){
+const err172 = {instancePath:instancePath+"/netfilter/incomplete",schemaPath:"#/properties/netfilter/properties/incomplete/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -3149,10 +3148,10 @@ vErrors.push(err172);
 errors++;
 }
 }
-if(data39.hook !== undefined){
-let data96 = data39.hook;
-if(!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96)))){
-const err173 = {instancePath:instancePath+"/netfilter/hook",schemaPath:"#/properties/netfilter/properties/hook/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data39.truncated !== undefined){
+if(typeof data39.truncated !== "boolean"){
+const err173 = {instancePath:instancePath+"/netfilter/truncated",schemaPath:"#/properties/netfilter/properties/truncated/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -3162,12 +3161,10 @@ vErrors.push(err173);
 errors++;
 }
 }
-if(data39.ifindex !== undefined){
-let data97 = data39.ifindex;
-if(data97 && typeof data97 == "object" && !Array.isArray(data97)){
-for(const key22 in data97){
-if(!((((key22 === "in") || (key22 === "out")) || (key22 === "physin")) || (key22 === "physout"))){
-const err174 = {instancePath:instancePath+"/netfilter/ifindex",schemaPath:"#/properties/netfilter/properties/ifindex/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
+if(data39.hook !== undefined){
+let data97 = data39.hook;
+if(!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97)))){
+const err174 = {instancePath:instancePath+"/netfilter/hook",schemaPath:"#/properties/netfilter/properties/hook/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -3177,10 +3174,12 @@ vErrors.push(err174);
 errors++;
 }
 }
-if(data97.in !== undefined){
-let data98 = data97.in;
-if(!(((typeof data98 == "number") && (!(data98 % 1) && !isNaN(data98))) && (isFinite(data98)))){
-const err175 = {instancePath:instancePath+"/netfilter/ifindex/in",schemaPath:"#/properties/netfilter/properties/ifindex/properties/in/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data39.ifindex !== undefined){
+let data98 = data39.ifindex;
+if(data98 && typeof data98 == "object" && !Array.isArray(data98)){
+for(const key22 in data98){
+if(!((((key22 === "in") || (key22 === "out")) || (key22 === "physin")) || (key22 === "physout"))){
+const err175 = {instancePath:instancePath+"/netfilter/ifindex",schemaPath:"#/properties/netfilter/properties/ifindex/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -3190,10 +3189,10 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data97.out !== undefined){
-let data99 = data97.out;
+if(data98.in !== undefined){
+let data99 = data98.in;
 if(!(((typeof data99 == "number") && (!(data99 % 1) && !isNaN(data99))) && (isFinite(data99)))){
-const err176 = {instancePath:instancePath+"/netfilter/ifindex/out",schemaPath:"#/properties/netfilter/properties/ifindex/properties/out/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err176 = {instancePath:instancePath+"/netfilter/ifindex/in",schemaPath:"#/properties/netfilter/properties/ifindex/properties/in/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -3203,10 +3202,10 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data97.physin !== undefined){
-let data100 = data97.physin;
+if(data98.out !== undefined){
+let data100 = data98.out;
 if(!(((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100))) && (isFinite(data100)))){
-const err177 = {instancePath:instancePath+"/netfilter/ifindex/physin",schemaPath:"#/properties/netfilter/properties/ifindex/properties/physin/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err177 = {instancePath:instancePath+"/netfilter/ifindex/out",schemaPath:"#/properties/netfilter/properties/ifindex/properties/out/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -3216,10 +3215,10 @@ vErrors.push(err177);
 errors++;
 }
 }
-if(data97.physout !== undefined){
-let data101 = data97.physout;
+if(data98.physin !== undefined){
+let data101 = data98.physin;
 if(!(((typeof data101 == "number") && (!(data101 % 1) && !isNaN(data101))) && (isFinite(data101)))){
-const err178 = {instancePath:instancePath+"/netfilter/ifindex/physout",schemaPath:"#/properties/netfilter/properties/ifindex/properties/physout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err178 = {instancePath:instancePath+"/netfilter/ifindex/physin",schemaPath:"#/properties/netfilter/properties/ifindex/properties/physin/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -3229,9 +3228,10 @@ vErrors.push(err178);
 errors++;
 }
 }
-}
-else {
-const err179 = {instancePath:instancePath+"/netfilter/ifindex",schemaPath:"#/properties/netfilter/properties/ifindex/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data98.physout !== undefined){
+let data102 = data98.physout;
+if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
+const err179 = {instancePath:instancePath+"/netfilter/ifindex/physout",schemaPath:"#/properties/netfilter/properties/ifindex/properties/physout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -3241,10 +3241,9 @@ vErrors.push(err179);
 errors++;
 }
 }
-if(data39.group !== undefined){
-let data102 = data39.group;
-if(!(((typeof data102 == "number") && (!(data102 % 1) && !isNaN(data102))) && (isFinite(data102)))){
-const err180 = {instancePath:instancePath+"/netfilter/group",schemaPath:"#/properties/netfilter/properties/group/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err180 = {instancePath:instancePath+"/netfilter/ifindex",schemaPath:"#/properties/netfilter/properties/ifindex/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -3254,12 +3253,10 @@ vErrors.push(err180);
 errors++;
 }
 }
-if(data39.seq !== undefined){
-let data103 = data39.seq;
-if(data103 && typeof data103 == "object" && !Array.isArray(data103)){
-for(const key23 in data103){
-if(!((key23 === "local") || (key23 === "global"))){
-const err181 = {instancePath:instancePath+"/netfilter/seq",schemaPath:"#/properties/netfilter/properties/seq/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
+if(data39.group !== undefined){
+let data103 = data39.group;
+if(!(((typeof data103 == "number") && (!(data103 % 1) && !isNaN(data103))) && (isFinite(data103)))){
+const err181 = {instancePath:instancePath+"/netfilter/group",schemaPath:"#/properties/netfilter/properties/group/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -3269,10 +3266,12 @@ vErrors.push(err181);
 errors++;
 }
 }
-if(data103.local !== undefined){
-let data104 = data103.local;
-if(!(((typeof data104 == "number") && (!(data104 % 1) && !isNaN(data104))) && (isFinite(data104)))){
-const err182 = {instancePath:instancePath+"/netfilter/seq/local",schemaPath:"#/properties/netfilter/properties/seq/properties/local/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data39.seq !== undefined){
+let data104 = data39.seq;
+if(data104 && typeof data104 == "object" && !Array.isArray(data104)){
+for(const key23 in data104){
+if(!((key23 === "local") || (key23 === "global"))){
+const err182 = {instancePath:instancePath+"/netfilter/seq",schemaPath:"#/properties/netfilter/properties/seq/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -3282,10 +3281,10 @@ vErrors.push(err182);
 errors++;
 }
 }
-if(data103.global !== undefined){
-let data105 = data103.global;
+if(data104.local !== undefined){
+let data105 = data104.local;
 if(!(((typeof data105 == "number") && (!(data105 % 1) && !isNaN(data105))) && (isFinite(data105)))){
-const err183 = {instancePath:instancePath+"/netfilter/seq/global",schemaPath:"#/properties/netfilter/properties/seq/properties/global/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err183 = {instancePath:instancePath+"/netfilter/seq/local",schemaPath:"#/properties/netfilter/properties/seq/properties/local/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -3295,14 +3294,27 @@ vErrors.push(err183);
 errors++;
 }
 }
-}
-else {
-const err184 = {instancePath:instancePath+"/netfilter/seq",schemaPath:"#/properties/netfilter/properties/seq/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data104.global !== undefined){
+let data106 = data104.global;
+if(!(((typeof data106 == "number") && (!(data106 % 1) && !isNaN(data106))) && (isFinite(data106)))){
+const err184 = {instancePath:instancePath+"/netfilter/seq/global",schemaPath:"#/properties/netfilter/properties/seq/properties/global/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err184];
 }
 else {
 vErrors.push(err184);
+}
+errors++;
+}
+}
+}
+else {
+const err185 = {instancePath:instancePath+"/netfilter/seq",schemaPath:"#/properties/netfilter/properties/seq/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
 }
 errors++;
 }
@@ -3314,24 +3326,12 @@ errors = vErrors.length;
 }
 }
 if(data39.degraded !== undefined){
-let data107 = data39.degraded;
-if(Array.isArray(data107)){
-const len2 = data107.length;
+let data108 = data39.degraded;
+if(Array.isArray(data108)){
+const len2 = data108.length;
 for(let i2=0; i2<len2; i2++){
-if(typeof data107[i2] !== "string"){
-const err185 = {instancePath:instancePath+"/netfilter/degraded/" + i2,schemaPath:"#/properties/netfilter/properties/degraded/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err185];
-}
-else {
-vErrors.push(err185);
-}
-errors++;
-}
-}
-}
-else {
-const err186 = {instancePath:instancePath+"/netfilter/degraded",schemaPath:"#/properties/netfilter/properties/degraded/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(typeof data108[i2] !== "string"){
+const err186 = {instancePath:instancePath+"/netfilter/degraded/" + i2,schemaPath:"#/properties/netfilter/properties/degraded/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -3343,7 +3343,7 @@ errors++;
 }
 }
 else {
-const err187 = {instancePath:instancePath+"/netfilter",schemaPath:"#/properties/netfilter/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err187 = {instancePath:instancePath+"/netfilter/degraded",schemaPath:"#/properties/netfilter/properties/degraded/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -3355,12 +3355,24 @@ errors++;
 }
 }
 else {
-const err188 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err188 = {instancePath:instancePath+"/netfilter",schemaPath:"#/properties/netfilter/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err188];
 }
 else {
 vErrors.push(err188);
+}
+errors++;
+}
+}
+}
+else {
+const err189 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
 }
 errors++;
 }
