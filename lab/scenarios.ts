@@ -544,7 +544,6 @@ export function scenarios(a: LabAddresses): Scenario[] {
           explain: {
             verdict: 'ACCEPT',
             nat: [{ kind: 'DNAT', to: `${n4}:8080`, byTable: 'nat', byChain: 'KUBE-SEP-WEBHTTPBBBBBBBBB' }],
-            markSetBy: [{ table: 'nat', chain: 'KUBE-MARK-MASQ', mark: '0x4000' }],
             service: 'demo/web',
           },
         },

@@ -8,6 +8,9 @@ import { nsRun, onCleanup, run, sleep, startBg, waitFor } from './proc';
 import { setHostSysctl, writeSysctl, readSysctl } from './netns';
 import type { ChannelName } from './types';
 
+/** A failure of a tool on this machine that the lab has proven and documents, rather than a lab failure. */
+export class KnownIssue extends Error {}
+
 export interface Channel {
   readonly name: ChannelName;
   /** File name of the capture inside the pass directory. */
@@ -281,8 +284,18 @@ export function xtablesMonitorChannel(): Channel {
     },
     async stop() {
       await sleep(300);
+      const died = bg?.exited() ?? false;
+      const err = bg?.stderr() ?? '';
       await bg?.stop();
       if (bg) moveToLogs(bg, 'xtables-monitor.stderr');
+      if (died && /Parsing nftables rule failed/.test(err)) {
+        throw new KnownIssue(
+          `${run(['xtables-monitor', '-V'], { allowFail: true }).stdout.trim()} exited on the first IPv6 rule it had to ` +
+            `print (${err.split('\n').filter(Boolean).slice(-2).join(' ')}): it cannot print an ip6tables-nft rule that ` +
+            'matches a protocol (-p tcp, stored as meta l4proto); IPv6 rules without -p print fine. No trace of this pass is usable.',
+        );
+      }
+      if (died) throw new Error(`xtables-monitor exited during the capture: ${err.trim()}`);
     },
   };
 }

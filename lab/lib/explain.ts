@@ -54,6 +54,7 @@ export function runExplain(meta: PassMeta, dir: string, outDir: string): Explain
   args.push('--format', 'json', path.join(dir, meta.capture));
   const argv = ['node', CLI, ...args];
   const r = run(argv, { allowFail: true, timeoutMs: 120_000, cwd: REPO_ROOT });
+  fs.mkdirSync(outDir, { recursive: true });
   const packets: Json[] = [];
   let badLines = 0;
   for (const line of r.stdout.split('\n')) {
@@ -108,10 +109,10 @@ function protoName(v: unknown): string {
   if (s === '1' || s === '58' || s === 'icmpv6' || s === 'ipv6-icmp' || s === 'icmp6') return 'icmp';
   return s;
 }
-function markNum(v: unknown): number | undefined {
+/** Every number in a mark description: `0x8000/0x8000`, `0x0 -> 0x8000`, `32768`. */
+function markNums(v: unknown): number[] {
   const s = str(obj(v)?.['value'] ?? v);
-  const m = /^(0x[0-9a-f]+|\d+)/i.exec(s);
-  return m?.[1] ? Number(m[1]) : undefined;
+  return [...s.matchAll(/0x[0-9a-f]+|\d+/gi)].map((m) => Number(m[0]));
 }
 /** Every IP-looking token in a string, canonicalised. */
 function ipsIn(s: string): string[] {
@@ -204,9 +205,8 @@ export function checkExplanation(p: Json, e: Expectation, channel: ChannelName):
       const hit = marks.find((m) => str(m['table']) === w.table && str(m['chain']) === w.chain);
       if (!hit) errs.push(`markSetBy lacks ${w.table}:${w.chain}`);
       else if (w.mark !== undefined) {
-        const got = markNum(hit['mark']);
         const wantMark = Number(w.mark);
-        if (got === undefined || (got & wantMark) !== wantMark)
+        if (!markNums(hit['mark']).some((n) => (n & wantMark) === wantMark))
           errs.push(`mark set by ${w.chain} is ${str(hit['mark'])}, expected ${w.mark}`);
       }
     }

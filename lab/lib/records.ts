@@ -42,7 +42,7 @@ export function readKernelLog(file: string): LightRecord[] {
       prefix: p[1] ?? '',
       src: canonIp(kv(outer, 'SRC') ?? ''),
       dst: canonIp(kv(outer, 'DST') ?? ''),
-      proto: (kv(outer, 'PROTO') ?? '').toLowerCase(),
+      proto: (kv(outer, 'PROTO') ?? '').toLowerCase().replace('icmpv6', 'icmp'),
       ...(num(kv(outer, 'SPT')) !== undefined ? { sport: num(kv(outer, 'SPT')) } : {}),
       ...(num(kv(outer, 'DPT')) !== undefined ? { dport: num(kv(outer, 'DPT')) } : {}),
     });
