@@ -24,11 +24,17 @@ export const ADDRESS_OPTIONS: ReadonlySet<string> = new Set([
   'tunnel-dst',
 ]);
 
+/** A dotted quad followed by the end, a mask, a port, a range or a list. */
+const IPV4_PREFIX_RE = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?:$|[/:,-])/;
+
 /**
  * The family an address-like value belongs to, or `undefined` when it is not an address (a host name, a port).
  * `10.0.0.1:80` is IPv4 although it contains a colon: only a colon inside the address itself means IPv6.
  */
 export function addressFamily(value: string): Family | undefined {
+  // Fast path for the common `a.b.c.d/nn` and `a.b.c.d:port` (node's isIPv6 is one very large regex).
+  const m = IPV4_PREFIX_RE.exec(value);
+  if (m !== null) return isIPv4(m[1]!) ? 'ipv4' : undefined;
   let v = value;
   if (v.startsWith('[')) {
     // `[addr]` or `[addr]:port`, as ip6tables writes DNAT/SNAT targets with a port.
@@ -43,9 +49,5 @@ export function addressFamily(value: string): Family | undefined {
   // A range `a-b` (iprange, NAT ranges): IPv6 addresses never contain '-', so the first half decides.
   const dash = v.indexOf('-');
   if (dash >= 0) v = v.slice(0, dash);
-  if (isIPv6(v)) return 'ipv6';
-  // Strip an IPv4 `:port` suffix.
-  const colon = v.indexOf(':');
-  if (colon >= 0 && v.indexOf(':', colon + 1) < 0) v = v.slice(0, colon);
-  return isIPv4(v) ? 'ipv4' : undefined;
+  return isIPv6(v) ? 'ipv6' : undefined;
 }

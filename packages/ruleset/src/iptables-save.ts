@@ -297,11 +297,13 @@ export function parseIptablesSave(text: string, options: ParseIptablesSaveOption
         line,
       );
     // iptables-restore skips a `-4` line in ip6tables-restore and a `-6` line in iptables-restore.
-    const knownFamily =
-      options.family ?? (generator === undefined ? undefined : familyOfGenerator(generator.text));
-    if (args.familyOnly !== undefined && knownFamily !== undefined && args.familyOnly !== knownFamily) {
-      warnings.push(`${source}:${lineNo}: rule skipped: it is for ${args.familyOnly} only`);
-      return;
+    if (args.familyOnly !== undefined) {
+      const knownFamily =
+        options.family ?? (generator === undefined ? undefined : familyOfGenerator(generator.text));
+      if (knownFamily !== undefined && args.familyOnly !== knownFamily) {
+        warnings.push(`${source}:${lineNo}: rule skipped: it is for ${args.familyOnly} only`);
+        return;
+      }
     }
     if (args.familyHint !== undefined) {
       if (addressHint === undefined) addressHint = { family: args.familyHint, line: lineNo };

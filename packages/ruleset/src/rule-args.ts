@@ -52,7 +52,6 @@ export interface RuleArgs {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type IpValue = { readonly value: string; readonly negated: boolean };
 
 /** Long forms of the ip-part and command options, mapped to their short letter (iptables.c `original_opts`). */
 const LONG_TO_SHORT: ReadonlyMap<string, string> = new Map([
@@ -133,257 +132,278 @@ function isValue(t: ArgToken): boolean {
 
 /** Decomposes the arguments of one rule line. Throws {@link RuleSyntaxError}. */
 export function parseRuleArgs(argv: readonly ArgToken[]): RuleArgs {
-  const tokens = splitInlineValues(argv);
-  const n = tokens.length;
-  let command: RuleCommand | undefined;
-  const ip: Mutable<IpSpec> = {};
-  const matches: { module: string; options: RuleOption[] }[] = [];
-  const targetOptions: RuleOption[] = [];
-  const comments: string[] = [];
-  let target: string | undefined;
-  let jumpKind: 'jump' | 'goto' | undefined;
-  let counters: Counters | undefined;
-  let familyHint: Family | undefined;
-  let familyOnly: Family | undefined;
+  return new RuleArgsParser(splitInlineValues(argv)).parse();
+}
+
+/**
+ * One rule line's parse state. A class rather than closures: this runs once per rule (50k times for a big
+ * kube-proxy node) and closures would be re-allocated on every call.
+ */
+class RuleArgsParser {
+  private command: RuleCommand | undefined;
+  private readonly ip: Mutable<IpSpec> = {};
+  private readonly matches: { module: string; options: RuleOption[] }[] = [];
+  private readonly targetOptions: RuleOption[] = [];
+  private readonly comments: string[] = [];
+  private target: string | undefined;
+  private jumpKind: 'jump' | 'goto' | undefined;
+  private counters: Counters | undefined;
+  private familyHint: Family | undefined;
+  private familyOnly: Family | undefined;
   /** Where extension options go: the last `-m`, or the target once `-j`/`-g` was seen. */
-  let current: RuleOption[] | undefined;
-  let protocolMatch: string | undefined;
-  let protocolMatchLoaded = false;
-  let negate = false;
+  private current: RuleOption[] | undefined;
+  private protocolMatch: string | undefined;
+  private protocolMatchLoaded = false;
+  /** A `!` was read and applies to the next option. */
+  private negate = false;
+  /** Result of the last {@link takeArg}. */
+  private arg = '';
+  private argNegated = false;
 
-  const hint = (value: string): void => {
-    if (familyHint === undefined) familyHint = addressFamily(value);
-  };
+  constructor(private readonly tokens: readonly ArgToken[]) {}
 
-  /**
-   * The single argument of an ip-part or command option, taken whatever it looks like (getopt does the same for
-   * a required argument). With `negatable`, also accepts the pre-1.4.3 `-s ! addr` negation.
-   */
-  const takeArg = (
-    i: number,
-    opt: string,
-    negatable = false,
-  ): { value: string; next: number; negated: boolean } => {
-    const t = tokens[i + 1];
-    if (t === undefined) throw new RuleSyntaxError(`option ${opt} requires an argument`);
-    if (negatable && isBang(t) && tokens[i + 2] !== undefined && isValue(tokens[i + 2]!)) {
-      if (negate) throw new RuleSyntaxError(`multiple "!" for option ${opt}`);
-      return { value: tokens[i + 2]!.text, next: i + 3, negated: true };
+  parse(): RuleArgs {
+    const tokens = this.tokens;
+    const n = tokens.length;
+    let i = 0;
+    while (i < n) {
+      const tok = tokens[i]!;
+      if (isBang(tok)) {
+        if (this.negate) throw new RuleSyntaxError('multiple consecutive "!" are not allowed');
+        this.negate = true;
+        i++;
+        continue;
+      }
+      if (!looksLikeOption(tok)) throw new RuleSyntaxError(`unexpected argument "${tok.text}"`);
+      let opt = tok.text;
+      if (opt.charCodeAt(1) === 0x2d /* - */) opt = LONG_TO_SHORT.get(opt.slice(2)) ?? opt;
+      i = opt.charCodeAt(1) === 0x2d ? this.extensionOption(i, opt) : this.shortOption(i, opt);
+      this.negate = false;
     }
-    return { value: t.text, next: i + 2, negated: false };
-  };
+    return this.finish();
+  }
 
-  const noNegation = (opt: string): void => {
-    if (negate) throw new RuleSyntaxError(`"!" cannot precede ${opt}`);
-  };
-
-  const setIp = (
-    key: 'source' | 'destination' | 'inInterface' | 'outInterface' | 'protocol',
-    opt: string,
-    v: IpValue,
-  ): void => {
-    if (ip[key] !== undefined) throw new RuleSyntaxError(`option ${opt} given twice`);
-    ip[key] = v;
-  };
-
-  let i = 0;
-  while (i < n) {
-    const tok = tokens[i]!;
-    if (isBang(tok)) {
-      if (negate) throw new RuleSyntaxError('multiple consecutive "!" are not allowed');
-      negate = true;
-      i++;
-      continue;
-    }
-    if (!looksLikeOption(tok)) throw new RuleSyntaxError(`unexpected argument "${tok.text}"`);
-
-    let opt = tok.text;
-    if (opt.startsWith('--')) opt = LONG_TO_SHORT.get(opt.slice(2)) ?? opt;
-
-    if (!opt.startsWith('--')) {
-      switch (opt) {
-        case '-A':
-        case '-N': {
-          noNegation(opt);
-          if (command !== undefined)
-            throw new RuleSyntaxError(`more than one command (${opt} after -${commandLetter(command)})`);
-          const a = takeArg(i, opt);
-          command = opt === '-A' ? { kind: 'append', chain: a.value } : { kind: 'new-chain', chain: a.value };
-          i = a.next;
-          continue;
+  /** An ip-part or command option (`-s`, `-A`, `-j`, …, long forms already mapped); returns the next index. */
+  private shortOption(i: number, opt: string): number {
+    const tokens = this.tokens;
+    const ip = this.ip;
+    switch (opt) {
+      case '-A':
+      case '-N': {
+        this.noNegation(opt);
+        if (this.command !== undefined) {
+          throw new RuleSyntaxError(`more than one command (${opt} after -${commandLetter(this.command)})`);
         }
-        case '-I': {
-          noNegation(opt);
-          if (command !== undefined)
-            throw new RuleSyntaxError(`more than one command (-I after -${commandLetter(command)})`);
-          const a = takeArg(i, opt);
-          let position = 1;
-          let next = a.next;
-          const num = tokens[next];
-          if (num !== undefined && !num.quoted && COUNTER_RE.test(num.text)) {
-            position = Number(num.text);
-            if (position < 1) throw new RuleSyntaxError(`invalid rule number "${num.text}" for -I`);
-            next++;
-          }
-          command = { kind: 'insert', chain: a.value, position };
-          i = next;
-          continue;
+        const next = this.takeArg(i, opt, false);
+        this.command =
+          opt === '-A' ? { kind: 'append', chain: this.arg } : { kind: 'new-chain', chain: this.arg };
+        return next;
+      }
+      case '-I': {
+        this.noNegation(opt);
+        if (this.command !== undefined) {
+          throw new RuleSyntaxError(`more than one command (-I after -${commandLetter(this.command)})`);
         }
-        case '-s':
-        case '-d': {
-          const a = takeArg(i, opt, true);
-          setIp(opt === '-s' ? 'source' : 'destination', opt, {
-            value: a.value,
-            negated: negate || a.negated,
-          });
-          hint(a.value);
-          i = a.next;
-          break;
+        let next = this.takeArg(i, opt, false);
+        const chain = this.arg;
+        let position = 1;
+        const num = tokens[next];
+        if (num !== undefined && !num.quoted && COUNTER_RE.test(num.text)) {
+          position = Number(num.text);
+          if (position < 1) throw new RuleSyntaxError(`invalid rule number "${num.text}" for -I`);
+          next++;
         }
-        case '-i':
-        case '-o': {
-          const a = takeArg(i, opt, true);
-          setIp(opt === '-i' ? 'inInterface' : 'outInterface', opt, {
-            value: a.value,
-            negated: negate || a.negated,
-          });
-          i = a.next;
-          break;
-        }
-        case '-p': {
-          const a = takeArg(i, opt, true);
-          // iptables lower-cases the protocol before using it.
-          const value = a.value.toLowerCase();
-          setIp('protocol', opt, { value, negated: negate || a.negated });
-          protocolMatch = PROTO_MATCH_NAME.get(value) ?? value;
-          i = a.next;
-          break;
-        }
-        case '-f':
-          if (ip.fragment !== undefined) throw new RuleSyntaxError('option -f given twice');
-          ip.fragment = { negated: negate };
-          i++;
-          break;
-        case '-m': {
-          noNegation(opt);
-          const a = takeArg(i, opt);
-          const m = { module: a.value, options: [] as RuleOption[] };
-          matches.push(m);
-          current = m.options;
-          i = a.next;
-          break;
-        }
-        case '-j':
-        case '-g': {
-          noNegation(opt);
-          if (target !== undefined)
-            throw new RuleSyntaxError(
-              `more than one target (${opt} ${tokens[i + 1]?.text ?? ''} after ${jumpKind === 'goto' ? '-g' : '-j'} ${target})`,
-            );
-          const a = takeArg(i, opt);
-          target = a.value;
-          jumpKind = opt === '-g' ? 'goto' : 'jump';
-          current = targetOptions;
-          i = a.next;
-          break;
-        }
-        case '-c': {
-          noNegation(opt);
-          if (counters !== undefined) throw new RuleSyntaxError('counters given twice');
-          const a = takeArg(i, opt);
-          let pkts = a.value;
-          let bytes: string | undefined;
-          let next = a.next;
-          const comma = pkts.indexOf(',');
-          if (comma >= 0) {
-            bytes = pkts.slice(comma + 1);
-            pkts = pkts.slice(0, comma);
-          } else {
-            bytes = tokens[next]?.text;
-            next++;
-          }
-          if (!COUNTER_RE.test(pkts) || bytes === undefined || !COUNTER_RE.test(bytes)) {
-            throw new RuleSyntaxError('option -c requires numeric packet and byte counters');
-          }
-          counters = { packets: Number(pkts), bytes: Number(bytes) };
-          i = next;
-          break;
-        }
-        case '-4':
-        case '-6':
-          noNegation(opt);
-          familyOnly = opt === '-4' ? 'ipv4' : 'ipv6';
-          i++;
-          break;
-        default: {
-          const what = UNSUPPORTED.get(opt);
+        this.command = { kind: 'insert', chain, position };
+        return next;
+      }
+      case '-s':
+      case '-d': {
+        const next = this.takeArg(i, opt, true);
+        this.setIp(opt === '-s' ? 'source' : 'destination', opt, this.arg, this.argNegated);
+        this.hint(this.arg);
+        return next;
+      }
+      case '-i':
+      case '-o': {
+        const next = this.takeArg(i, opt, true);
+        this.setIp(opt === '-i' ? 'inInterface' : 'outInterface', opt, this.arg, this.argNegated);
+        return next;
+      }
+      case '-p': {
+        const next = this.takeArg(i, opt, true);
+        // iptables lower-cases the protocol before using it.
+        const value = this.arg.toLowerCase();
+        this.setIp('protocol', opt, value, this.argNegated);
+        this.protocolMatch = PROTO_MATCH_NAME.get(value) ?? value;
+        return next;
+      }
+      case '-f':
+        if (ip.fragment !== undefined) throw new RuleSyntaxError('option -f given twice');
+        ip.fragment = { negated: this.negate };
+        return i + 1;
+      case '-m': {
+        this.noNegation(opt);
+        const next = this.takeArg(i, opt, false);
+        const options: RuleOption[] = [];
+        this.matches.push({ module: this.arg, options });
+        this.current = options;
+        return next;
+      }
+      case '-j':
+      case '-g': {
+        this.noNegation(opt);
+        if (this.target !== undefined) {
+          const prev = this.jumpKind === 'goto' ? '-g' : '-j';
           throw new RuleSyntaxError(
-            what !== undefined
-              ? `option ${opt} (--${what}) is not supported in a snapshot`
-              : `unknown option "${opt}"`,
+            `more than one target (${opt} ${tokens[i + 1]?.text ?? ''} after ${prev} ${this.target})`,
           );
         }
+        const next = this.takeArg(i, opt, false);
+        this.target = this.arg;
+        this.jumpKind = opt === '-g' ? 'goto' : 'jump';
+        this.current = this.targetOptions;
+        return next;
       }
-      negate = false;
-      continue;
+      case '-c': {
+        this.noNegation(opt);
+        if (this.counters !== undefined) throw new RuleSyntaxError('counters given twice');
+        let next = this.takeArg(i, opt, false);
+        let pkts = this.arg;
+        let bytes: string | undefined;
+        const comma = pkts.indexOf(',');
+        if (comma >= 0) {
+          bytes = pkts.slice(comma + 1);
+          pkts = pkts.slice(0, comma);
+        } else {
+          bytes = tokens[next]?.text;
+          next++;
+        }
+        if (!COUNTER_RE.test(pkts) || bytes === undefined || !COUNTER_RE.test(bytes)) {
+          throw new RuleSyntaxError('option -c requires numeric packet and byte counters');
+        }
+        this.counters = { packets: Number(pkts), bytes: Number(bytes) };
+        return next;
+      }
+      case '-4':
+      case '-6':
+        this.noNegation(opt);
+        this.familyOnly = opt === '-4' ? 'ipv4' : 'ipv6';
+        return i + 1;
+      default: {
+        const what = UNSUPPORTED.get(opt);
+        throw new RuleSyntaxError(
+          what !== undefined
+            ? `option ${opt} (--${what}) is not supported in a snapshot`
+            : `unknown option "${opt}"`,
+        );
+      }
     }
+  }
 
-    // An extension option: `--name [values…]`.
+  /** An extension option `--name [values…]` of the current match or target; returns the next index. */
+  private extensionOption(i: number, opt: string): number {
+    const tokens = this.tokens;
+    const n = tokens.length;
     const name = opt.slice(2);
-    let owner = current;
+    let owner = this.current;
     if (owner === undefined) {
-      if (protocolMatch === undefined || protocolMatchLoaded) {
+      if (this.protocolMatch === undefined || this.protocolMatchLoaded) {
         throw new RuleSyntaxError(`option ${opt} belongs to no match or target (no -m, -p or -j before it)`);
       }
       // `-p tcp --dport 80`: iptables loads the protocol's match on demand (xshared.c load_proto()).
-      const m = { module: protocolMatch, options: [] as RuleOption[] };
-      matches.push(m);
-      protocolMatchLoaded = true;
-      current = owner = m.options;
+      owner = [];
+      this.matches.push({ module: this.protocolMatch, options: owner });
+      this.protocolMatchLoaded = true;
+      this.current = owner;
     }
     let j = i + 1;
-    let negated = negate;
+    let negated = this.negate;
     // Old intrapositioned negation `--opt ! value` (iptables < 1.4.3 wrote it); `--flag ! --next` is not it.
-    if (
-      tokens[j] !== undefined &&
-      isBang(tokens[j]!) &&
-      tokens[j + 1] !== undefined &&
-      isValue(tokens[j + 1]!)
-    ) {
+    const after = tokens[j];
+    if (after !== undefined && isBang(after) && j + 1 < n && isValue(tokens[j + 1]!)) {
       if (negated) throw new RuleSyntaxError(`multiple "!" for option ${opt}`);
       negated = true;
       j++;
     }
     const values: string[] = [];
-    if (TAKES_ANY_FIRST_ARG.has(name) && tokens[j] !== undefined) values.push(tokens[j++]!.text);
+    if (j < n && TAKES_ANY_FIRST_ARG.has(name)) values.push(tokens[j++]!.text);
     while (j < n && isValue(tokens[j]!)) values.push(tokens[j++]!.text);
     owner.push({ name, values, negated });
-    if (name === 'comment' && owner !== targetOptions && matches[matches.length - 1]?.module === 'comment') {
-      comments.push(values.join(' '));
+    if (
+      name === 'comment' &&
+      owner !== this.targetOptions &&
+      this.matches[this.matches.length - 1]!.module === 'comment'
+    ) {
+      this.comments.push(values.join(' '));
     }
-    if (ADDRESS_OPTIONS.has(name)) for (const v of values) hint(v);
-    negate = false;
-    i = j;
+    if (this.familyHint === undefined && ADDRESS_OPTIONS.has(name)) for (const v of values) this.hint(v);
+    return j;
   }
 
-  if (negate) throw new RuleSyntaxError('"!" at the end of the rule negates nothing');
-  if (command === undefined) throw new RuleSyntaxError('rule line without -A CHAIN');
-  if (
-    command.kind === 'new-chain' &&
-    (matches.length > 0 || target !== undefined || Object.keys(ip).length > 0)
-  ) {
-    throw new RuleSyntaxError('-N takes no rule options');
+  /**
+   * Reads the single argument of an ip-part or command option into `arg`/`argNegated` and returns the next
+   * index. The argument is taken whatever it looks like (getopt does the same for a required argument). With
+   * `negatable`, also accepts the pre-1.4.3 `-s ! addr` form.
+   */
+  private takeArg(i: number, opt: string, negatable: boolean): number {
+    const tokens = this.tokens;
+    const t = tokens[i + 1];
+    if (t === undefined) throw new RuleSyntaxError(`option ${opt} requires an argument`);
+    if (negatable && isBang(t) && i + 2 < tokens.length && isValue(tokens[i + 2]!)) {
+      if (this.negate) throw new RuleSyntaxError(`multiple "!" for option ${opt}`);
+      this.arg = tokens[i + 2]!.text;
+      this.argNegated = true;
+      return i + 3;
+    }
+    this.arg = t.text;
+    this.argNegated = this.negate;
+    return i + 2;
   }
 
-  const out: Mutable<RuleArgs> = { command, ip, matches, targetOptions, comments };
-  if (target !== undefined) {
-    out.target = target;
-    out.jumpKind = jumpKind;
+  private noNegation(opt: string): void {
+    if (this.negate) throw new RuleSyntaxError(`"!" cannot precede ${opt}`);
   }
-  if (counters !== undefined) out.counters = counters;
-  if (familyHint !== undefined) out.familyHint = familyHint;
-  if (familyOnly !== undefined) out.familyOnly = familyOnly;
-  return out;
+
+  private setIp(
+    key: 'source' | 'destination' | 'inInterface' | 'outInterface' | 'protocol',
+    opt: string,
+    value: string,
+    negated: boolean,
+  ): void {
+    if (this.ip[key] !== undefined) throw new RuleSyntaxError(`option ${opt} given twice`);
+    this.ip[key] = { value, negated };
+  }
+
+  private hint(value: string): void {
+    if (this.familyHint === undefined) this.familyHint = addressFamily(value);
+  }
+
+  private finish(): RuleArgs {
+    if (this.negate) throw new RuleSyntaxError('"!" at the end of the rule negates nothing');
+    const command = this.command;
+    if (command === undefined) throw new RuleSyntaxError('rule line without -A CHAIN');
+    if (
+      command.kind === 'new-chain' &&
+      (this.matches.length > 0 || this.target !== undefined || Object.keys(this.ip).length > 0)
+    ) {
+      throw new RuleSyntaxError('-N takes no rule options');
+    }
+    const out: Mutable<RuleArgs> = {
+      command,
+      ip: this.ip,
+      matches: this.matches,
+      targetOptions: this.targetOptions,
+      comments: this.comments,
+    };
+    if (this.target !== undefined) {
+      out.target = this.target;
+      out.jumpKind = this.jumpKind;
+    }
+    if (this.counters !== undefined) out.counters = this.counters;
+    if (this.familyHint !== undefined) out.familyHint = this.familyHint;
+    if (this.familyOnly !== undefined) out.familyOnly = this.familyOnly;
+    return out;
+  }
 }
 
 /**
@@ -391,14 +411,18 @@ export function parseRuleArgs(argv: readonly ArgToken[]): RuleArgs {
  * up front lets every option read its value the same way. The value counts as quoted: it is certainly a value.
  */
 function splitInlineValues(tokens: readonly ArgToken[]): readonly ArgToken[] {
-  if (!tokens.some((t) => !t.quoted && t.text.startsWith('--') && t.text.includes('='))) return tokens;
-  const out: ArgToken[] = [];
-  for (const t of tokens) {
-    const eq = t.quoted || !looksLikeOption(t) || !t.text.startsWith('--') ? -1 : t.text.indexOf('=');
-    if (eq < 0) out.push(t);
-    else out.push({ text: t.text.slice(0, eq), quoted: false }, { text: t.text.slice(eq + 1), quoted: true });
+  let out: ArgToken[] | undefined;
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    const eq = t.quoted || t.text.charCodeAt(1) !== 0x2d || !looksLikeOption(t) ? -1 : t.text.indexOf('=');
+    if (eq < 0) {
+      if (out !== undefined) out.push(t);
+      continue;
+    }
+    out ??= tokens.slice(0, k);
+    out.push({ text: t.text.slice(0, eq), quoted: false }, { text: t.text.slice(eq + 1), quoted: true });
   }
-  return out;
+  return out ?? tokens;
 }
 
 function commandLetter(c: RuleCommand): string {
