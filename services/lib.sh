@@ -1,0 +1,106 @@
+# shellcheck shell=bash
+# Shared settings and helpers for services/start.sh and services/stop.sh. Sourced, not run.
+#
+# Everything the services write (data, logs, pid files, certificates, the ports file's secrets) lives under
+# RULETRAIL_SERVICES_DIR; downloads are cached under RULETRAIL_CACHE_DIR and ~/.m2 so a second run is offline.
+set -euo pipefail
+
+SERVICES_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SERVICES_HOME/.." && pwd)"
+
+# ---- versions (Maven Central coordinates) ----
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
+# Elasticsearch publishes its integ-test-zip to Maven Central only up to 8.19.x: no 9.x zip exists there.
+ES_VERSION="${ES_VERSION:-8.19.21}"
+
+# ---- JDKs ----
+TEMURIN25=/usr/lib/jvm/temurin-25-jdk-amd64
+if [[ -z "${KAFKA_JAVA_HOME:-}" ]]; then
+  if [[ -x "$TEMURIN25/bin/java" ]]; then KAFKA_JAVA_HOME="$TEMURIN25"; else KAFKA_JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"; fi
+fi
+ES_JAVA_HOME="${ES_JAVA_HOME:-$TEMURIN25}"
+
+# ---- places ----
+RULETRAIL_SERVICES_DIR="${RULETRAIL_SERVICES_DIR:-/tmp/ruletrail-services}"
+RULETRAIL_CACHE_DIR="${RULETRAIL_CACHE_DIR:-$HOME/.cache/ruletrail}"
+PORTS_FILE="${RULETRAIL_PORTS_FILE:-$SERVICES_HOME/.env.ports}"
+# Elasticsearch refuses to run as root: it runs as this unprivileged system user.
+ES_USER="${RULETRAIL_ES_USER:-rtsvc}"
+
+# ---- fixed loopback ports, overridable ----
+HOST=127.0.0.1
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-19094}"
+ES_PORT="${ES_PORT:-19200}"
+ES_SECURE_PORT="${ES_SECURE_PORT:-19201}"
+ES_THROTTLED_PORT="${ES_THROTTLED_PORT:-19202}"
+FLUENTD_PORT="${FLUENTD_PORT:-19224}"
+
+# ---- heaps (2 cores / 24 GiB shared with everything else) ----
+KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx512m}"
+ES_HEAP="${ES_HEAP:--Xms1g -Xmx1g}"
+ES_SMALL_HEAP="${ES_SMALL_HEAP:--Xms512m -Xmx512m}"
+
+log() { printf '[services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# wait_for "what" timeout_seconds command...: polls the command once a second; exit status 2 from the
+# command means "the process died" and stops waiting at once.
+wait_for() {
+  local what="$1" timeout="$2"; shift 2
+  local start=$SECONDS rc
+  while true; do
+    rc=0; "$@" >/dev/null 2>&1 || rc=$?
+    ((rc == 0)) && break
+    if ((rc == 2)); then log "$what exited while starting"; return 1; fi
+    if ((SECONDS - start >= timeout)); then log "$what not ready after ${timeout}s"; return 1; fi
+    sleep 1
+  done
+  log "$what ready after $((SECONDS - start))s"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Stops the process in a pid file: TERM, wait up to $2 seconds, then KILL.
+stop_pid() {
+  local pidfile="$1" grace="${2:-30}" name="$3"
+  if ! pid_alive "$pidfile"; then rm -f "$pidfile"; return 0; fi
+  local pid; pid="$(cat "$pidfile")"
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local start=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS - start >= grace)); then log "$name did not stop in ${grace}s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; break; fi
+    sleep 0.5
+  done
+  rm -f "$pidfile"
+}
+
+# Sets KEY=VALUE in the ports file (created 0600: it also holds the test services' generated secrets).
+set_port_var() {
+  local key="$1" value="$2"
+  umask 077
+  touch "$PORTS_FILE"
+  local tmp; tmp="$(mktemp)"
+  grep -v "^$key=" "$PORTS_FILE" >"$tmp" || true
+  printf '%s=%s\n' "$key" "$value" >>"$tmp"
+  mv "$tmp" "$PORTS_FILE"
+  chmod 600 "$PORTS_FILE"
+}
+
+unset_port_vars() {
+  local prefix="$1"
+  [[ -f "$PORTS_FILE" ]] || return 0
+  local tmp; tmp="$(mktemp)"
+  grep -v "^$prefix" "$PORTS_FILE" >"$tmp" || true
+  mv "$tmp" "$PORTS_FILE"
+  chmod 600 "$PORTS_FILE"
+  [[ -s "$PORTS_FILE" ]] || rm -f "$PORTS_FILE"
+}
+
+mvn_quiet() { mvn -B -q --no-transfer-progress "$@"; }
+
+random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24; }

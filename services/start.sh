@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# Starts the real servers the sink integration tests and benchmarks run against, on 127.0.0.1, without Docker:
+#
+#   services/start.sh [kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|all]...
+#   services/start.sh kafka-restart | fluentd-restart     (after a kill: same data dir, no re-format)
+#
+#   kafka                    Apache Kafka 4.x, single-node KRaft (broker+controller), jars from Maven Central.
+#                            PLAINTEXT on KAFKA_PORT and SASL_SSL (SCRAM-SHA-512/256, test CA) on KAFKA_SASL_SSL_PORT.
+#   elasticsearch            Elasticsearch integ-test-zip from Maven Central, security off, on ES_PORT.
+#   elasticsearch-secure     The same distribution with TLS on HTTP and file-realm users (basic auth), on ES_SECURE_PORT.
+#                            (API keys need the .security index, which the integ-test-zip cannot create.)
+#   elasticsearch-throttled  Security off, one write thread and a write queue of 1: a real 429 storm, on ES_THROTTLED_PORT.
+#   fluentd                  The OpenTelemetry Collector's Fluent forward receiver (acks chunks) writing what it
+#                            receives to a JSON-lines file; built from Go modules, on FLUENTD_PORT.
+#
+# Each start gets a fresh data dir (the format step runs every time). Downloads are cached (~/.m2, ~/go/pkg/mod,
+# RULETRAIL_CACHE_DIR). Every service's address, and the generated test credentials, go to services/.env.ports
+# (mode 0600), which the integration tests read. Logs: $RULETRAIL_SERVICES_DIR/<service>/*.log.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+mkdir -p "$RULETRAIL_SERVICES_DIR" "$RULETRAIL_CACHE_DIR"
+chmod 755 "$RULETRAIL_SERVICES_DIR"
+
+# ------------------------------------------------------------------------------------------------ certificates
+# One throw-away CA per services dir; a server certificate for 127.0.0.1/localhost used by ES and Kafka TLS.
+ensure_certs() {
+  local d="$RULETRAIL_SERVICES_DIR/certs"
+  [[ -f "$d/server.crt" ]] && return 0
+  mkdir -p "$d"
+  log "generating a test CA and a server certificate in $d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=ruletrail test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 7 \
+    -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+  # Kafka's file-based PEM key store wants an encrypted PKCS#8 key.
+  local kpw; kpw="$(random_secret)"
+  openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$d/server.key" -passout "pass:$kpw" -out "$d/server.enc.key"
+  cat "$d/server.enc.key" "$d/server.crt" >"$d/kafka-keystore.pem"
+  printf '%s' "$kpw" >"$d/kafka-key.password"
+  chmod 644 "$d/ca.crt" "$d/server.crt"
+  chmod 640 "$d/server.key"
+  chgrp "$(id -gn "$ES_USER" 2>/dev/null || echo root)" "$d/server.key" 2>/dev/null || true
+  set_port_var RULETRAIL_TEST_CA "$d/ca.crt"
+}
+
+# ------------------------------------------------------------------------------------------------------- kafka
+kafka_libs() {
+  local libs="$RULETRAIL_CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+  if [[ ! -f "$libs/.complete" ]]; then
+    log "resolving Kafka $KAFKA_VERSION and its runtime dependencies from Maven Central"
+    rm -rf "$libs"; mkdir -p "$libs"
+    mvn_quiet -f "$SERVICES_HOME/maven/kafka.pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs"
+    touch "$libs/.complete"
+  fi
+  printf '%s' "$libs"
+}
+
+kafka_java() {
+  local d="$1"; shift
+  "$KAFKA_JAVA_HOME/bin/java" $KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$d/log4j2.properties" -cp "$(kafka_libs)/*" "$@"
+}
+
+kafka_launch() {
+  local d="$RULETRAIL_SERVICES_DIR/kafka"
+  log "starting Kafka broker on $HOST:$KAFKA_PORT (SASL_SSL $KAFKA_SASL_SSL_PORT)"
+  # setsid: its own process group, so a test can kill -9 the broker without touching its parent.
+  setsid "$KAFKA_JAVA_HOME/bin/java" $KAFKA_HEAP -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$d/log4j2.properties" -cp "$(kafka_libs)/*" \
+    kafka.Kafka "$d/server.properties" >>"$d/kafka.log" 2>&1 </dev/null &
+  echo $! >"$d/kafka.pid"
+  if ! wait_for "Kafka" 120 kafka_ready "$d"; then
+    tail -40 "$d/kafka.log" >&2; die "Kafka did not start in 120s (log: $d/kafka.log)"
+  fi
+}
+
+kafka_ready() {
+  pid_alive "$1/kafka.pid" || return 2
+  port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_SSL_PORT" && grep -q 'Kafka Server started' "$1/kafka.log"
+}
+
+start_kafka() {
+  local d="$RULETRAIL_SERVICES_DIR/kafka"
+  if pid_alive "$d/kafka.pid"; then log "Kafka already running"; return 0; fi
+  ensure_certs
+  kafka_libs >/dev/null
+  rm -rf "$d"; mkdir -p "$d/data"
+  local c="$RULETRAIL_SERVICES_DIR/certs"
+  local scram_user=ruletrail scram_pw; scram_pw="$(random_secret)"
+  cat >"$d/log4j2.properties" <<EOF
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+EOF
+  cat >"$d/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$c/kafka-keystore.pem
+ssl.key.password=$(cat "$c/kafka-key.password")
+log.dirs=$d/data
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.flush.interval.messages=9223372036854775807
+EOF
+  chmod 600 "$d/server.properties"
+  local cluster_id; cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  log "formatting Kafka storage (cluster $cluster_id)"
+  kafka_java "$d" kafka.tools.StorageTool format --standalone --cluster-id "$cluster_id" \
+    --config "$d/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$scram_user,password=$scram_pw]" \
+    --add-scram "SCRAM-SHA-256=[name=$scram_user,password=$scram_pw]" >>"$d/format.log" 2>&1 ||
+    { cat "$d/format.log" >&2; die "kafka-storage format failed"; }
+  kafka_launch
+  set_port_var KAFKA_BROKERS "$HOST:$KAFKA_PORT"
+  set_port_var KAFKA_SASL_SSL_BROKERS "$HOST:$KAFKA_SASL_SSL_PORT"
+  set_port_var KAFKA_SCRAM_USERNAME "$scram_user"
+  set_port_var KAFKA_SCRAM_PASSWORD "$scram_pw"
+  set_port_var KAFKA_PID_FILE "$d/kafka.pid"
+  set_port_var KAFKA_LOG "$d/kafka.log"
+}
+
+# After `kill -9`: start the broker again on the same (formatted) data dir.
+restart_kafka() {
+  local d="$RULETRAIL_SERVICES_DIR/kafka"
+  [[ -f "$d/server.properties" ]] || die "no Kafka data dir to restart; run services/start.sh kafka"
+  if pid_alive "$d/kafka.pid"; then log "Kafka already running"; return 0; fi
+  echo "---- restart $(date -u +%FT%TZ) ----" >>"$d/kafka.log"
+  kafka_launch
+}
+
+# ----------------------------------------------------------------------------------------------- elasticsearch
+es_zip() {
+  local zip="$HOME/.m2/repository/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
+  if [[ ! -f "$zip" ]]; then
+    log "downloading the Elasticsearch $ES_VERSION integ-test-zip from Maven Central"
+    mvn_quiet dependency:get -Dtransitive=false \
+      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
+  fi
+  printf '%s' "$zip"
+}
+
+ensure_es_user() {
+  id "$ES_USER" >/dev/null 2>&1 && return 0
+  log "creating the unprivileged system user $ES_USER for Elasticsearch"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ES_USER"
+}
+
+es_as_user() {
+  if [[ "$(id -u)" == 0 ]]; then runuser -u "$ES_USER" -- "$@"; else "$@"; fi
+}
+
+# start_es <name> <http port> <transport port> <heap> [extra -E settings...]
+start_es() {
+  local name="$1" port="$2" tport="$3" heap="$4"; shift 4
+  local d="$RULETRAIL_SERVICES_DIR/$name"
+  if pid_alive "$d/es.pid"; then log "$name already running"; return 0; fi
+  [[ -x "$ES_JAVA_HOME/bin/java" ]] || die "ES_JAVA_HOME=$ES_JAVA_HOME has no java"
+  local zip; zip="$(es_zip)"
+  if [[ "$(id -u)" == 0 ]]; then ensure_es_user; fi
+  rm -rf "$d"; mkdir -p "$d"
+  unzip -q "$zip" -d "$d"
+  mv "$d/elasticsearch-$ES_VERSION" "$d/home"
+  mkdir -p "$d/data" "$d/logs" "$d/tmp"
+  [[ "$(id -u)" == 0 ]] && chown -R "$ES_USER" "$d"
+  ES_PREPARE_HOOK="${ES_PREPARE_HOOK:-}"
+  if [[ -n "$ES_PREPARE_HOOK" ]]; then "$ES_PREPARE_HOOK" "$d"; fi
+  log "starting $name (Elasticsearch $ES_VERSION) on $HOST:$port"
+  es_as_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_JAVA_OPTS="$heap" ES_TMPDIR="$d/tmp" ES_PATH_CONF="$d/home/config" \
+    "$d/home/bin/elasticsearch" -d -p "$d/es.pid" \
+    -E cluster.name="ruletrail-$name" -E node.name="$name" \
+    -E discovery.type=single-node -E network.host="$HOST" -E http.port="$port" -E transport.port="$tport" \
+    -E cluster.routing.allocation.disk.threshold_enabled=false -E path.data="$d/data" -E path.logs="$d/logs" \
+    -E action.destructive_requires_name=false \
+    "$@" >"$d/stdout.log" 2>&1 || { cat "$d/stdout.log" >&2; die "$name did not start"; }
+}
+
+es_health() { curl -fsS "${@:2}" "$1/_cluster/health?wait_for_status=yellow&timeout=1s"; }
+
+start_elasticsearch() {
+  start_es elasticsearch "$ES_PORT" $((ES_PORT + 100)) "$ES_HEAP" -E xpack.security.enabled=false
+  wait_for "elasticsearch" 120 es_health "http://$HOST:$ES_PORT" ||
+    { tail -30 "$RULETRAIL_SERVICES_DIR/elasticsearch/logs/"*.log >&2; die "elasticsearch not healthy in 120s"; }
+  set_port_var ES_URL "http://$HOST:$ES_PORT"
+  set_port_var ES_VERSION "$ES_VERSION"
+}
+
+start_elasticsearch_throttled() {
+  # One write thread and a queue of one: concurrent bulk requests get real 429 (es_rejected_execution_exception).
+  start_es elasticsearch-throttled "$ES_THROTTLED_PORT" $((ES_THROTTLED_PORT + 100)) "$ES_SMALL_HEAP" \
+    -E xpack.security.enabled=false -E thread_pool.write.size=1 -E thread_pool.write.queue_size=1
+  wait_for "elasticsearch-throttled" 120 es_health "http://$HOST:$ES_THROTTLED_PORT" ||
+    { tail -30 "$RULETRAIL_SERVICES_DIR/elasticsearch-throttled/logs/"*.log >&2; die "elasticsearch-throttled not healthy"; }
+  set_port_var ES_THROTTLED_URL "http://$HOST:$ES_THROTTLED_PORT"
+}
+
+es_secure_prepare() {
+  local d="$1" c="$RULETRAIL_SERVICES_DIR/certs"
+  mkdir -p "$d/home/config/certs"
+  cp "$c/ca.crt" "$c/server.crt" "$c/server.key" "$d/home/config/certs/"
+  # File-realm users and roles: the integ-test-zip cannot create the .security index (its mapping needs the
+  # analysis-common module, which that distribution lacks), so API keys and native users are unavailable there.
+  # The writer gets what Filebeat's publishing role gets: create_doc + auto_configure on ruletrail-* only.
+  cat >>"$d/home/config/roles.yml" <<'EOF2'
+ruletrail_writer:
+  cluster: ['monitor']
+  indices:
+    - names: ['ruletrail-*']
+      privileges: ['create_doc', 'auto_configure', 'view_index_metadata']
+EOF2
+  chown -R "$ES_USER" "$d/home/config" 2>/dev/null || true
+  local users=(env ES_JAVA_HOME="$ES_JAVA_HOME" ES_PATH_CONF="$d/home/config" "$d/home/bin/elasticsearch-users")
+  es_as_user "${users[@]}" useradd ruletrail_admin -p "$ES_ADMIN_PASSWORD" -r superuser >/dev/null
+  es_as_user "${users[@]}" useradd ruletrail_writer -p "$ES_WRITER_PASSWORD" -r ruletrail_writer >/dev/null
+}
+
+start_elasticsearch_secure() {
+  ensure_certs
+  local c="$RULETRAIL_SERVICES_DIR/certs" url="https://$HOST:$ES_SECURE_PORT"
+  ES_ADMIN_PASSWORD="$(random_secret)" ES_WRITER_PASSWORD="$(random_secret)"
+  ES_PREPARE_HOOK=es_secure_prepare start_es elasticsearch-secure "$ES_SECURE_PORT" $((ES_SECURE_PORT + 100)) "$ES_SMALL_HEAP" \
+    -E xpack.security.enabled=true -E xpack.security.http.ssl.enabled=true \
+    -E xpack.security.http.ssl.certificate=certs/server.crt -E xpack.security.http.ssl.key=certs/server.key \
+    -E xpack.security.http.ssl.certificate_authorities=certs/ca.crt -E xpack.security.transport.ssl.enabled=false
+  wait_for "elasticsearch-secure" 120 es_health "$url" --cacert "$c/ca.crt" -u "ruletrail_admin:$ES_ADMIN_PASSWORD" ||
+    { tail -30 "$RULETRAIL_SERVICES_DIR/elasticsearch-secure/logs/"*.log >&2; die "elasticsearch-secure not healthy"; }
+  set_port_var ES_SECURE_URL "$url"
+  set_port_var ES_SECURE_CA "$c/ca.crt"
+  set_port_var ES_SECURE_ADMIN_USERNAME ruletrail_admin
+  set_port_var ES_SECURE_ADMIN_PASSWORD "$ES_ADMIN_PASSWORD"
+  set_port_var ES_SECURE_WRITER_USERNAME ruletrail_writer
+  set_port_var ES_SECURE_WRITER_PASSWORD "$ES_WRITER_PASSWORD"
+}
+
+# ---------------------------------------------------------------------------------------------------- fluentd
+fluent_receiver_bin() {
+  local src="$SERVICES_HOME/fluentd-receiver"
+  local sum; sum="$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-16)"
+  local bin="$RULETRAIL_CACHE_DIR/bin/rt-fluent-receiver-$sum"
+  if [[ ! -x "$bin" ]]; then
+    command -v go >/dev/null || die "Go is needed to build the Fluent forward receiver (OpenTelemetry Collector)"
+    log "building the Fluent forward receiver (OpenTelemetry Collector fluentforward receiver) with Go"
+    mkdir -p "$(dirname "$bin")"
+    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$bin.tmp" .) || die "go build of the receiver failed"
+    mv "$bin.tmp" "$bin"
+  fi
+  printf '%s' "$bin"
+}
+
+fluentd_launch() {
+  local d="$RULETRAIL_SERVICES_DIR/fluentd"
+  log "starting the Fluent forward receiver on $HOST:$FLUENTD_PORT"
+  setsid "$(fluent_receiver_bin)" --config "file:$d/config.yaml" >>"$d/receiver.log" 2>&1 </dev/null &
+  echo $! >"$d/receiver.pid"
+  wait_for "fluentd receiver" 60 fluentd_ready "$d" || { tail -30 "$d/receiver.log" >&2; die "receiver did not start"; }
+}
+
+fluentd_ready() {
+  pid_alive "$1/receiver.pid" || return 2
+  port_open "$FLUENTD_PORT"
+}
+
+start_fluentd() {
+  local d="$RULETRAIL_SERVICES_DIR/fluentd"
+  if pid_alive "$d/receiver.pid"; then log "fluentd receiver already running"; return 0; fi
+  fluent_receiver_bin >/dev/null
+  rm -rf "$d"; mkdir -p "$d"
+  cat >"$d/config.yaml" <<EOF
+receivers:
+  fluent_forward:
+    endpoint: $HOST:$FLUENTD_PORT
+exporters:
+  file:
+    path: $d/received.jsonl
+    format: json
+service:
+  telemetry:
+    logs:
+      level: info
+    metrics:
+      level: none
+  pipelines:
+    logs:
+      receivers: [fluent_forward]
+      exporters: [file]
+EOF
+  fluentd_launch
+  set_port_var FLUENTD_HOST "$HOST"
+  set_port_var FLUENTD_PORT "$FLUENTD_PORT"
+  set_port_var FLUENTD_RECEIVED_FILE "$d/received.jsonl"
+  set_port_var FLUENTD_PID_FILE "$d/receiver.pid"
+}
+
+restart_fluentd() {
+  local d="$RULETRAIL_SERVICES_DIR/fluentd"
+  [[ -f "$d/config.yaml" ]] || die "no receiver config to restart; run services/start.sh fluentd"
+  if pid_alive "$d/receiver.pid"; then log "fluentd receiver already running"; return 0; fi
+  fluentd_launch
+}
+
+# ------------------------------------------------------------------------------------------------------- main
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=(all)
+t0=$SECONDS
+for t in "${targets[@]}"; do
+  case "$t" in
+    kafka) start_kafka ;;
+    kafka-restart) restart_kafka ;;
+    elasticsearch) start_elasticsearch ;;
+    elasticsearch-secure) start_elasticsearch_secure ;;
+    elasticsearch-throttled) start_elasticsearch_throttled ;;
+    fluentd) start_fluentd ;;
+    fluentd-restart) restart_fluentd ;;
+    all)
+      start_kafka
+      start_elasticsearch
+      start_elasticsearch_secure
+      start_elasticsearch_throttled
+      start_fluentd
+      ;;
+    *) die "unknown service '$t' (kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|all)" ;;
+  esac
+done
+log "started ${targets[*]} in $((SECONDS - t0))s; addresses in $PORTS_FILE"
