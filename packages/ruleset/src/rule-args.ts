@@ -318,7 +318,8 @@ class RuleArgsParser {
     }
     let j = i + 1;
     let negated = this.negate;
-    // Old intrapositioned negation `--opt ! value` (iptables < 1.4.3 wrote it); `--flag ! --next` is not it.
+    // Old intrapositioned negation `--opt ! value` (deprecated in iptables 1.4.3, refused since 1.4.12);
+    // `--flag ! --next` is not it.
     const after = tokens[j];
     if (after !== undefined && isBang(after) && j + 1 < n && isValue(tokens[j + 1]!)) {
       if (negated) throw new RuleSyntaxError(`multiple "!" for option ${opt}`);
@@ -343,7 +344,7 @@ class RuleArgsParser {
   /**
    * Reads the single argument of an ip-part or command option into `arg`/`argNegated` and returns the next
    * index. The argument is taken whatever it looks like (getopt does the same for a required argument). With
-   * `negatable`, also accepts the pre-1.4.3 `-s ! addr` form.
+   * `negatable`, also accepts the old intrapositioned `-s ! addr` form (deprecated in iptables 1.4.3).
    */
   private takeArg(i: number, opt: string, negatable: boolean): number {
     const tokens = this.tokens;

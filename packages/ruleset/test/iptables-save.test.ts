@@ -221,7 +221,7 @@ describe('parseIptablesSave: rule decomposition', () => {
     ]);
   });
 
-  it('reads the pre-1.4.3 intrapositioned negation (-s ! addr, --dport ! 22)', () => {
+  it('reads the old intrapositioned negation (iptables < 1.4.12) (-s ! addr, --dport ! 22)', () => {
     const r = one('-A INPUT -s ! 10.0.0.0/8 -p tcp -m tcp --dport ! 22 --syn ! --sport 1 -j ACCEPT');
     assert.deepEqual(r.ip.source, { value: '10.0.0.0/8', negated: true });
     assert.deepEqual(r.matches[0]!.options, [
