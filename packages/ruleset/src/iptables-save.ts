@@ -79,7 +79,8 @@ export function parseIptablesSave(text: string, options: ParseIptablesSaveOption
   let addressHint: { family: Family; line: number } | undefined;
   let otherAddressHint: { family: Family; line: number } | undefined;
 
-  const lines = text.split('\n');
+  // A byte-order mark (a file passed through a Windows editor) is not part of the first line.
+  const lines = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split('\n');
   // A final newline leaves an empty last element: it is not a line of the file.
   const lineCount = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
 

@@ -245,7 +245,9 @@ class RuleArgsParser {
         this.noNegation(opt);
         const next = this.takeArg(i, opt, false);
         const options: RuleOption[] = [];
-        this.matches.push({ module: this.arg, options });
+        // xtables_find_match() turns every spelling of the ICMPv6 match into `icmp6`, for -m as for -p.
+        const module = this.arg === 'icmpv6' || this.arg === 'ipv6-icmp' ? 'icmp6' : this.arg;
+        this.matches.push({ module, options });
         this.current = options;
         return next;
       }
