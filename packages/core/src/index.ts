@@ -18,3 +18,36 @@ export {
   type DeadLetterRecord,
 } from './dead-letter';
 export { canonicalIp, canonicalIpv6, ecsMac } from './addresses';
+export {
+  SINK_SCHEMA_VERSION,
+  DELIVERED,
+  NOOP_LOGGER,
+  REDACTED,
+  Redactor,
+  SinkError,
+  bodyJson,
+  collectSecrets,
+  explainedPacketRecord,
+  recordSize,
+  sinkRecordId,
+  streamLogger,
+  type Sink,
+  type SinkLogger,
+  type SinkOutcome,
+  type SinkRecord,
+  type SinkRecordKind,
+} from './sink';
+export {
+  DEFAULT_BATCH,
+  DEFAULT_RETRY,
+  MemorySinkDeadLetter,
+  NdjsonSinkDeadLetterFile,
+  SinkRunner,
+  backoffDelay,
+  type SinkBatchOptions,
+  type SinkCounters,
+  type SinkDeadLetter,
+  type SinkDeadLetterEntry,
+  type SinkRetryOptions,
+  type SinkRunnerOptions,
+} from './sink-runner';
