@@ -24,9 +24,15 @@ import { generate, GENERATOR_HASH } from './generate-corpus.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(ROOT, p) || '.';
+// The CLI's launcher is packages/cli/bin/ruletrail.js (it requires dist/main.js and calls main(argv)); dist/main.js
+// alone only exports main(). RULETRAIL_BENCH_CLI points the harness at another launcher (for harness self-tests).
+const BUILT = path.join(ROOT, 'packages/cli/dist/main.js');
+const LAUNCHER = path.join(ROOT, 'packages/cli/bin/ruletrail.js');
 const CLI = process.env.RULETRAIL_BENCH_CLI
   ? path.resolve(process.env.RULETRAIL_BENCH_CLI)
-  : path.join(ROOT, 'packages/cli/dist/main.js');
+  : fs.existsSync(LAUNCHER)
+    ? LAUNCHER
+    : BUILT;
 const PY = path.join(ROOT, 'bench/baseline/trace_decoder.py');
 const RULES = path.join(ROOT, 'examples/incident/iptables-save-0103.txt');
 const CORPUS_DIR = path.join(ROOT, 'bench/corpus');
@@ -201,6 +207,12 @@ function probeCli(opts) {
     r = attempt(flags);
   }
   if (r.code !== 0) return { ok: false, notes, error: `exit ${r.code}: ${r.stderr.slice(0, 2000)}` };
+  if (!r.stdout.trim())
+    return {
+      ok: false,
+      notes,
+      error: `${rel(CLI)} printed nothing for a ${probe.lines}-line corpus (${probe.packets} packets)`,
+    };
   let stats = null;
   if (flags.includes('--stats')) {
     stats = parseStats(r.stderr);
@@ -295,8 +307,8 @@ function main() {
   // The CLI: use what is built; build once if missing.
   let cli = { ok: false, notes: [], error: 'not attempted (--baseline-only)' };
   if (!opts.baselineOnly) {
-    if (!fs.existsSync(CLI)) {
-      log(`${rel(CLI)} missing: running \`npm run build\` once`);
+    if (!fs.existsSync(BUILT) && !process.env.RULETRAIL_BENCH_CLI) {
+      log(`${rel(BUILT)} missing: running \`npm run build\` once`);
       const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
       if (b.status !== 0) log('`npm run build` failed');
     }
