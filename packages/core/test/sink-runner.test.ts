@@ -312,7 +312,7 @@ describe('SinkRunner', () => {
     const lines = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l));
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 1);
     assert.deepEqual(
       { id: lines[0].id, sink: lines[0].sink, reason: lines[0].reason },
@@ -380,7 +380,11 @@ describe('Redactor', () => {
       config: cyclic,
       errors: [new Error('bad s3cr3t-Pa55')],
       headers: { authorization: 'Bearer t0k3n' },
-    }) as Record<string, any>;
+    }) as {
+      config: { sasl: unknown; auth: { apiKey: unknown }; self: unknown };
+      headers: { authorization: unknown };
+      errors: { message: string }[];
+    };
     assert.equal(out.config.sasl, REDACTED);
     assert.equal(out.config.auth.apiKey, REDACTED);
     assert.equal(out.headers.authorization, REDACTED);
