@@ -19,7 +19,7 @@
  */
 import type { NetfilterEvent } from '@ruletrail/event';
 import type { Ruleset } from '@ruletrail/ruleset';
-import { hookOf, isFinalHook, isForward, lastTableAt, type Hook } from './hooks';
+import { chainHook, chainPriority, isFinalHook, isForward, lastTableAt, type Hook } from './hooks';
 import { joinStep, resolveRulenum } from './join';
 import type { SnapshotPick, SnapshotSet } from './snapshots';
 import type { Flag } from './types';
@@ -49,6 +49,7 @@ interface OpenPacket {
   sport?: number;
   dport?: number;
   lastTable: string;
+  lastChain: string;
   lastHook?: Hook;
   lastTime?: number;
   travEnded: boolean;
@@ -122,6 +123,7 @@ export class Correlator {
       pick,
       finalTables: new Map(),
       lastTable: tr.table,
+      lastChain: tr.chain,
       travEnded: false,
       done: false,
     };
@@ -163,18 +165,26 @@ export class Correlator {
     if (p.done) return false;
     if (t !== undefined && p.lastTime !== undefined && t - p.lastTime > this._windowMs) return false;
     const tr = e.netfilter.trace!;
-    const hook = hookOf(tr.chain);
+    const rs = p.pick.ruleset;
+    const hook = chainHook(rs, tr.table, tr.chain);
     const sameTraversal = !p.travEnded && tr.table === p.lastTable;
     if (hook) {
       if (p.lastHook) {
-        if (!isForward(p.lastHook, p.lastTable, hook, tr.table)) return false;
+        const prevPrio = chainPriority(rs, p.lastTable, p.lastChain, p.lastHook);
+        if (!isForward(p.lastHook, prevPrio, hook, chainPriority(rs, tr.table, tr.chain, hook))) return false;
         // Back at the start of a table this packet already finished at this hook: a new packet.
         if (hook === p.lastHook && tr.table === p.lastTable && p.travEnded) return false;
       }
     } else if (!sameTraversal) return false;
     const sameTuple =
-      e.source?.ip === p.src && e.destination?.ip === p.dst && e.source?.port === p.sport && e.destination?.port === p.dport;
-    if (!sameTuple && !(p.lastTable === 'nat' || (hook !== undefined && hook !== p.lastHook) || tr.table !== p.lastTable))
+      e.source?.ip === p.src &&
+      e.destination?.ip === p.dst &&
+      e.source?.port === p.sport &&
+      e.destination?.port === p.dport;
+    if (
+      !sameTuple &&
+      !(p.lastTable === 'nat' || (hook !== undefined && hook !== p.lastHook) || tr.table !== p.lastTable)
+    )
       return false;
     return true;
   }
@@ -186,17 +196,21 @@ export class Correlator {
     if (e.destination?.ip !== undefined) p.dst = e.destination.ip;
     p.sport = e.source?.port;
     p.dport = e.destination?.port;
-    const hook = hookOf(tr.chain);
+    const hook = chainHook(p.pick.ruleset, tr.table, tr.chain);
     if (tr.table !== p.lastTable || p.travEnded) p.travEnded = false;
     p.lastTable = tr.table;
-    if (hook) p.lastHook = hook;
+    if (hook) {
+      p.lastHook = hook;
+      p.lastChain = tr.chain;
+    }
     if (t !== undefined) p.lastTime = t;
     this._activity.delete(p);
     this._activity.set(p, true);
     const rs = p.pick.ruleset;
     if (!rs) return;
     const rulenum = resolveRulenum(rs, tr, 0);
-    const effect = rulenum === undefined ? 'unknown' : joinStep(rs, tr.table, tr.chain, tr.kind, rulenum).effect;
+    const effect =
+      rulenum === undefined ? 'unknown' : joinStep(rs, tr.table, tr.chain, tr.kind, rulenum).effect;
     if (effect === 'drop' || effect === 'reject' || effect === 'queue') {
       this._complete(p, []);
       return;

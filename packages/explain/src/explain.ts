@@ -6,9 +6,15 @@
 import type { NetfilterEvent } from '@ruletrail/event';
 import type { Rule, Ruleset } from '@ruletrail/ruleset';
 import { findOption, targetOption } from '@ruletrail/ruleset';
-import { hookOf, isFinalHook, type Hook } from './hooks';
+import { chainHook, isFinalHook, type Hook } from './hooks';
 import { joinStep, resolveRulenum, type JoinedStep } from './join';
-import { calicoId, isKubeServiceChain, isNoEndpointsReason, parseServiceComment, type ServiceRef } from './kubernetes';
+import {
+  calicoId,
+  isKubeServiceChain,
+  isNoEndpointsReason,
+  parseServiceComment,
+  type ServiceRef,
+} from './kubernetes';
 import { hex, markMatchOf, markSetByRule, type MarkSpec } from './marks';
 import type { SnapshotPick } from './snapshots';
 import type {
@@ -46,7 +52,11 @@ interface MarkChange {
 }
 
 /** Joins and walks one packet's steps. `events` are the packet's TRACE events in order. */
-export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotPick, extraFlags: readonly Flag[] = []): Explanation {
+export function explainPacket(
+  events: readonly NetfilterEvent[],
+  pick: SnapshotPick,
+  extraFlags: readonly Flag[] = [],
+): Explanation {
   const flags = new Set<Flag>([...pick.flags, ...extraFlags]);
   const rs = pick.ruleset;
   const steps: ExplainedStep[] = [];
@@ -70,22 +80,33 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
     const trace = e.netfilter.trace!;
     // Channels that name rules by text (xtables-monitor, nft) are given their number here; a rule whose text
     // is not in the chain keeps number 0, which never resolves and is reported.
-    const after = stack.length && stack[stack.length - 1]!.chain === trace.chain ? stack[stack.length - 1]!.lastRulenum : 0;
+    const after =
+      stack.length && stack[stack.length - 1]!.chain === trace.chain
+        ? stack[stack.length - 1]!.lastRulenum
+        : 0;
     const located = rs ? resolveRulenum(rs, trace, after) : trace.rulenum;
     const tr = { ...trace, rulenum: located ?? 0 };
     let j: JoinedStep = rs
       ? joinStep(rs, tr.table, tr.chain, tr.kind, tr.rulenum)
       : { resolution: 'unresolved', effect: 'unknown', problem: 'no snapshot of this address family' };
     if (rs && located === undefined)
-      j = { resolution: 'unresolved', effect: 'unknown', problem: `rule '${trace.rule ?? '?'}' is not in ${tr.table} ${tr.chain} of ${rs.source}` };
+      j = {
+        resolution: 'unresolved',
+        effect: 'unknown',
+        problem: `rule '${trace.rule ?? '?'}' is not in ${tr.table} ${tr.chain} of ${rs.source}`,
+      };
     else if (trace.verdict && j.resolution !== 'unresolved' && !verdictAgrees(trace.verdict, j.effect))
-      j = { ...j, resolution: 'unresolved', problem: `the channel reports verdict ${trace.verdict}, but ${rs?.source ?? 'the snapshot'} gives ${j.effect}` };
+      j = {
+        ...j,
+        resolution: 'unresolved',
+        problem: `the channel reports verdict ${trace.verdict}, but ${rs?.source ?? 'the snapshot'} gives ${j.effect}`,
+      };
     if (e.netfilter.truncated) flags.add('truncated');
     let problem = j.problem;
     if (j.resolution === 'unresolved' && rs) flags.add('snapshot_mismatch');
 
     // --- traversal bookkeeping: which call frame is this step in?
-    const hook = hookOf(tr.chain);
+    const hook = chainHook(rs, tr.table, tr.chain);
     if (travEnded || tr.table !== travTable) {
       // After an unresolved step its effect is unknown, so a traversal that seems unfinished is no evidence of a gap.
       if (!travEnded && i > 0 && joins[i - 1]?.resolution !== 'unresolved') {
@@ -169,12 +190,22 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
       }
       if (inIf !== undefined && inIf !== prev.inIf) changed.in = inIf;
       if (outIf !== undefined && outIf !== prev.outIf) changed.out = outIf;
-      if (changed.src !== undefined || changed.dst !== undefined || changed.sport !== undefined || changed.dport !== undefined) {
+      if (
+        changed.src !== undefined ||
+        changed.dst !== undefined ||
+        changed.sport !== undefined ||
+        changed.dport !== undefined
+      ) {
         const p = i - 1;
         const pj = joins[p]!;
         nat.push(
           pj.effect === 'nat'
-            ? { kind: pj.rule!.target!, from: side(prev.tuple, pj.rule!.target!), to: side(tuple, pj.rule!.target!), by: refOf(steps[p]!.table, steps[p]!.chain, steps[p]!.rulenum, pj.rule) }
+            ? {
+                kind: pj.rule!.target!,
+                from: side(prev.tuple, pj.rule!.target!),
+                to: side(tuple, pj.rule!.target!),
+                by: refOf(steps[p]!.table, steps[p]!.chain, steps[p]!.rulenum, pj.rule),
+              }
             : { kind: 'CONNTRACK', from: endpoints(prev.tuple), to: endpoints(tuple) },
         );
       }
@@ -183,9 +214,15 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
       const spec = markSetByRule(j.rule);
       if (spec) markChanges.set(i, { ...(markChanges.get(i) ?? { idx: i }), spec });
     }
-    prev = { tuple, mark, ...(inIf !== undefined ? { inIf } : {}), ...(outIf !== undefined ? { outIf } : {}) };
+    prev = {
+      tuple,
+      mark,
+      ...(inIf !== undefined ? { inIf } : {}),
+      ...(outIf !== undefined ? { outIf } : {}),
+    };
 
-    if (problem && !firstProblem && j.resolution === 'unresolved') firstProblem = `${tr.table}:${tr.chain}:${tr.kind}:${tr.rulenum}: ${problem}`;
+    if (problem && !firstProblem && j.resolution === 'unresolved')
+      firstProblem = `${tr.table}:${tr.chain}:${tr.kind}:${tr.rulenum}: ${problem}`;
     joins.push(j);
     paths.push(path);
     steps.push({
@@ -209,8 +246,18 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
     const j = joins[i]!;
     if (j.effect !== 'nat' || nat.some((n) => n.by && sameRef(n.by, steps[i]!))) continue;
     const e = events[i]!;
-    const t: Tuple = { src: e.source?.ip, dst: e.destination?.ip, sport: e.source?.port, dport: e.destination?.port } as Tuple;
-    nat.push({ kind: j.rule!.target!, from: side(t, j.rule!.target!), to: natTargetOf(j.rule!, e), by: refOf(steps[i]!.table, steps[i]!.chain, steps[i]!.rulenum, j.rule) });
+    const t: Tuple = {
+      src: e.source?.ip,
+      dst: e.destination?.ip,
+      sport: e.source?.port,
+      dport: e.destination?.port,
+    } as Tuple;
+    nat.push({
+      kind: j.rule!.target!,
+      from: side(t, j.rule!.target!),
+      to: natTargetOf(j.rule!, e),
+      by: refOf(steps[i]!.table, steps[i]!.chain, steps[i]!.rulenum, j.rule),
+    });
   }
 
   // --- the verdict
@@ -245,7 +292,9 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
       const s = steps[idx]!;
       markSetBy.push({
         ...refOf(s.table, s.chain, s.rulenum, joins[idx]!.rule),
-        mark: mc.spec ? `${hex(mc.spec.value)}/${hex(mc.spec.mask)}` : `${hex(mc.from ?? 0)} -> ${hex(mc.to ?? 0)}`,
+        mark: mc.spec
+          ? `${hex(mc.spec.value)}/${hex(mc.spec.mask)}`
+          : `${hex(mc.from ?? 0)} -> ${hex(mc.to ?? 0)}`,
         path: paths[idx]!,
       });
     }
@@ -262,7 +311,12 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
   const decidedBy =
     decided !== undefined
       ? {
-          ...refOf(steps[decided]!.table, steps[decided]!.chain, steps[decided]!.rulenum, joins[decided]!.rule),
+          ...refOf(
+            steps[decided]!.table,
+            steps[decided]!.chain,
+            steps[decided]!.rulenum,
+            joins[decided]!.rule,
+          ),
           kind: steps[decided]!.kind,
           ...(joins[decided]!.target ? { target: joins[decided]!.target } : {}),
           path: paths[decided]!,
@@ -278,10 +332,29 @@ export function explainPacket(events: readonly NetfilterEvent[], pick: SnapshotP
     ...(kube.attribution ? { kubernetes: kube.attribution } : {}),
     flags: flagList,
     cause: '',
-    ...(rs ? { snapshot: { source: rs.source, hash: rs.hash, ...(rs.generatedAt ? { generatedAt: rs.generatedAt } : {}), family: rs.family ?? packet.family } } : {}),
+    ...(rs
+      ? {
+          snapshot: {
+            source: rs.source,
+            hash: rs.hash,
+            ...(rs.generatedAt ? { generatedAt: rs.generatedAt } : {}),
+            family: rs.family ?? packet.family,
+          },
+        }
+      : {}),
     steps,
   };
-  return { ...explanation, cause: describeCause(explanation, { joins, hooks, firstProblem, rs, markRule: decidedRule, kube: kube.ref }) };
+  return {
+    ...explanation,
+    cause: describeCause(explanation, {
+      joins,
+      hooks,
+      firstProblem,
+      rs,
+      markRule: decidedRule,
+      kube: kube.ref,
+    }),
+  };
 }
 
 /** Whether a verdict printed by the channel (nft, xtables-monitor) agrees with the snapshot's effect. */
@@ -428,14 +501,18 @@ function attributeKubernetes(
         flags.push('kube_no_endpoints');
       }
     }
-    if (s.chain.startsWith('KUBE-SEP-') && rule.target === 'DNAT') endpoint = targetOption(rule, 'to-destination')?.values[0];
+    if (s.chain.startsWith('KUBE-SEP-') && rule.target === 'DNAT')
+      endpoint = targetOption(rule, 'to-destination')?.values[0];
   }
   // The decisive path: mark setter's path + the setter itself, else the deciding step's.
   let decisive: { path: RuleRef[]; idx: number } | undefined;
   if (decided !== undefined) {
     const setters = [...markChanges.keys()].filter((k) => k < decided).sort((a, b) => a - b);
     const setter = setters.find((k) => joins[k]!.rule?.target === 'MARK');
-    decisive = setter !== undefined && joins[decided]!.rule && markMatchOf(joins[decided]!.rule!) ? { path: paths[setter]!, idx: setter } : { path: paths[decided]!, idx: decided };
+    decisive =
+      setter !== undefined && joins[decided]!.rule && markMatchOf(joins[decided]!.rule!)
+        ? { path: paths[setter]!, idx: setter }
+        : { path: paths[decided]!, idx: decided };
   }
   let ref: KubeResult['ref'];
   if (decisive) {
@@ -453,7 +530,14 @@ function attributeKubernetes(
   const uniqFlags = [...new Set(flags)];
   if (!svc && chains.length === 0 && calico.length === 0) return { flags: uniqFlags };
   const attribution: KubernetesAttribution = {
-    ...(svc ? { service: svc.service, namespace: svc.namespace, name: svc.name, ...(svc.port ? { port: svc.port } : {}) } : {}),
+    ...(svc
+      ? {
+          service: svc.service,
+          namespace: svc.namespace,
+          name: svc.name,
+          ...(svc.port ? { port: svc.port } : {}),
+        }
+      : {}),
     ...(reason ? { reason } : {}),
     ...(endpoint ? { endpoint } : {}),
     chains,
@@ -471,7 +555,12 @@ interface CauseContext {
   kube?: RuleRef & { service: ServiceRef; ruleObj?: Rule };
 }
 
-const VERB: Record<string, string> = { DROP: 'dropped', REJECT: 'rejected', QUEUE: 'queued to user space', ACCEPT: 'accepted' };
+const VERB: Record<string, string> = {
+  DROP: 'dropped',
+  REJECT: 'rejected',
+  QUEUE: 'queued to user space',
+  ACCEPT: 'accepted',
+};
 
 function refText(r: { table: string; chain: string; rulenum: number }): string {
   return `${r.table} ${r.chain} rule ${r.rulenum}`;
@@ -479,7 +568,11 @@ function refText(r: { table: string; chain: string; rulenum: number }): string {
 
 function portMatch(rule: Rule | undefined): string {
   if (!rule) return '';
-  const d = findOption(rule, 'tcp', 'dport') ?? findOption(rule, 'udp', 'dport') ?? findOption(rule, 'sctp', 'dport') ?? findOption(rule, 'multiport', 'dports');
+  const d =
+    findOption(rule, 'tcp', 'dport') ??
+    findOption(rule, 'udp', 'dport') ??
+    findOption(rule, 'sctp', 'dport') ??
+    findOption(rule, 'multiport', 'dports');
   return d?.values[0] ? ` (dport ${d.negated ? '!' : ''}${d.values[0]})` : '';
 }
 
@@ -496,7 +589,8 @@ function describeCause(x: Explanation, ctx: CauseContext): string {
     return `no verdict: the trace stops after ${where} without reaching a final hook, so the packet was dropped outside iptables (routing, rp_filter, conntrack) or trace lines were lost`;
   }
   let s: string;
-  if (d.kind === 'policy' && !d.rule) s = `${VERB[x.verdict]} by the ${d.table} ${d.chain} policy ${d.target ?? ''}`.trimEnd();
+  if (d.kind === 'policy' && !d.rule)
+    s = `${VERB[x.verdict]} by the ${d.table} ${d.chain} policy ${d.target ?? ''}`.trimEnd();
   else if (d.kind !== 'rule')
     s = `${VERB[x.verdict]} by ${refText(d)} (unconditional -j ${d.target ?? '?'}, which the kernel logs as ${d.kind}:${d.rulenum})`;
   else {
@@ -508,7 +602,8 @@ function describeCause(x: Explanation, ctx: CauseContext): string {
   }
   if (x.markSetBy && x.markSetBy.length) s += `, mark set by ${x.markSetBy.map(refText).join(' and ')}`;
   else if (x.markSetBy) s += ', mark already set when the trace began';
-  if (ctx.kube) s += `, reached from ${refText(ctx.kube)} '${ctx.kube.service.service}'${portMatch(ctx.kube.ruleObj)}`;
+  if (ctx.kube)
+    s += `, reached from ${refText(ctx.kube)} '${ctx.kube.service.service}'${portMatch(ctx.kube.ruleObj)}`;
   for (const n of x.nat) {
     if (!n.by) {
       s += `; ${n.from} rewritten to ${n.to} by an existing connection's NAT`;
@@ -518,7 +613,8 @@ function describeCause(x: Explanation, ctx: CauseContext): string {
     const before = chainsBeforeNat(x, n.by);
     if (before.length) s += `, after ${before.join(' and ')} had already seen the original destination`;
   }
-  if (x.kubernetes?.reason && x.kubernetes.service) s += `; kube-proxy: ${x.kubernetes.service} ${x.kubernetes.reason}`;
+  if (x.kubernetes?.reason && x.kubernetes.service)
+    s += `; kube-proxy: ${x.kubernetes.service} ${x.kubernetes.reason}`;
   return s;
 }
 
@@ -529,7 +625,8 @@ function chainsBeforeNat(x: Explanation, by: RuleRef): string[] {
   for (let i = idx - 1; i >= 0; i--) {
     const s = x.steps[i]!;
     if (s.table !== by.table) break;
-    if (s.chain === by.chain && s.effect === 'jump' && s.target) out.unshift(`${s.table} ${s.target} (${s.chain} rule ${s.rulenum})`);
+    if (s.chain === by.chain && s.effect === 'jump' && s.target)
+      out.unshift(`${s.table} ${s.target} (${s.chain} rule ${s.rulenum})`);
   }
   return out;
 }

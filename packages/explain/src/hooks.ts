@@ -25,6 +25,27 @@ export function hookOf(chain: string): Hook | undefined {
   return HOOKS.has(chain) ? (chain as Hook) : undefined;
 }
 
+/**
+ * The hook of a step's chain: an nftables base chain says it in the snapshot (any name), an iptables built-in
+ * chain is named after it, a user chain has none.
+ */
+export function chainHook(ruleset: Ruleset | undefined, table: string, chain: string): Hook | undefined {
+  const c = ruleset?.tables.get(table)?.chains.get(chain);
+  if (c?.hook) return c.hook;
+  if (c && !c.builtin) return undefined;
+  return hookOf(chain);
+}
+
+/** Priority of a (table, chain) at its hook: the nftables base chain's own, else the iptables table's. */
+export function chainPriority(
+  ruleset: Ruleset | undefined,
+  table: string,
+  chain: string,
+  hook: Hook,
+): number {
+  return ruleset?.tables.get(table)?.chains.get(chain)?.priority ?? tablePriority(table, hook);
+}
+
 /** Table priority at a hook (include/uapi/linux/netfilter_ipv4.h nf_ip_hook_priorities). */
 export function tablePriority(table: string, hook: Hook): number {
   switch (table) {
@@ -48,9 +69,9 @@ export function canFollow(from: Hook, to: Hook): boolean {
   return NEXT[from].includes(to);
 }
 
-/** Whether a step at (hook, table) can come after one at (prevHook, prevTable) in the same packet. */
-export function isForward(prevHook: Hook, prevTable: string, hook: Hook, table: string): boolean {
-  if (prevHook === hook) return tablePriority(table, hook) >= tablePriority(prevTable, prevHook);
+/** Whether a step at (hook, priority) can come after one at (prevHook, prevPriority) in the same packet. */
+export function isForward(prevHook: Hook, prevPriority: number, hook: Hook, priority: number): boolean {
+  if (prevHook === hook) return priority >= prevPriority;
   return canFollow(prevHook, hook);
 }
 
@@ -64,12 +85,19 @@ export function lastTableAt(ruleset: Ruleset, hook: Hook): string | undefined {
   let best: string | undefined;
   let bestPrio = -Infinity;
   for (const [name, table] of ruleset.tables) {
-    const builtin = BUILTIN_CHAINS[name];
-    if (!(builtin ? builtin.includes(hook) : table.chains.get(hook)?.builtin)) continue;
-    const p = tablePriority(name, hook);
-    if (p > bestPrio) {
-      bestPrio = p;
-      best = name;
+    for (const chain of table.chains.values()) {
+      // nftables base chains declare their hook; iptables tables have the built-in chain named after it.
+      const at =
+        chain.hook ??
+        (chain.builtin && (BUILTIN_CHAINS[name]?.includes(chain.name) ?? true)
+          ? hookOf(chain.name)
+          : undefined);
+      if (at !== hook) continue;
+      const p = chain.priority ?? tablePriority(name, hook);
+      if (p > bestPrio) {
+        bestPrio = p;
+        best = name;
+      }
     }
   }
   return best;

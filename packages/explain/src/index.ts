@@ -5,10 +5,17 @@
 export type * from './types';
 export { Correlator, invariantKey, type CorrelatorOptions, type CompletedPacket } from './correlate';
 export { explainPacket } from './explain';
-export { joinStep, targetEffect, resolveRulenum, normalizeRuleText, type JoinedStep, type StepAddress } from './join';
+export {
+  joinStep,
+  targetEffect,
+  resolveRulenum,
+  normalizeRuleText,
+  type JoinedStep,
+  type StepAddress,
+} from './join';
 export { SnapshotSet, type SnapshotPick } from './snapshots';
 export { parseSelector, selectorMatches, type PacketSelector } from './selector';
 export { renderText, ANSI, PLAIN, type Palette } from './render-text';
 export { parseServiceComment, type ServiceRef } from './kubernetes';
-export { hookOf, lastTableAt, type Hook } from './hooks';
+export { hookOf, chainHook, lastTableAt, type Hook } from './hooks';
 export { parseMarkSpec, markSetByRule, markMatchOf, hex } from './marks';

@@ -14,9 +14,34 @@ import type { Effect, Resolution } from './types';
 const NAT_TARGETS = new Set(['DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT', 'NETMAP']);
 /** Extension targets that return XT_CONTINUE: the packet goes on to the next rule. */
 const CONTINUE_TARGETS = new Set([
-  'LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'TRACE', 'NOTRACK', 'CT', 'TCPMSS', 'DSCP', 'TOS', 'TTL', 'HL',
-  'CLASSIFY', 'SET', 'CHECKSUM', 'SECMARK', 'CONNSECMARK', 'AUDIT', 'IDLETIMER', 'LED', 'RATEEST', 'TEE', 'HMARK',
-  'TCPOPTSTRIP', 'ECN', 'CLUSTERIP', 'NFACCT',
+  'LOG',
+  'NFLOG',
+  'ULOG',
+  'MARK',
+  'CONNMARK',
+  'TRACE',
+  'NOTRACK',
+  'CT',
+  'TCPMSS',
+  'DSCP',
+  'TOS',
+  'TTL',
+  'HL',
+  'CLASSIFY',
+  'SET',
+  'CHECKSUM',
+  'SECMARK',
+  'CONNSECMARK',
+  'AUDIT',
+  'IDLETIMER',
+  'LED',
+  'RATEEST',
+  'TEE',
+  'HMARK',
+  'TCPOPTSTRIP',
+  'ECN',
+  'CLUSTERIP',
+  'NFACCT',
 ]);
 
 /** A step mapped onto the snapshot. */
@@ -79,7 +104,10 @@ export function joinStep(
   const n = chain.rules.length;
   if (kind === 'rule') {
     if (rulenum > n)
-      return unresolved(`rule ${rulenum} is past the end of ${table} ${chainName} (${n} rules in ${ruleset.source})`, chain);
+      return unresolved(
+        `rule ${rulenum} is past the end of ${table} ${chainName} (${n} rules in ${ruleset.source})`,
+        chain,
+      );
     const rule = chain.rules[rulenum - 1]!;
     if (rule.tracedAsTail)
       return unresolved(
@@ -90,25 +118,45 @@ export function joinStep(
     return { resolution: 'rule', effect: targetEffect(rule, ruleset), chain, rule, ...targetOf(rule) };
   }
   if (kind === 'policy' && !chain.builtin)
-    return unresolved(`policy step in user chain ${table} ${chainName}: chain kinds differ from ${ruleset.source}`, chain);
+    return unresolved(
+      `policy step in user chain ${table} ${chainName}: chain kinds differ from ${ruleset.source}`,
+      chain,
+    );
   if (kind === 'return' && chain.builtin)
-    return unresolved(`return step in built-in chain ${table} ${chainName}: chain kinds differ from ${ruleset.source}`, chain);
+    return unresolved(
+      `return step in built-in chain ${table} ${chainName}: chain kinds differ from ${ruleset.source}`,
+      chain,
+    );
   if (rulenum === n + 1) {
     if (kind === 'policy')
-      return { resolution: 'policy', effect: verdictEffect(chain.policy), chain, ...(chain.policy ? { target: chain.policy } : {}) };
+      return {
+        resolution: 'policy',
+        effect: verdictEffect(chain.policy),
+        chain,
+        ...(chain.policy ? { target: chain.policy } : {}),
+      };
     return { resolution: 'implicit-return', effect: 'return', chain };
   }
   if (rulenum <= n) {
     const rule = chain.rules[rulenum - 1]!;
     if (rule.tracedAsTail)
-      return { resolution: 'unconditional-rule', effect: targetEffect(rule, ruleset), chain, rule, ...targetOf(rule) };
+      return {
+        resolution: 'unconditional-rule',
+        effect: targetEffect(rule, ruleset),
+        chain,
+        rule,
+        ...targetOf(rule),
+      };
     return unresolved(
       `${kind}:${rulenum} points at ${table} ${chainName} rule ${rulenum}, which is conditional (the kernel logs it as rule:${rulenum}); ${chainName} has ${n} rules in ${ruleset.source}`,
       chain,
       rule,
     );
   }
-  return unresolved(`${kind}:${rulenum} is past the end of ${table} ${chainName} (${n} rules in ${ruleset.source})`, chain);
+  return unresolved(
+    `${kind}:${rulenum} is past the end of ${table} ${chainName} (${n} rules in ${ruleset.source})`,
+    chain,
+  );
 }
 
 function targetOf(rule: Rule): { target?: string } {
@@ -116,7 +164,13 @@ function targetOf(rule: Rule): { target?: string } {
 }
 
 function unresolved(problem: string, chain?: Chain, rule?: Rule): JoinedStep {
-  return { resolution: 'unresolved', effect: 'unknown', problem, ...(chain ? { chain } : {}), ...(rule ? { rule } : {}) };
+  return {
+    resolution: 'unresolved',
+    effect: 'unknown',
+    problem,
+    ...(chain ? { chain } : {}),
+    ...(rule ? { rule } : {}),
+  };
 }
 
 /** A trace step as the engine needs it: channels without rule numbers give the rule text instead. */

@@ -19,8 +19,10 @@ export interface ServiceRef {
 
 // A DNS label namespace, a DNS-subdomain name, an optional port name; not preceded by address characters so
 // that `10.0.0.0/8` is not read as namespace `0`.
-const SERVICE_RE = /(?<![\w./:-])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([-A-Za-z0-9_]+))?(?:\s+(.*))?$/;
-const SERVICE_IN_SENTENCE_RE = /(?<![\w./:-])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([-A-Za-z0-9_]+))?/;
+const SERVICE_RE =
+  /(?<![\w./:-])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([-A-Za-z0-9_]+))?(?:\s+(.*))?$/;
+const SERVICE_IN_SENTENCE_RE =
+  /(?<![\w./:-])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\/([a-z0-9](?:[-a-z0-9.]*[a-z0-9])?)(?::([-A-Za-z0-9_]+))?/;
 
 /** Parses a kube-proxy comment; undefined when it names no service. */
 export function parseServiceComment(comment: string): ServiceRef | undefined {

@@ -44,7 +44,12 @@ function stepLine(s: ExplainedStep, c: Palette): string[] {
         .map(([k, v]) => `${k.toUpperCase()}=${v}`)
         .join(' ')
     : '';
-  const at = s.origin.line !== undefined ? ` (line ${s.origin.line})` : s.origin.offset !== undefined ? ` (offset ${s.origin.offset})` : '';
+  const at =
+    s.origin.line !== undefined
+      ? ` (line ${s.origin.line})`
+      : s.origin.offset !== undefined
+        ? ` (offset ${s.origin.offset})`
+        : '';
   const out = [`  ${c.cyan(label)}${changed}${c.gray(at)}`];
   switch (s.resolution) {
     case 'rule':
@@ -94,7 +99,10 @@ export function renderText(x: Explanation, index: number, c: Palette): string {
   for (const s of x.steps) lines.push(...stepLine(s, c));
   const verdictColour = x.verdict === 'ACCEPT' ? c.green : c.red;
   lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${x.cause}`);
-  if (x.kubernetes?.service) lines.push(`  ${c.gray(`kubernetes service ${x.kubernetes.service}${x.kubernetes.reason ? ` (${x.kubernetes.reason})` : ''}`)}`);
+  if (x.kubernetes?.service)
+    lines.push(
+      `  ${c.gray(`kubernetes service ${x.kubernetes.service}${x.kubernetes.reason ? ` (${x.kubernetes.reason})` : ''}`)}`,
+    );
   if (x.flags.length) lines.push(`  ${c.yellow(`flags: ${x.flags.join(', ')}`)}`);
   return lines.join('\n');
 }

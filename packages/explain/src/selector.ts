@@ -37,7 +37,8 @@ export function parseSelector(text: string): PacketSelector {
   const out: { -readonly [K in keyof PacketSelector]: PacketSelector[K] } = {};
   for (const part of t.split(',')) {
     const eq = part.indexOf('=');
-    if (eq < 0) throw new UsageError(`--packet: expected key=value, got '${part}' (keys: ${[...KEYS].join(', ')})`);
+    if (eq < 0)
+      throw new UsageError(`--packet: expected key=value, got '${part}' (keys: ${[...KEYS].join(', ')})`);
     const k = part.slice(0, eq).trim();
     const v = part.slice(eq + 1).trim();
     if (!KEYS.has(k)) throw new UsageError(`--packet: unknown key '${k}' (keys: ${[...KEYS].join(', ')})`);
@@ -51,7 +52,8 @@ export function parseSelector(text: string): PacketSelector {
       case 'sport':
       case 'dport': {
         const n = Number(v);
-        if (!Number.isInteger(n) || n < 0) throw new UsageError(`--packet: ${k} must be a non-negative integer, got '${v}'`);
+        if (!Number.isInteger(n) || n < 0)
+          throw new UsageError(`--packet: ${k} must be a non-negative integer, got '${v}'`);
         out[k] = n;
         break;
       }

@@ -58,7 +58,8 @@ export class SnapshotSet {
     if (list.length === 1 || timeMs === undefined) {
       // One snapshot: it is the one in force unless it was provably taken after the packet.
       const only = list[list.length - 1]!;
-      const flags: Flag[] = timeMs !== undefined && only.time > timeMs && list.length === 1 ? ['event_before_snapshots'] : [];
+      const flags: Flag[] =
+        timeMs !== undefined && only.time > timeMs && list.length === 1 ? ['event_before_snapshots'] : [];
       return { ruleset: only.ruleset, flags };
     }
     let chosen: Dated | undefined;

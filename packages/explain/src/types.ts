@@ -56,7 +56,8 @@ export type Resolution =
   | 'unresolved';
 
 /** What a step did to the packet's path through the tables. */
-export type Effect = 'jump' | 'goto' | 'continue' | 'accept' | 'drop' | 'reject' | 'queue' | 'return' | 'nat' | 'unknown';
+export type Effect =
+  'jump' | 'goto' | 'continue' | 'accept' | 'drop' | 'reject' | 'queue' | 'return' | 'nat' | 'unknown';
 
 /** One trace step, joined with the snapshot. */
 export interface ExplainedStep {

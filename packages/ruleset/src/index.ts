@@ -1,2 +1,2 @@
 export * from './model';
-export { parseIptablesSave, type ParseIptablesSaveOptions } from './iptables-save';
+export { parseIptablesSave, RULESET_SYNTAX_ERROR, type ParseIptablesSaveOptions } from './iptables-save';

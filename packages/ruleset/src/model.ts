@@ -84,6 +84,13 @@ export interface Chain {
   readonly rules: readonly Rule[];
   /** 1-based line of the `:NAME` header. */
   readonly line: number;
+  /**
+   * Netfilter hook of an nftables base chain (`prerouting`, `input`, … mapped to the iptables names
+   * `PREROUTING`, `INPUT`, …). Absent for iptables snapshots, where the built-in chain's name is its hook.
+   */
+  readonly hook?: 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
+  /** Priority of an nftables base chain at its hook (iptables tables have fixed priorities). */
+  readonly priority?: number;
 }
 
 /** One `*table` … `COMMIT` block. */
@@ -123,7 +130,8 @@ export const BUILTIN_CHAINS: Readonly<Record<string, readonly string[]>> = {
 
 /** Finds a match option by module and option name, e.g. `findOption(rule, 'tcp', 'dport')`. */
 export function findOption(rule: Rule, module: string, option: string): RuleOption | undefined {
-  for (const m of rule.matches) if (m.module === module) for (const o of m.options) if (o.name === option) return o;
+  for (const m of rule.matches)
+    if (m.module === module) for (const o of m.options) if (o.name === option) return o;
   return undefined;
 }
 
