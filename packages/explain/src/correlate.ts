@@ -175,7 +175,11 @@ export class Correlator {
         // Back at the start of a table this packet already finished at this hook: a new packet.
         if (hook === p.lastHook && tr.table === p.lastTable && p.travEnded) return false;
       }
-    } else if (!sameTraversal) return false;
+    } else if (!sameTraversal && rs?.tables.get(tr.table)?.chains.has(tr.chain) !== false) {
+      // A user chain continues the current traversal only. (A chain the snapshot does not know cannot be
+      // placed at all: keep it with its packet, where the walk flags the mismatch.)
+      return false;
+    }
     const sameTuple =
       e.source?.ip === p.src &&
       e.destination?.ip === p.dst &&

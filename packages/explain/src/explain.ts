@@ -302,6 +302,8 @@ export function explainPacket(
 
   const mismatch = flags.has('snapshot_mismatch') || flags.has('no_snapshot');
   if (mismatch) {
+    // Without a fitting snapshot the walk cannot tell a silent drop from a step it could not place.
+    flags.delete('silent_drop');
     verdict = 'UNKNOWN';
     decided = undefined;
     markSetBy = undefined;
