@@ -24,7 +24,7 @@ import {
 } from './lib/explain';
 import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
 import { runPass, toolVersions } from './lib/pass';
-import type { ChannelName, LabAddresses, PassMeta } from './lib/types';
+import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
 
@@ -208,8 +208,15 @@ async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; d
           for (const f of fixtureFiles(meta)) fs.copyFileSync(path.join(dir, f), path.join(fdir, f));
         }
       } catch (e) {
-        if (e instanceof KnownIssue) report('known', `capture ${label}: ${e.message}`);
-        else report(false, `capture ${label}: ${e instanceof Error ? e.message : String(e)}`);
+        if (e instanceof KnownIssue) {
+          report('known', `capture ${label}: ${e.message}`);
+          if (fixtureMode && args.writeFixtures) {
+            const fdir = path.join(args.writeFixtures, sc.name, ch);
+            fs.rmSync(fdir, { recursive: true, force: true });
+            fs.mkdirSync(fdir, { recursive: true });
+            fs.writeFileSync(path.join(fdir, 'KNOWN-ISSUE.txt'), e.message + '\n');
+          }
+        } else report(false, `capture ${label}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
   }
@@ -224,6 +231,11 @@ function loadFixtures(root: string, args: Args): { meta: PassMeta; dir: string }
     for (const ch of args.channels) {
       const dir = path.join(root, sc, ch);
       const f = path.join(dir, 'pass.json');
+      const known = path.join(dir, 'KNOWN-ISSUE.txt');
+      if (fs.existsSync(known)) {
+        report('known', `fixture ${sc}/${ch}: ${fs.readFileSync(known, 'utf8').trim()}`);
+        continue;
+      }
       if (!fs.existsSync(f)) {
         report(false, `fixture ${sc}/${ch}: missing (${path.relative(REPO_ROOT, dir)})`);
         continue;
@@ -234,6 +246,56 @@ function loadFixtures(root: string, args: Args): { meta: PassMeta; dir: string }
   return out;
 }
 
+/** Runs explain on one pass and checks every probe; returns probe id → channel-independent essence. */
+function explainPass(
+  meta: PassMeta,
+  dir: string,
+  outDir: string,
+  rules: readonly string[],
+  pick: (p: Probe) => Expectation | undefined,
+  label: string,
+): Map<string, string> {
+  const essences = new Map<string, string>();
+  const sc = scenarios(ADDRESSES).find((s) => s.name === meta.scenario);
+  if (!sc) return essences;
+  const ex = runExplain(meta, dir, outDir, rules);
+  if (ex.code !== 0 || ex.packets.length === 0) {
+    const lines = ex.stderr.split('\n').filter((l) => l.trim());
+    const first = lines.find((l) => /error|cannot|unknown|unsupported/i.test(l)) ?? lines[0] ?? '';
+    const adapterish =
+      /adapter|unsupported|not supported|unknown (input|format)|cannot (tell|detect|determine)|no (decoder|reader)|unrecognized/i;
+    const why = ex.code !== 0 ? `exit ${ex.code}: ${first.trim()}` : 'no packets in the output';
+    const built = adapterBuilt(meta.channel);
+    if (!built.ok || adapterish.test(first))
+      report(false, `explain ${label}: adapter missing (${built.ok ? why : `${built.why}; ${why}`})`);
+    else report(false, `explain ${label}: ${why}`);
+    return essences;
+  }
+  if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
+  for (const pr of meta.probes) {
+    const probe = sc.probes.find((p) => p.id === pr.id);
+    const want = probe && pick(probe);
+    if (!probe || !want) continue;
+    const pk = packetsForProbe(ex.packets, probe, pr);
+    if (pk.length === 0) {
+      const to = probe.dport ?? probe.proto;
+      report(
+        false,
+        `explain ${label} ${pr.id}: no packet from ${pr.src}${pr.sport ? `:${pr.sport}` : ''} to ${to}`,
+      );
+      continue;
+    }
+    const errs = new Set<string>();
+    for (const p of pk) for (const e of checkExplanation(p, want, meta.channel)) errs.add(e);
+    const first = pk[0] as Json;
+    if (errs.size)
+      report(false, `explain ${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(first)}`);
+    else report(true, `explain ${label} ${pr.id}: ${describe(first)}`);
+    essences.set(pr.id, essence(first));
+  }
+  return essences;
+}
+
 function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string): void {
   if (!fs.existsSync(CLI)) {
     report(
@@ -242,54 +304,33 @@ function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string):
     );
     return;
   }
-  // probe id → channel → essence, for the cross-channel comparison.
+  // scenario/probe → channel → essence, for the cross-channel comparison.
   const seen = new Map<string, Map<ChannelName, string>>();
-  const scs = new Map(scenarios(ADDRESSES).map((s) => [s.name, s] as const));
   for (const { meta, dir } of passes) {
+    const out = path.join(outRoot, meta.scenario, meta.channel);
     const label = `${meta.scenario}/${meta.channel}`;
-    const sc = scs.get(meta.scenario);
-    if (!sc) continue;
-    const ex = runExplain(meta, dir, path.join(outRoot, meta.scenario, meta.channel));
-    const built = adapterBuilt(meta.channel);
-    if (ex.code !== 0 || ex.packets.length === 0) {
-      const first = ex.stderr.split('\n').find((l) => l.trim()) ?? '';
-      const adapterish =
-        /adapter|unsupported|not supported|unknown (input|format)|cannot (detect|determine)|no (decoder|reader)|unrecognized/i.test(
-          first,
-        );
-      const why = ex.code !== 0 ? `exit ${ex.code}: ${first}` : 'no packets in the output';
-      if (!built.ok || adapterish)
-        report(false, `explain ${label}: adapter missing (${built.ok ? why : `${built.why}; ${why}`})`);
-      else report(false, `explain ${label}: ${why}`);
-      continue;
+    const ess = explainPass(meta, dir, out, meta.rules, (p) => p.explain, label);
+    for (const [id, e] of ess) {
+      const m = seen.get(`${meta.scenario}/${id}`) ?? new Map<ChannelName, string>();
+      m.set(meta.channel, e);
+      seen.set(`${meta.scenario}/${id}`, m);
     }
-    if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
-    for (const pr of meta.probes) {
-      const probe = sc.probes.find((p) => p.id === pr.id);
-      if (!probe) continue;
-      const pk = packetsForProbe(ex.packets, probe, pr);
-      if (pk.length === 0) {
-        report(
-          false,
-          `explain ${label} ${pr.id}: no packet from ${pr.src}${pr.sport ? `:${pr.sport}` : ''} to port ${probe.dport ?? probe.proto} in the output`,
-        );
-        continue;
-      }
-      const errs = new Set<string>();
-      for (const p of pk) for (const e of checkExplanation(p, probe.explain, meta.channel)) errs.add(e);
-      const first = pk[0] as Json;
-      if (errs.size)
-        report(false, `explain ${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(first)}`);
-      else report(true, `explain ${label} ${pr.id}: ${describe(first)}`);
-      const m = seen.get(`${meta.scenario}/${pr.id}`) ?? new Map<ChannelName, string>();
-      m.set(meta.channel, essence(first));
-      seen.set(`${meta.scenario}/${pr.id}`, m);
+    if (meta.rulesAfter?.length) {
+      // The same capture with every snapshot: each packet must be joined with the one in force at its time.
+      explainPass(
+        meta,
+        dir,
+        path.join(out, 'all-snapshots'),
+        [...meta.rules, ...meta.rulesAfter],
+        (p) => p.explainWithAllSnapshots,
+        `${label} (all snapshots)`,
+      );
     }
   }
   for (const [probe, m] of seen) {
-    const distinct = new Set(m.values());
     if (m.size < 2) continue;
-    if (distinct.size === 1) report(true, `same on every channel: ${probe} (${[...m.keys()].join(', ')})`);
+    if (new Set(m.values()).size === 1)
+      report(true, `same on every channel: ${probe} (${[...m.keys()].join(', ')})`);
     else
       report(
         false,

@@ -717,6 +717,7 @@ export function scenarios(a: LabAddresses): Scenario[] {
           ...(incidentProbes(a, 4)[0] as Probe),
           id: 'nodeport-52000-before-fix',
           explain: { ...incidentDrop, absentFlags: ['snapshot_mismatch'] },
+          explainWithAllSnapshots: { ...incidentDrop, absentFlags: ['snapshot_mismatch'] },
         },
         {
           id: 'nodeport-52000-after-fix',
@@ -733,6 +734,13 @@ export function scenarios(a: LabAddresses): Scenario[] {
             flags: ['snapshot_mismatch'],
             notDecidedByChain: 'KUBE-FIREWALL',
             notMarkSetByChain: 'KUBE-MARK-DROP',
+          },
+          explainWithAllSnapshots: {
+            verdict: 'ACCEPT',
+            absentFlags: ['snapshot_mismatch', 'kube_mark_drop'],
+            notDecidedByChain: 'KUBE-FIREWALL',
+            notMarkSetByChain: 'KUBE-MARK-DROP',
+            markSetBy: [],
           },
         },
       ],

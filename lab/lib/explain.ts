@@ -10,7 +10,9 @@ import { canonIp } from './records';
 import type { ChannelName, Expectation, PassMeta, Probe, ProbeRun } from './types';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+/** The compiled CLI; it is run through the committed launcher `packages/cli/bin/ruletrail.js` when present. */
 export const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'main.js');
+const LAUNCHER = path.join(REPO_ROOT, 'packages', 'cli', 'bin', 'ruletrail.js');
 
 /** The ingest package each channel needs (the CLI may wire it in under another name; this is a hint only). */
 export const ADAPTER_PACKAGE: Record<ChannelName, string> = {
@@ -48,11 +50,16 @@ export interface ExplainRun {
   readonly badLines: number;
 }
 
-export function runExplain(meta: PassMeta, dir: string, outDir: string): ExplainRun {
+export function runExplain(
+  meta: PassMeta,
+  dir: string,
+  outDir: string,
+  rules: readonly string[] = meta.rules,
+): ExplainRun {
   const args = ['explain'];
-  for (const r of meta.rules) args.push('--rules', path.join(dir, r));
+  for (const r of rules) args.push('--rules', path.join(dir, r));
   args.push('--format', 'json', path.join(dir, meta.capture));
-  const argv = ['node', CLI, ...args];
+  const argv = ['node', fs.existsSync(LAUNCHER) ? LAUNCHER : CLI, ...args];
   const r = run(argv, { allowFail: true, timeoutMs: 120_000, cwd: REPO_ROOT });
   fs.mkdirSync(outDir, { recursive: true });
   const packets: Json[] = [];
@@ -183,11 +190,13 @@ export function checkExplanation(p: Json, e: Expectation, channel: ChannelName):
         else if (rn !== undefined && rn !== e.decidedBy.rulenum)
           errs.push(`decidedBy rulenum ${rn}, expected ${e.decidedBy.rulenum}`);
       }
-      const kind = str(d['kind']).toLowerCase();
-      if (e.decidedBy.notPolicy && kind === 'policy')
-        errs.push(`decidedBy kind "policy": the explicit rule was mistaken for the chain policy`);
-      if (e.decidedBy.policy && kind !== 'policy')
-        errs.push(`decidedBy kind "${kind}", expected the chain policy`);
+      // `kind` is the kernel's own label (an explicit `-j DROP` is logged as `policy`); `rule` is the snapshot's
+      // rule text, absent for a chain policy. So "not the policy" means: a rule is named.
+      const rule = ruleText(d['rule']);
+      if (e.decidedBy.notPolicy && !rule)
+        errs.push('decidedBy names no rule: the explicit rule was taken for the chain policy');
+      if (e.decidedBy.policy && (rule || str(d['kind']).toLowerCase() !== 'policy'))
+        errs.push(`decidedBy is ${str(d['kind'])} "${rule}", expected the chain policy`);
       if (e.decidedBy.ruleIncludes && !ruleText(d['rule']).includes(e.decidedBy.ruleIncludes))
         errs.push(`decidedBy rule "${ruleText(d['rule'])}" lacks "${e.decidedBy.ruleIncludes}"`);
     }

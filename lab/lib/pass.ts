@@ -175,10 +175,13 @@ export async function runPass(
     await channel.start(topo.node, dir, tag, mine);
     for (const [i, probe] of scenario.probes.entries()) {
       if (scenario.mutation && scenario.mutation.afterProbe === i) {
+        // Seconds apart: iptables-save stamps snapshots to the second, and kernel-log times can lag the wall
+        // clock by up to a second (imkmsg), so the snapshot-at-time join needs this margin on both sides.
+        await sleep(2000);
         for (const argv of scenario.mutation.iptables) nsRun(topo.node, [b.v4, ...argv]);
         mutationAt = new Date().toISOString();
         snapshot('.after', rulesAfter);
-        await sleep(200);
+        await sleep(2000);
       }
       const fromNs = probe.from === 'pod' ? topo.pod : topo.client;
       if (!fromNs) throw new Error(`probe ${probe.id} needs a pod namespace`);

@@ -89,6 +89,11 @@ export interface Probe {
   readonly http?: boolean;
   readonly expect: Outcome;
   readonly explain: Expectation;
+  /**
+   * For scenarios with a mid-capture change: what ruletrail must say when it is given both snapshots (before
+   * and after the change) and picks the one in force at the packet's time.
+   */
+  readonly explainWithAllSnapshots?: Expectation;
   /** One sentence for the report. */
   readonly why: string;
 }
