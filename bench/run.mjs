@@ -54,6 +54,7 @@ function parseArgs(argv) {
     sizes: [125_000, 250_000, 500_000, 1_000_000],
     runs: 3,
     queryRuns: 5,
+    tupleRuns: 1,
     cpu: '0',
     doc: true,
     baselineOnly: false,
@@ -67,11 +68,12 @@ function parseArgs(argv) {
     if (a === '--sizes') o.sizes = next().split(',').map(Number);
     else if (a === '--runs') o.runs = Number(next());
     else if (a === '--query-runs') o.queryRuns = Number(next());
+    else if (a === '--tuple-runs') o.tupleRuns = Number(next());
     else if (a === '--cpu') o.cpu = next();
     else if (a === '--no-doc') o.doc = false;
     else if (a === '--baseline-only') o.baselineOnly = true;
     else if (a === '--quick')
-      Object.assign(o, { sizes: [20_000, 40_000], runs: 1, queryRuns: 1, doc: false });
+      Object.assign(o, { sizes: [20_000, 40_000], runs: 1, queryRuns: 1, tupleRuns: 1, doc: false });
     else if (a === '-h' || a === '--help') {
       process.stdout.write(
         fs
@@ -86,7 +88,8 @@ function parseArgs(argv) {
   }
   if (!o.sizes.length || o.sizes.some((n) => !Number.isInteger(n) || n < 1000))
     throw new Error('bad --sizes');
-  if (!(o.runs >= 1 && o.queryRuns >= 1)) throw new Error('--runs and --query-runs must be >= 1');
+  if (!(o.runs >= 1 && o.queryRuns >= 1 && o.tupleRuns >= 0))
+    throw new Error('--runs and --query-runs must be >= 1, --tuple-runs >= 0');
   return o;
 }
 
@@ -361,24 +364,42 @@ function main() {
             meta.file,
           ],
         ],
+        // Diagnostic: a 5-tuple selector has no byte pre-filter, so every line is parsed and correlated but only
+        // one packet is explained and serialized — explain-all minus this is the cost of explaining + JSON.
+        tuple: [
+          'node',
+          [
+            CLI,
+            'explain',
+            '--rules',
+            RULES,
+            '--format',
+            'json',
+            ...(cli.flags ?? []),
+            '--packet',
+            `src=${meta.known.src},sport=${meta.known.spt}`,
+            meta.file,
+          ],
+        ],
       },
       python: {
         all: ['python3', [PY, RULES, meta.file, '']],
         one: ['python3', [PY, RULES, meta.file, meta.known.opt]],
       },
     };
-    for (const t of tools) row.tools[t] = { all: [], one: [], checks: [] };
+    for (const t of tools) row.tools[t] = { all: [], one: [], tuple: [], checks: [] };
     for (const [mode, runs] of [
       ['all', opts.runs],
       ['one', opts.queryRuns],
+      ['tuple', opts.tupleRuns],
     ]) {
       const skip = new Set();
       for (let i = 0; i < runs; i++) {
         for (const t of tools) {
-          if (skip.has(t)) continue;
+          if (skip.has(t) || !commands[t][mode]) continue;
           const [cmd, args] = commands[t][mode];
-          const res = measure(cmd, args, { capture: mode === 'one', cpu: opts.cpu });
-          const label = `${t.padEnd(9)} ${mode === 'all' ? 'explain-all' : 'one-packet '} run ${i + 1}`;
+          const res = measure(cmd, args, { capture: mode !== 'all', cpu: opts.cpu });
+          const label = `${t.padEnd(9)} ${{ all: 'explain-all', one: 'one-packet ', tuple: '5-tuple sel' }[mode]} run ${i + 1}`;
           const stats = t === 'ruletrail' ? parseStats(res.stderr) : null;
           // ruletrail exits 1 when some records were unreadable but still explains the rest: keep the timing,
           // report the failure (once per tool, mode and size).
@@ -396,10 +417,11 @@ function main() {
             }
           }
           const rec = { wallS: res.wallS, rssKb: res.rssKb, stats };
-          if (mode === 'one' && i === 0) {
+          if (mode !== 'all' && i === 0) {
             const c = checkQuery(t, res, meta);
-            row.tools[t].checks.push(`one-packet: ${c.detail}`);
-            if (!c.ok) notes.push(`${t} one-packet query on ${meta.lines} lines: ${c.detail}`);
+            const what = mode === 'one' ? 'one-packet' : '5-tuple selector';
+            row.tools[t].checks.push(`${what}: ${c.detail}`);
+            if (!c.ok) notes.push(`${t} ${what} query on ${meta.lines} lines: ${c.detail}`);
           }
           if (mode === 'all' && i === 0 && stats) {
             if (stats.lines !== undefined && stats.lines !== meta.lines)
@@ -460,7 +482,7 @@ function summarize(rows, cli) {
   for (const r of rows) {
     const s = { lines: r.lines, bytes: r.bytes };
     for (const [t, d] of Object.entries(r.tools)) {
-      for (const mode of ['all', 'one']) {
+      for (const mode of ['all', 'one', 'tuple']) {
         const recs = d[mode];
         if (!recs.length) continue;
         const wall = median(recs.map((x) => x.wallS));
@@ -527,7 +549,8 @@ function renderResults({ env, opts, cli, rows, summary, notes, failures }) {
   L.push(`- Node ${env.node}, Python ${env.python}`);
   L.push(
     `- Pinned to CPU ${env.cpuPinned ?? '(not pinned)'}; peak RSS by ${env.rssMethod}; ` +
-      `${opts.runs} explain-all runs and ${opts.queryRuns} one-packet runs per size and tool (median wall time)`,
+      `${opts.runs} explain-all runs and ${opts.queryRuns} one-packet runs per size and tool, ` +
+      `${opts.tupleRuns} 5-tuple-selector run(s) (median wall time)`,
   );
   L.push(`- Load average (1, 5, 15 min) at start: ${env.loadStart}; at end: ${env.loadEnd}`);
   if (cli.ok) L.push(`- ruletrail flags: \`${cli.flags.join(' ')}\``);
@@ -560,6 +583,29 @@ function renderResults({ env, opts, cli, rows, summary, notes, failures }) {
             `${v.medianS.toFixed(3)} | ${v.minS.toFixed(3)} | ${v.mbps.toFixed(1)} | ${fmtInt(Math.round(v.linesPerS))} | ${mib(v.rssKb)}${self} |`,
         );
       }
+    }
+    L.push('');
+  }
+  if (summary.sizes.some((s) => s['ruletrail.tuple'])) {
+    L.push('### Diagnostic: ruletrail parse + correlate vs explain + serialize');
+    L.push('');
+    L.push(
+      '`--packet src=<known src>,sport=<known sport>` has no byte pre-filter: every line is parsed and correlated, ' +
+        'one packet is explained. The rest of explain-all time is explaining and serializing the other packets.',
+    );
+    L.push('');
+    L.push(
+      '| Lines | MB | Runs | Parse + correlate s | MB/s | Explain + JSON s (explain-all − this) | Peak RSS MiB |',
+    );
+    L.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const s of summary.sizes) {
+      const v = s['ruletrail.tuple'];
+      const a = s['ruletrail.all'];
+      if (!v) continue;
+      L.push(
+        `| ${fmtInt(s.lines)} | ${(s.bytes / 1e6).toFixed(1)} | ${v.runs} | ${v.medianS.toFixed(3)} | ${v.mbps.toFixed(1)} | ` +
+          `${a ? Math.max(0, a.medianS - v.medianS).toFixed(3) : '–'} | ${mib(v.rssKb)} |`,
+      );
     }
     L.push('');
   }
