@@ -10,7 +10,10 @@ const projects = readdirSync(join(root, 'packages'))
   .filter((p) => existsSync(join(root, p)));
 let failed = 0;
 for (const p of projects) {
-  const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', p], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', p], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 if (failed) {

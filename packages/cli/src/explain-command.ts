@@ -91,25 +91,41 @@ export async function explainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const format = values.format;
-  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got '${format}'`);
+  if (format !== 'text' && format !== 'json')
+    throw new UsageError(`--format must be text or json, got '${format}'`);
   if (!values.rules?.length) throw new UsageError('at least one --rules <iptables-save file> is needed');
   if (positionals.length === 0) throw new UsageError('no trace files given (use - for stdin)');
   const year = values.year !== undefined ? intOption('--year', values.year) : undefined;
   const windowMs = values.window !== undefined ? intOption('--window', values.window) : undefined;
-  const selector: PacketSelector | undefined = values.packet !== undefined ? parseSelector(values.packet) : undefined;
+  const selector: PacketSelector | undefined =
+    values.packet !== undefined ? parseSelector(values.packet) : undefined;
   const forced = values['input-format'];
   if (forced !== undefined && !adapterByName(forced))
-    throw new UsageError(`--input-format: unknown format '${forced}' (known: ${ADAPTERS.map((a) => a.channel).join(', ')})`);
+    throw new UsageError(
+      `--input-format: unknown format '${forced}' (known: ${ADAPTERS.map((a) => a.channel).join(', ')})`,
+    );
 
   const snapshots = new SnapshotSet(await Promise.all(values.rules.map(loadRules)));
   const colour =
-    format === 'text' && !values['no-color'] && !process.env.NO_COLOR && (process.stdout.isTTY || !!process.env.FORCE_COLOR);
+    format === 'text' &&
+    !values['no-color'] &&
+    !process.env.NO_COLOR &&
+    (process.stdout.isTTY || !!process.env.FORCE_COLOR);
   const palette = colour ? ANSI : PLAIN;
   const out = new LineWriter(process.stdout);
   const deadLetters: DeadLetterOutput[] = [new StreamDeadLetter(process.stderr)];
   if (values['dead-letter']) deadLetters.push(new NdjsonDeadLetterFile(values['dead-letter']));
   const deadLetter = new TeeDeadLetter(deadLetters);
-  const c: Counters = { bytes: 0, records: 0, events: 0, skipped: 0, errors: 0, packets: 0, shown: 0, verdicts: {} };
+  const c: Counters = {
+    bytes: 0,
+    records: 0,
+    events: 0,
+    skipped: 0,
+    errors: 0,
+    packets: 0,
+    shown: 0,
+    verdicts: {},
+  };
   const started = process.hrtime.bigint();
   const hosts = new Set<string>();
 
@@ -134,7 +150,9 @@ export async function explainCommand(argv: string[]): Promise<number> {
       file,
       ...(year !== undefined ? { year } : {}),
       ...(values.host !== undefined ? { host: values.host } : {}),
-      ...(selector?.kernelLineNeedle && adapter.channel === 'kernel-log' ? { lineFilter: selector.kernelLineNeedle } : {}),
+      ...(selector?.kernelLineNeedle && adapter.channel === 'kernel-log'
+        ? { lineFilter: selector.kernelLineNeedle }
+        : {}),
     });
     for await (const batch of decoded) {
       c.records += batch.events.length + batch.errors.length + batch.skipped;
@@ -186,7 +204,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
 
 function intOption(name: string, v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`${name} must be a non-negative integer, got '${v}'`);
   return n;
 }
 

@@ -12,7 +12,10 @@ const EX = join(ROOT, 'examples/incident');
 const RULES = ['--rules', join(EX, 'iptables-save-0101.txt'), '--rules', join(EX, 'iptables-save-0103.txt')];
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,43 +27,119 @@ describe('ruletrail explain (CLI)', () => {
     assert.equal(lines.length, 2);
     const [drop, ok] = lines.map((l) => JSON.parse(l));
     assert.deepEqual(
-      { src: drop.packet.src, dst: drop.packet.dst, proto: drop.packet.proto, sport: drop.packet.sport, dport: drop.packet.dport },
+      {
+        src: drop.packet.src,
+        dst: drop.packet.dst,
+        proto: drop.packet.proto,
+        sport: drop.packet.sport,
+        dport: drop.packet.dport,
+      },
       { src: '172.28.129.2', dst: '172.28.129.4', proto: 'tcp', sport: 55694, dport: 52000 },
     );
     assert.equal(drop.verdict, 'DROP');
-    assert.deepEqual(Object.keys(drop.decidedBy).sort(), ['chain', 'kind', 'path', 'rule', 'rulenum', 'table', 'target']);
+    assert.deepEqual(Object.keys(drop.decidedBy).sort(), [
+      'chain',
+      'kind',
+      'path',
+      'rule',
+      'rulenum',
+      'table',
+      'target',
+    ]);
     assert.equal(drop.markSetBy[0].chain, 'KUBE-MARK-DROP');
     assert.equal(drop.kubernetes.service, 'ootob9/ingress-nginx:http');
     assert.ok(Array.isArray(drop.steps) && drop.steps.length === 25);
     assert.equal(ok.verdict, 'ACCEPT');
     assert.equal(ok.nat[0].kind, 'DNAT');
-    assert.match(r.stderr, /2 packets \(1 DROP, 1 ACCEPT\) from 45 netfilter records; 3 other lines skipped; 0 unreadable/);
+    assert.match(
+      r.stderr,
+      /2 packets \(1 DROP, 1 ACCEPT\) from 45 netfilter records; 3 other lines skipped; 0 unreadable/,
+    );
   });
 
   it('prints plain text with no escape codes when NO_COLOR is set, and ends each packet with the cause', () => {
-    const r = run(['explain', '--year', '2023', ...RULES, join(EX, 'kern.log')], { NO_COLOR: '1', FORCE_COLOR: '1' });
+    const r = run(['explain', '--year', '2023', ...RULES, join(EX, 'kern.log')], {
+      NO_COLOR: '1',
+      FORCE_COLOR: '1',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stdout.includes('\x1b['));
-    assert.match(r.stdout, /=> DROP: dropped by filter KUBE-FIREWALL rule 1 \(mark 0x8000\/0x8000\), mark set by nat KUBE-MARK-DROP rule 1, reached from nat KUBE-NODEPORTS rule 16 'ootob9\/ingress-nginx:http' \(dport 52000\)/);
-    assert.match(r.stdout, /=> ACCEPT: accepted by the filter INPUT policy ACCEPT; destination 172\.28\.129\.4:80 rewritten to 172\.28\.129\.4:52000 by nat PREROUTING rule 3/);
+    assert.match(
+      r.stdout,
+      /=> DROP: dropped by filter KUBE-FIREWALL rule 1 \(mark 0x8000\/0x8000\), mark set by nat KUBE-MARK-DROP rule 1, reached from nat KUBE-NODEPORTS rule 16 'ootob9\/ingress-nginx:http' \(dport 52000\)/,
+    );
+    assert.match(
+      r.stdout,
+      /=> ACCEPT: accepted by the filter INPUT policy ACCEPT; destination 172\.28\.129\.4:80 rewritten to 172\.28\.129\.4:52000 by nat PREROUTING rule 3/,
+    );
   });
 
   it('colours steps like the original decoder when asked (FORCE_COLOR) and not with --no-color', () => {
     const coloured = run(['explain', '--year', '2023', ...RULES, join(EX, 'kern.log')], { FORCE_COLOR: '1' });
     assert.ok(coloured.stdout.includes('\x1b[36mraw:PREROUTING:policy:3\x1b[0m'), 'trace step in cyan');
-    assert.ok(coloured.stdout.includes('\x1b[32m-A KUBE-MARK-DROP -j MARK --set-xmark 0x8000/0x8000\x1b[0m'), 'rule in green');
+    assert.ok(
+      coloured.stdout.includes('\x1b[32m-A KUBE-MARK-DROP -j MARK --set-xmark 0x8000/0x8000\x1b[0m'),
+      'rule in green',
+    );
     assert.ok(coloured.stdout.includes('\x1b[34mnat PREROUTING policy ACCEPT\x1b[0m'), 'policy in blue');
-    assert.ok(coloured.stdout.includes('\x1b[90mend of KUBE-MARK-DROP: return to the calling chain\x1b[0m'), 'return in gray');
-    const plain = run(['explain', '--no-color', '--year', '2023', ...RULES, join(EX, 'kern.log')], { FORCE_COLOR: '1' });
+    assert.ok(
+      coloured.stdout.includes('\x1b[90mend of KUBE-MARK-DROP: return to the calling chain\x1b[0m'),
+      'return in gray',
+    );
+    const plain = run(['explain', '--no-color', '--year', '2023', ...RULES, join(EX, 'kern.log')], {
+      FORCE_COLOR: '1',
+    });
     assert.ok(!plain.stdout.includes('\x1b['));
   });
 
   it('--packet selects by TCP options hex, by IP ID and by 5-tuple fields', () => {
-    const byOpt = run(['explain', '--year', '2023', ...RULES, '--format', 'json', '--packet', '020405B40402080AD59B2E870000000001030307', join(EX, 'kern.log')]);
-    assert.deepEqual(byOpt.stdout.trim().split('\n').map((l) => JSON.parse(l).packet.dport), [80]);
-    const byId = run(['explain', '--year', '2023', ...RULES, '--format', 'json', '--packet', 'id=41569', join(EX, 'kern.log')]);
-    assert.deepEqual(byId.stdout.trim().split('\n').map((l) => JSON.parse(l).packet.ipId), [41569]);
-    const byTuple = run(['explain', '--year', '2023', ...RULES, '--format', 'json', '--packet', 'src=172.28.129.2,dport=52000', join(EX, 'kern.log')]);
+    const byOpt = run([
+      'explain',
+      '--year',
+      '2023',
+      ...RULES,
+      '--format',
+      'json',
+      '--packet',
+      '020405B40402080AD59B2E870000000001030307',
+      join(EX, 'kern.log'),
+    ]);
+    assert.deepEqual(
+      byOpt.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).packet.dport),
+      [80],
+    );
+    const byId = run([
+      'explain',
+      '--year',
+      '2023',
+      ...RULES,
+      '--format',
+      'json',
+      '--packet',
+      'id=41569',
+      join(EX, 'kern.log'),
+    ]);
+    assert.deepEqual(
+      byId.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).packet.ipId),
+      [41569],
+    );
+    const byTuple = run([
+      'explain',
+      '--year',
+      '2023',
+      ...RULES,
+      '--format',
+      'json',
+      '--packet',
+      'src=172.28.129.2,dport=52000',
+      join(EX, 'kern.log'),
+    ]);
     // dport=52000 matches the dropped packet and the one DNAT'ed to 52000
     assert.equal(byTuple.stdout.trim().split('\n').length, 2);
     assert.match(byOpt.stderr, /1 packet selected of 1/);
@@ -69,14 +148,21 @@ describe('ruletrail explain (CLI)', () => {
   it('reads gzip input and reports unreadable lines with file and line, dead-lettering them, exit 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rt-cli-'));
     const text = readFileSync(join(EX, 'kern.log'), 'utf8').split('\n');
-    text.splice(10, 0, 'Jan 1 21:23:16 cos74 kernel: TRACE: nat:KUBE-SERVICES:rule:notanumber IN=eth0 OUT= SRC=1.2.3.4');
+    text.splice(
+      10,
+      0,
+      'Jan 1 21:23:16 cos74 kernel: TRACE: nat:KUBE-SERVICES:rule:notanumber IN=eth0 OUT= SRC=1.2.3.4',
+    );
     const gz = join(dir, 'kern.log.gz');
     writeFileSync(gz, gzipSync(text.join('\n')));
     const dl = join(dir, 'dead.ndjson');
     const r = run(['explain', '--year', '2023', ...RULES, '--format', 'json', '--dead-letter', dl, gz]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`ruletrail: ${gz.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:11: `));
-    const dead = readFileSync(dl, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const dead = readFileSync(dl, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(dead.length, 1);
     assert.equal(dead[0].line, 11);
     assert.equal(dead[0].file, gz);
@@ -98,7 +184,17 @@ describe('ruletrail explain (CLI)', () => {
   });
 
   it('--stats reports counts and peak memory as JSON on stderr', () => {
-    const r = run(['explain', '--quiet', '--stats', '--year', '2023', ...RULES, '--format', 'json', join(EX, 'kern.log')]);
+    const r = run([
+      'explain',
+      '--quiet',
+      '--stats',
+      '--year',
+      '2023',
+      ...RULES,
+      '--format',
+      'json',
+      join(EX, 'kern.log'),
+    ]);
     const stats = JSON.parse(r.stderr.trim());
     assert.equal(stats.events, 45);
     assert.equal(stats.packets, 2);

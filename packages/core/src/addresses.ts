@@ -16,7 +16,10 @@ export function canonicalIpv6(addr: string): string {
   const lastColon = addr.lastIndexOf(':');
   if (addr.indexOf('.', lastColon) >= 0) {
     // embedded IPv4 (::ffff:1.2.3.4): turn it into two hex groups
-    const parts = addr.slice(lastColon + 1).split('.').map(Number);
+    const parts = addr
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     v4 = [((parts[0]! << 8) | parts[1]!).toString(16), ((parts[2]! << 8) | parts[3]!).toString(16)];
     tail = addr.slice(0, lastColon + 1) + '0:0';
   }
@@ -30,7 +33,7 @@ export function canonicalIpv6(addr: string): string {
   // longest run of zero groups, length >= 2, first one wins on ties (RFC 5952 §4.2.3)
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== '0') {
       i++;
       continue;

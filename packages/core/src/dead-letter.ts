@@ -43,7 +43,9 @@ export class NdjsonDeadLetterFile implements DeadLetterOutput {
     this._out.write(JSON.stringify(toDeadLetterRecord(error)) + '\n');
   }
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this._out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this._out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
   }
 }
 
@@ -62,8 +64,10 @@ export class StreamDeadLetter implements DeadLetterOutput {
   }
   write(error: InputError): void {
     this._count++;
-    if (this._count <= this._maxReported) this._stream.write(`ruletrail: ${formatPosition(error.position)}: ${error.reason}\n`);
-    else if (this._count === this._maxReported + 1) this._stream.write('ruletrail: more input errors; see the dead-letter file or the summary count\n');
+    if (this._count <= this._maxReported)
+      this._stream.write(`ruletrail: ${formatPosition(error.position)}: ${error.reason}\n`);
+    else if (this._count === this._maxReported + 1)
+      this._stream.write('ruletrail: more input errors; see the dead-letter file or the summary count\n');
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -37,7 +37,10 @@ export async function readHead(path: string, bytes = 4096): Promise<Buffer> {
   const raw = await readRawHead(path, Math.max(bytes, 65536));
   if (!isGzip(raw)) return raw.subarray(0, bytes);
   try {
-    return gunzipSync(raw, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate the cut-off stream */ }).subarray(0, bytes);
+    return gunzipSync(raw, { finishFlush: 2 /* Z_SYNC_FLUSH: tolerate the cut-off stream */ }).subarray(
+      0,
+      bytes,
+    );
   } catch {
     return Buffer.alloc(0);
   }

@@ -91,7 +91,10 @@ async function* numbered(batches: AsyncIterable<LineBatch>): AsyncIterable<Numbe
  * (Buffer.indexOf is a memmem), so lines that cannot match are never decoded: what makes a one-packet query
  * cost a scan of the file rather than a parse of it.
  */
-export async function* splitLinesContaining(chunks: AsyncIterable<Buffer>, needle: string): AsyncIterable<NumberedLines> {
+export async function* splitLinesContaining(
+  chunks: AsyncIterable<Buffer>,
+  needle: string,
+): AsyncIterable<NumberedLines> {
   const pattern = Buffer.from(needle, 'utf8');
   let carry: Buffer | null = null;
   let lineNo = 1;

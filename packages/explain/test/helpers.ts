@@ -19,8 +19,12 @@ export function ruleset(file: string, family?: 'ipv4' | 'ipv6'): Ruleset {
 /** Decodes kernel-log text with the real adapter; fails the test on any unreadable line. */
 export async function decode(text: string, year = 2026): Promise<NetfilterEvent[]> {
   const events: NetfilterEvent[] = [];
-  for await (const b of kernelLogAdapter.decode(Readable.from([Buffer.from(text)]), { file: 'test.log', year })) {
-    if (b.errors.length) throw new Error(`unexpected input errors: ${b.errors.map((e) => e.message).join('; ')}`);
+  for await (const b of kernelLogAdapter.decode(Readable.from([Buffer.from(text)]), {
+    file: 'test.log',
+    year,
+  })) {
+    if (b.errors.length)
+      throw new Error(`unexpected input errors: ${b.errors.map((e) => e.message).join('; ')}`);
     events.push(...b.events);
   }
   return events;
@@ -33,7 +37,11 @@ export async function explain(
   options: CorrelatorOptions & { year?: number } = {},
 ): Promise<Explanation[]> {
   const out: Explanation[] = [];
-  const c = new Correlator(new SnapshotSet(rulesets), (p) => out.push(explainPacket(p.events, p.pick, p.flags)), options);
+  const c = new Correlator(
+    new SnapshotSet(rulesets),
+    (p) => out.push(explainPacket(p.events, p.pick, p.flags)),
+    options,
+  );
   for (const e of await decode(text, options.year)) c.push(e);
   c.flush();
   return out;

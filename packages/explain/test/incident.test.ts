@@ -21,7 +21,12 @@ describe('the bundled incident (examples/incident)', () => {
     assert.equal(drop.packet.src, '172.28.129.2');
     assert.equal(drop.snapshot?.source.endsWith('iptables-save-0101.txt'), true);
     assert.deepEqual(
-      { table: drop.decidedBy?.table, chain: drop.decidedBy?.chain, rulenum: drop.decidedBy?.rulenum, kind: drop.decidedBy?.kind },
+      {
+        table: drop.decidedBy?.table,
+        chain: drop.decidedBy?.chain,
+        rulenum: drop.decidedBy?.rulenum,
+        kind: drop.decidedBy?.kind,
+      },
       { table: 'filter', chain: 'KUBE-FIREWALL', rulenum: 1, kind: 'rule' },
     );
     assert.equal(
@@ -30,10 +35,18 @@ describe('the bundled incident (examples/incident)', () => {
     );
     assert.equal(drop.markSetBy?.length, 1);
     const setter = drop.markSetBy![0]!;
-    assert.deepEqual([setter.table, setter.chain, setter.rulenum, setter.mark], ['nat', 'KUBE-MARK-DROP', 1, '0x8000/0x8000']);
+    assert.deepEqual(
+      [setter.table, setter.chain, setter.rulenum, setter.mark],
+      ['nat', 'KUBE-MARK-DROP', 1, '0x8000/0x8000'],
+    );
     assert.deepEqual(
       setter.path.map((p) => `${p.table} ${p.chain} ${p.rulenum}`),
-      ['nat PREROUTING 2', 'nat KUBE-SERVICES 59', 'nat KUBE-NODEPORTS 16', 'nat KUBE-XLB-VETHOZVMBYUVK3NB 4'],
+      [
+        'nat PREROUTING 2',
+        'nat KUBE-SERVICES 59',
+        'nat KUBE-NODEPORTS 16',
+        'nat KUBE-XLB-VETHOZVMBYUVK3NB 4',
+      ],
     );
     assert.equal(drop.kubernetes?.service, 'ootob9/ingress-nginx:http');
     assert.equal(drop.kubernetes?.reason, 'has no local endpoints');
@@ -46,11 +59,18 @@ describe('the bundled incident (examples/incident)', () => {
     // every one of the write-up's 25 steps is placed in the snapshot
     assert.equal(drop.steps.length, 25);
     assert.ok(drop.steps.every((s) => s.resolution !== 'unresolved'));
-    assert.deepEqual(
-      drop.steps.map((s) => s.resolution).slice(0, 6),
-      ['policy', 'rule', 'rule', 'implicit-return', 'implicit-return', 'policy'],
+    assert.deepEqual(drop.steps.map((s) => s.resolution).slice(0, 6), [
+      'policy',
+      'rule',
+      'rule',
+      'implicit-return',
+      'implicit-return',
+      'policy',
+    ]);
+    assert.equal(
+      drop.steps.find((s) => s.chain === 'KUBE-MARK-DROP' && s.kind === 'return')?.changed?.mark,
+      '0x8000',
     );
-    assert.equal(drop.steps.find((s) => s.chain === 'KUBE-MARK-DROP' && s.kind === 'return')?.changed?.mark, '0x8000');
   });
 
   it('explains port 80: ACCEPT, DNAT to 52000 after KUBE-SERVICES already ran', async () => {
@@ -59,7 +79,10 @@ describe('the bundled incident (examples/incident)', () => {
     assert.ok(ok);
     assert.equal(ok.verdict, 'ACCEPT');
     assert.equal(ok.snapshot?.source.endsWith('iptables-save-0103.txt'), true);
-    assert.deepEqual([ok.decidedBy?.table, ok.decidedBy?.chain, ok.decidedBy?.kind, ok.decidedBy?.rulenum], ['filter', 'INPUT', 'policy', 2]);
+    assert.deepEqual(
+      [ok.decidedBy?.table, ok.decidedBy?.chain, ok.decidedBy?.kind, ok.decidedBy?.rulenum],
+      ['filter', 'INPUT', 'policy', 2],
+    );
     assert.deepEqual(ok.nat, [
       {
         kind: 'DNAT',
@@ -73,7 +96,10 @@ describe('the bundled incident (examples/incident)', () => {
         },
       },
     ]);
-    assert.match(ok.cause, /after nat cali-PREROUTING \(PREROUTING rule 1\) and nat KUBE-SERVICES \(PREROUTING rule 2\) had already seen the original destination/);
+    assert.match(
+      ok.cause,
+      /after nat cali-PREROUTING \(PREROUTING rule 1\) and nat KUBE-SERVICES \(PREROUTING rule 2\) had already seen the original destination/,
+    );
     assert.equal(ok.markSetBy, undefined);
     assert.deepEqual([...ok.flags], []);
     assert.equal(ok.steps.length, 20);
@@ -87,7 +113,10 @@ describe('the bundled incident (examples/incident)', () => {
     assert.ok(p.flags.includes('snapshot_mismatch'));
     assert.ok(p.flags.includes('event_before_snapshots'));
     assert.equal(p.steps[0]!.resolution, 'unresolved');
-    assert.match(p.cause, /^snapshot .*iptables-save-0103\.txt does not match this trace \(raw:PREROUTING:policy:3: /);
+    assert.match(
+      p.cause,
+      /^snapshot .*iptables-save-0103\.txt does not match this trace \(raw:PREROUTING:policy:3: /,
+    );
     // the packet that matches the snapshot is still explained
     assert.equal(out.find((x) => x.packet.dport === 80)!.verdict, 'ACCEPT');
   });

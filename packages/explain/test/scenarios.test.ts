@@ -18,9 +18,15 @@ describe('explain scenarios', () => {
     ]).join('\n');
     const [x] = await explain(log, [rs()]);
     assert.equal(x!.verdict, 'DROP');
-    assert.deepEqual([x!.decidedBy?.rulenum, x!.decidedBy?.kind, x!.decidedBy?.rule], [5, 'policy', '-A INPUT -j DROP']);
+    assert.deepEqual(
+      [x!.decidedBy?.rulenum, x!.decidedBy?.kind, x!.decidedBy?.rule],
+      [5, 'policy', '-A INPUT -j DROP'],
+    );
     assert.equal(x!.steps[5]!.resolution, 'unconditional-rule');
-    assert.equal(x!.cause, 'dropped by filter INPUT rule 5 (unconditional -j DROP, which the kernel logs as policy:5)');
+    assert.equal(
+      x!.cause,
+      'dropped by filter INPUT rule 5 (unconditional -j DROP, which the kernel logs as policy:5)',
+    );
   });
 
   it('modern kube-proxy DROP for a service with no local endpoints names the service', async () => {
@@ -38,16 +44,17 @@ describe('explain scenarios', () => {
     assert.deepEqual(x!.kubernetes?.chains, ['KUBE-PROXY-FIREWALL', 'KUBE-EXTERNAL-SERVICES']);
     assert.ok(x!.flags.includes('kube_no_endpoints'));
     assert.ok(!x!.flags.includes('kube_mark_drop'));
-    assert.match(x!.cause, /^dropped by filter KUBE-EXTERNAL-SERVICES rule 1 'shop\/web:http has no local endpoints'/);
+    assert.match(
+      x!.cause,
+      /^dropped by filter KUBE-EXTERNAL-SERVICES rule 1 'shop\/web:http has no local endpoints'/,
+    );
   });
 
   it('REJECT of a locally generated packet to a service with no endpoints', async () => {
-    const log = packet({ out: 'eth0', src: '203.0.113.5', dst: '10.96.5.5', spt: 51000, dpt: 9090, id: 3, seq: 7 }, [
-      'raw:OUTPUT:policy:2',
-      'nat:OUTPUT:policy:1',
-      'filter:OUTPUT:rule:1',
-      'filter:KUBE-SERVICES:rule:1',
-    ]).join('\n');
+    const log = packet(
+      { out: 'eth0', src: '203.0.113.5', dst: '10.96.5.5', spt: 51000, dpt: 9090, id: 3, seq: 7 },
+      ['raw:OUTPUT:policy:2', 'nat:OUTPUT:policy:1', 'filter:OUTPUT:rule:1', 'filter:KUBE-SERVICES:rule:1'],
+    ).join('\n');
     const [x] = await explain(log, [rs()]);
     assert.equal(x!.verdict, 'REJECT');
     assert.equal(x!.decidedBy?.chain, 'KUBE-SERVICES');
@@ -68,7 +75,10 @@ describe('explain scenarios', () => {
     ]).join('\n');
     const [x] = await explain(log, [rs()]);
     assert.equal(x!.verdict, 'ACCEPT');
-    assert.deepEqual([x!.decidedBy?.chain, x!.decidedBy?.rulenum, x!.decidedBy?.rule], ['ALLOW', 1, '-A ALLOW -j ACCEPT']);
+    assert.deepEqual(
+      [x!.decidedBy?.chain, x!.decidedBy?.rulenum, x!.decidedBy?.rule],
+      ['ALLOW', 1, '-A ALLOW -j ACCEPT'],
+    );
     assert.equal(x!.steps[6]!.resolution, 'unconditional-rule');
   });
 
@@ -92,14 +102,17 @@ describe('explain scenarios', () => {
   });
 
   it('MASQUERADE on the way out: the rewrite is taken from the rule when no later step shows it', async () => {
-    const log = packet({ out: 'eth0', src: '203.0.113.5', dst: '198.51.100.7', spt: 52000, dpt: 443, id: 6, seq: 9 }, [
-      'raw:OUTPUT:policy:2',
-      'nat:OUTPUT:policy:1',
-      'filter:OUTPUT:rule:1',
-      'filter:KUBE-SERVICES:return:2',
-      'filter:OUTPUT:policy:2',
-      'nat:POSTROUTING:rule:1',
-    ]).join('\n');
+    const log = packet(
+      { out: 'eth0', src: '203.0.113.5', dst: '198.51.100.7', spt: 52000, dpt: 443, id: 6, seq: 9 },
+      [
+        'raw:OUTPUT:policy:2',
+        'nat:OUTPUT:policy:1',
+        'filter:OUTPUT:rule:1',
+        'filter:KUBE-SERVICES:return:2',
+        'filter:OUTPUT:policy:2',
+        'nat:POSTROUTING:rule:1',
+      ],
+    ).join('\n');
     const [x] = await explain(log, [rs()]);
     assert.equal(x!.verdict, 'ACCEPT');
     assert.deepEqual(x!.nat, [
@@ -122,7 +135,10 @@ describe('explain scenarios', () => {
 
   it('a rule number past the end of a chain and an unknown chain flag snapshot_mismatch', async () => {
     const a = packet({ ...CLIENT, dpt: 8082, id: 8 }, ['raw:PREROUTING:policy:2', 'filter:INPUT:rule:9']);
-    const b = packet({ ...CLIENT, dpt: 8083, id: 9, seq: 2 }, ['raw:PREROUTING:policy:2', 'filter:KUBE-GONE:rule:1']);
+    const b = packet({ ...CLIENT, dpt: 8083, id: 9, seq: 2 }, [
+      'raw:PREROUTING:policy:2',
+      'filter:KUBE-GONE:rule:1',
+    ]);
     const out = await explain([...a, ...b].join('\n'), [rs()]);
     assert.equal(out.length, 2);
     for (const x of out) {
