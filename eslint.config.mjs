@@ -13,6 +13,7 @@ export default tseslint.config(
       'lab/**',
       'examples/**',
       'eslint.config.mjs',
+      'packages/*/bin/**',
     ],
   },
   js.configs.recommended,
@@ -35,6 +36,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
     },
   },
 );

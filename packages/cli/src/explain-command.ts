@@ -4,7 +4,7 @@
  * the packets open inside the correlation window.
  */
 import { parseArgs } from 'node:util';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   NdjsonDeadLetterFile,
   StreamDeadLetter,

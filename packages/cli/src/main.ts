@@ -4,6 +4,8 @@
  */
 import { InputError, UsageError } from '@ruletrail/core';
 import { EXPLAIN_USAGE, explainCommand } from './explain-command';
+import { runCommand } from './run-command';
+import { validateCommand } from './validate-command';
 
 const USAGE = `usage: ruletrail <command> [options]
 
@@ -19,6 +21,10 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'explain':
         return await explainCommand(rest);
+      case 'run':
+        return await runCommand(rest);
+      case 'validate':
+        return validateCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -79,7 +79,7 @@ export async function* decodeLines(
 /** Lines plus a way to get each one's 1-based number. */
 export interface NumberedLines {
   readonly lines: string[];
-  numbers(index: number): number;
+  readonly numbers: (index: number) => number;
 }
 
 async function* numbered(batches: AsyncIterable<LineBatch>): AsyncIterable<NumberedLines> {

@@ -4,7 +4,7 @@
  * The types and the validator are generated from `schemas/event/v1/event.schema.json` (run `npm run gen`);
  * this file only adds the hand-written helpers around them.
  */
-import validateEventGenerated = require('./generated/validate-event');
+import validateEventGenerated from './generated/validate-event';
 import type { NetfilterEvent } from './generated/event';
 
 export type * from './generated/event';

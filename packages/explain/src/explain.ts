@@ -251,7 +251,7 @@ export function explainPacket(
       dst: e.destination?.ip,
       sport: e.source?.port,
       dport: e.destination?.port,
-    } as Tuple;
+    };
     nat.push({
       kind: j.rule!.target!,
       from: side(t, j.rule!.target!),
@@ -512,7 +512,7 @@ function attributeKubernetes(
     const setters = [...markChanges.keys()].filter((k) => k < decided).sort((a, b) => a - b);
     const setter = setters.find((k) => joins[k]!.rule?.target === 'MARK');
     decisive =
-      setter !== undefined && joins[decided]!.rule && markMatchOf(joins[decided]!.rule!)
+      setter !== undefined && joins[decided]!.rule && markMatchOf(joins[decided]!.rule)
         ? { path: paths[setter]!, idx: setter }
         : { path: paths[decided]!, idx: decided };
   }

@@ -6,13 +6,13 @@ import type { ExplainedStep, Explanation } from './types';
 
 /** ANSI styling, or plain text when colour is off. */
 export interface Palette {
-  cyan(s: string): string;
-  green(s: string): string;
-  blue(s: string): string;
-  gray(s: string): string;
-  red(s: string): string;
-  yellow(s: string): string;
-  bold(s: string): string;
+  readonly cyan: (s: string) => string;
+  readonly green: (s: string) => string;
+  readonly blue: (s: string) => string;
+  readonly gray: (s: string) => string;
+  readonly red: (s: string) => string;
+  readonly yellow: (s: string) => string;
+  readonly bold: (s: string) => string;
 }
 
 const wrap = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;

@@ -34,7 +34,7 @@ describe('the bundled incident (examples/incident)', () => {
       '-A KUBE-FIREWALL -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark 0x8000/0x8000 -j DROP',
     );
     assert.equal(drop.markSetBy?.length, 1);
-    const setter = drop.markSetBy![0]!;
+    const setter = drop.markSetBy[0]!;
     assert.deepEqual(
       [setter.table, setter.chain, setter.rulenum, setter.mark],
       ['nat', 'KUBE-MARK-DROP', 1, '0x8000/0x8000'],
