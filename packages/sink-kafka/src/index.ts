@@ -1,1 +1,11 @@
-export {};
+/** Kafka sink (kafkajs) behind the ruletrail sink interface. See docs/sinks.md. */
+export { KafkaSink, classifyKafkaError, type KafkaErrorClass, type KafkaSinkOptions } from './sink';
+export {
+  KAFKA_DEFAULTS,
+  KAFKA_HEADERS,
+  validateKafkaConfig,
+  type KafkaCompression,
+  type KafkaSaslConfig,
+  type KafkaSinkConfig,
+  type KafkaTlsConfig,
+} from './config';
