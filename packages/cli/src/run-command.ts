@@ -99,8 +99,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         config.snapshots.pollIntervalMs,
       ),
     );
-  if (config.snapshots.kafka)
-    feeds.push(new KafkaSnapshotFeed(config.snapshots.kafka, store, log.child('snapshots'), deadLetter));
+  if (config.snapshots.kafka) throw new UsageError('snapshots.kafka: not available yet');
 
   const sinks: RecordSink[] = [];
   const sources: Source[] = [];

@@ -1,0 +1,445 @@
+/**
+ * Loading a `ruletrail run` config: YAML → environment substitution → JSON Schema validation (ajv, every error
+ * at once, each with its path and line) → cross-field checks → defaults and resolved paths. Nothing is started
+ * here, so `ruletrail validate` and `ruletrail run` report exactly the same problems.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
+import { CONFIG_SCHEMA } from './config-schema';
+
+/** Fields every source has (see the schema for their meaning). */
+export interface DecodeFields {
+  readonly format?: string;
+  readonly host?: string;
+  readonly year?: number;
+  readonly utcOffsetMinutes?: number;
+}
+
+export interface FileSourceConfig extends DecodeFields {
+  readonly id: string;
+  readonly type: 'file';
+  readonly paths: readonly string[];
+  readonly mode: 'tail' | 'read';
+  readonly startAt: 'beginning' | 'end';
+  readonly pollIntervalMs: number;
+}
+
+export interface StdinSourceConfig extends DecodeFields {
+  readonly id: string;
+  readonly type: 'stdin';
+}
+
+export interface SyslogSourceConfig extends DecodeFields {
+  readonly id: string;
+  readonly type: 'syslog';
+  readonly udp?: string;
+  readonly tcp?: string;
+  readonly maxMessageBytes: number;
+  readonly batchMs: number;
+  readonly maxConnections: number;
+}
+
+/** Kafka client settings shared by the Kafka source and the snapshot topic. */
+export interface KafkaClientConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl: boolean;
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
+}
+
+export interface KafkaSourceConfig extends DecodeFields, KafkaClientConfig {
+  readonly id: string;
+  readonly type: 'kafka';
+  readonly topic: string;
+  readonly groupId: string;
+  readonly fromBeginning: boolean;
+}
+
+export type SourceConfig = FileSourceConfig | StdinSourceConfig | SyslogSourceConfig | KafkaSourceConfig;
+
+export type RecordKindName = 'explanation' | 'alert';
+
+export interface FileSinkConfig {
+  readonly id: string;
+  readonly type: 'file';
+  /** Absolute path, or `-` for stdout. */
+  readonly path: string;
+  readonly records: readonly RecordKindName[];
+  readonly fsync: boolean;
+}
+
+export interface PluginSinkConfig {
+  readonly id: string;
+  readonly type: 'kafka' | 'elasticsearch' | 'fluentd';
+  readonly records: readonly RecordKindName[];
+  readonly options: Record<string, unknown>;
+}
+
+export type SinkConfig = FileSinkConfig | PluginSinkConfig;
+
+/** A user alert rule. */
+export interface AlertRuleConfig {
+  readonly name: string;
+  readonly table?: string;
+  readonly chain?: string;
+  readonly target?: string;
+  readonly comment?: string;
+  readonly verdict?: string;
+  readonly on: 'any' | 'decision';
+  readonly severity: 'info' | 'warning' | 'critical';
+}
+
+/** A validated config with every default applied and every path absolute. */
+export interface PipelineConfig {
+  readonly version: 1;
+  /** Folder of the config file: what relative paths were resolved against. */
+  readonly baseDir: string;
+  readonly dataDir?: string;
+  readonly sources: readonly SourceConfig[];
+  readonly snapshots: {
+    readonly directory?: string;
+    readonly pollIntervalMs: number;
+    readonly files: readonly { path: string; host: string; family?: 'ipv4' | 'ipv6'; takenAt?: string }[];
+    readonly kafka?: KafkaClientConfig & { readonly topic: string };
+    readonly historyPerHost: number;
+  };
+  readonly correlation: {
+    readonly windowMs: number;
+    readonly maxOpenPackets: number;
+    readonly idleFlushMs: number;
+  };
+  readonly alerts: {
+    readonly builtin: { readonly kubeMarkDrop: boolean; readonly kubeNoEndpoints: boolean };
+    readonly rules: readonly AlertRuleConfig[];
+    readonly windowMs: number;
+    readonly maxPerWindow: number;
+  };
+  readonly sinks: readonly SinkConfig[];
+  readonly deadLetter?: { readonly path: string };
+  readonly pipeline: {
+    readonly maxInFlight: number;
+    readonly shutdownTimeoutMs: number;
+    readonly checkpointIntervalMs: number;
+  };
+  readonly metrics?: { readonly listen: string };
+  readonly log: {
+    readonly level: 'debug' | 'info' | 'warn' | 'error';
+    readonly progress: 'auto' | 'on' | 'off';
+  };
+}
+
+/** One problem in a config file: where (JSON pointer path and, when known, line:column) and what. */
+export interface ConfigProblem {
+  /** `/sources/0/paths`; `` for the document root. */
+  readonly path: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly message: string;
+}
+
+/** A config that cannot be used; `problems` lists every one found. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`,
+    );
+  }
+}
+
+/** `file:line:col: /path: message`. */
+export function formatProblem(file: string, p: ConfigProblem): string {
+  const where = p.line !== undefined ? `${file}:${p.line}:${p.column ?? 1}` : file;
+  return `${where}: ${p.path || '/'}: ${p.message}`;
+}
+
+let compiled: ReturnType<Ajv['compile']> | undefined;
+function validator(): ReturnType<Ajv['compile']> {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, strict: true, discriminator: true, allowUnionTypes: true });
+    addFormats(ajv);
+    compiled = ajv.compile(CONFIG_SCHEMA);
+  }
+  return compiled;
+}
+
+/** Reads, validates and resolves a config file. @throws ConfigError with every problem found. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: (err as Error).message }]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Validates config text (`file` names it in messages and anchors relative paths). */
+export function parseConfig(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PipelineConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const at = (offset: number | undefined): { line?: number; column?: number } => {
+    if (offset === undefined) return {};
+    const p = lc.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  if (doc.errors.length)
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! })),
+    );
+  const problems: ConfigProblem[] = [];
+  const raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }) as unknown, env, '', problems);
+  const validate = validator();
+  if (!validate(raw)) {
+    for (const e of dedupe(validate.errors ?? [])) {
+      const path = e.instancePath;
+      problems.push({ path, ...at(nodeAt(doc.contents, path)?.range?.[0]), message: describe(e) });
+    }
+  }
+  if (problems.length) throw new ConfigError(file, problems);
+  const cfg = resolveConfig(raw as RawConfig, resolve(dirname(file)));
+  const semantic = crossCheck(cfg);
+  if (semantic.length)
+    throw new ConfigError(
+      file,
+      semantic.map((p) => ({ ...p, ...at(nodeAt(doc.contents, p.path)?.range?.[0]) })),
+    );
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+type RawConfig = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** `${NAME}` in any string value → the environment variable (so secrets stay out of the file). */
+function substituteEnv(v: unknown, env: NodeJS.ProcessEnv, path: string, problems: ConfigProblem[]): unknown {
+  if (typeof v === 'string')
+    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+      const val = env[name];
+      if (val === undefined) {
+        problems.push({ path, message: `environment variable ${name} is not set` });
+        return '';
+      }
+      return val;
+    });
+  if (Array.isArray(v)) return v.map((x, i) => substituteEnv(x, env, `${path}/${i}`, problems));
+  if (v && typeof v === 'object') {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = substituteEnv(x, env, `${path}/${k}`, problems);
+    return o;
+  }
+  return v;
+}
+
+/** The YAML node at a JSON pointer, for line numbers. */
+function nodeAt(root: YamlNode | null, pointer: string): YamlNode | undefined {
+  let n: unknown = root;
+  for (const seg of pointer.split('/').slice(1)) {
+    const key = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (isMap(n)) {
+      const pair = n.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === key);
+      if (!pair) return n;
+      n = pair.value;
+    } else if (isSeq(n)) {
+      const item = n.items[Number(key)];
+      if (item === undefined) return n;
+      n = item;
+    } else return n as YamlNode;
+  }
+  return (n as YamlNode | null) ?? undefined;
+}
+
+function describe(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown field '${String(p.additionalProperty)}'`;
+    case 'required':
+      return `missing required field '${String(p.missingProperty)}'`;
+    case 'enum':
+      return `must be one of ${(p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+    case 'const':
+      return `must be ${JSON.stringify(p.allowedValue)}`;
+    case 'discriminator':
+      return p.error === 'mapping' ? `unknown type '${String(p.tagValue)}'` : `needs a 'type'`;
+    default:
+      return e.message ?? e.keyword;
+  }
+}
+
+/** ajv can report the same problem twice (through a discriminator and its branch): keep one of each. */
+function dedupe(errors: ErrorObject[]): ErrorObject[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const k = `${e.instancePath}|${describe(e)}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function abs(base: string, p: string): string {
+  return p === '-' || isAbsolute(p) ? p : resolve(base, p);
+}
+
+function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
+  const sources = (raw.sources as RawConfig[]).map((s): SourceConfig => {
+    switch (s.type) {
+      case 'file':
+        return {
+          mode: 'tail',
+          startAt: 'beginning',
+          pollIntervalMs: 250,
+          format: 'auto',
+          ...s,
+          paths: (s.paths as string[]).map((p) => abs(baseDir, p)),
+        } as unknown as FileSourceConfig;
+      case 'syslog':
+        return {
+          maxMessageBytes: 65536,
+          batchMs: 100,
+          maxConnections: 1024,
+          format: 'kernel-log',
+          ...s,
+        } as SyslogSourceConfig;
+      case 'kafka':
+        return {
+          clientId: 'ruletrail',
+          ssl: false,
+          fromBeginning: true,
+          format: 'kernel-log',
+          ...s,
+        } as KafkaSourceConfig;
+      default:
+        return { format: 'kernel-log', ...s } as StdinSourceConfig;
+    }
+  });
+  const sinks = (raw.sinks as RawConfig[]).map((s): SinkConfig => {
+    const records = (s.records as RecordKindName[] | undefined) ?? ['explanation', 'alert'];
+    if (s.type === 'file')
+      return {
+        fsync: false,
+        ...s,
+        records,
+        path: abs(baseDir, (s.path as string | undefined) ?? '-'),
+      } as unknown as FileSinkConfig;
+    return {
+      ...s,
+      records,
+      options: (s.options as Record<string, unknown> | undefined) ?? {},
+    } as unknown as PluginSinkConfig;
+  });
+  const snap = (raw.snapshots ?? {}) as RawConfig;
+  const alerts = (raw.alerts ?? {}) as RawConfig;
+  const corr = (raw.correlation ?? {}) as RawConfig;
+  const pipe = (raw.pipeline ?? {}) as RawConfig;
+  const log = (raw.log ?? {}) as RawConfig;
+  return {
+    version: 1,
+    baseDir,
+    ...(raw.dataDir !== undefined ? { dataDir: abs(baseDir, raw.dataDir as string) } : {}),
+    sources,
+    snapshots: {
+      ...(snap.directory !== undefined ? { directory: abs(baseDir, snap.directory as string) } : {}),
+      pollIntervalMs: (snap.pollIntervalMs as number | undefined) ?? 2000,
+      files: ((snap.files ?? []) as RawConfig[]).map((f) => ({
+        ...f,
+        path: abs(baseDir, f.path as string),
+      })) as unknown as PipelineConfig['snapshots']['files'],
+      ...(snap.kafka !== undefined
+        ? {
+            kafka: {
+              clientId: 'ruletrail',
+              ssl: false,
+              ...(snap.kafka as RawConfig),
+            } as KafkaClientConfig & { topic: string },
+          }
+        : {}),
+      historyPerHost: (snap.historyPerHost as number | undefined) ?? 16,
+    },
+    correlation: { windowMs: 2000, maxOpenPackets: 100000, idleFlushMs: 5000, ...corr },
+    alerts: {
+      builtin: { kubeMarkDrop: true, kubeNoEndpoints: true, ...((alerts.builtin ?? {}) as RawConfig) },
+      rules: ((alerts.rules ?? []) as RawConfig[]).map(
+        (r) => ({ on: 'any', severity: 'warning', ...r }) as AlertRuleConfig,
+      ),
+      windowMs: (alerts.windowMs as number | undefined) ?? 300000,
+      maxPerWindow: (alerts.maxPerWindow as number | undefined) ?? 1,
+    },
+    sinks,
+    ...(raw.deadLetter !== undefined
+      ? { deadLetter: { path: abs(baseDir, (raw.deadLetter as RawConfig).path as string) } }
+      : {}),
+    pipeline: { maxInFlight: 10000, shutdownTimeoutMs: 30000, checkpointIntervalMs: 1000, ...pipe },
+    ...(raw.metrics !== undefined ? { metrics: raw.metrics as { listen: string } } : {}),
+    log: { level: 'info', progress: 'auto', ...log },
+  };
+}
+
+/** Checks the schema cannot express. */
+function crossCheck(cfg: PipelineConfig): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const ids = new Map<string, string>();
+  cfg.sources.forEach((s, i) => {
+    const prev = ids.get(s.id);
+    if (prev) out.push({ path: `/sources/${i}/id`, message: `id '${s.id}' is already used by ${prev}` });
+    else ids.set(s.id, `/sources/${i}`);
+    if (s.type === 'syslog' && s.udp === undefined && s.tcp === undefined)
+      out.push({ path: `/sources/${i}`, message: 'needs udp, tcp or both' });
+  });
+  cfg.sinks.forEach((s, i) => {
+    const prev = ids.get(s.id);
+    if (prev) out.push({ path: `/sinks/${i}/id`, message: `id '${s.id}' is already used by ${prev}` });
+    else ids.set(s.id, `/sinks/${i}`);
+  });
+  const stdout = cfg.sinks.filter((s) => s.type === 'file' && s.path === '-');
+  if (stdout.length > 1) out.push({ path: '/sinks', message: 'only one file sink may write to stdout (-)' });
+  if (cfg.sources.filter((s) => s.type === 'stdin').length > 1)
+    out.push({ path: '/sources', message: 'only one stdin source is possible' });
+  cfg.alerts.rules.forEach((r, i) => {
+    if ([r.table, r.chain, r.target, r.comment, r.verdict].every((x) => x === undefined))
+      out.push({
+        path: `/alerts/rules/${i}`,
+        message: 'needs at least one of table, chain, target, comment, verdict',
+      });
+    for (const k of ['comment', 'chain'] as const) {
+      const v = r[k];
+      if (v === undefined || (k === 'chain' && !/^\/.*\/$/.test(v))) continue;
+      try {
+        new RegExp(k === 'chain' ? v.slice(1, -1) : v);
+      } catch (err) {
+        out.push({
+          path: `/alerts/rules/${i}/${k}`,
+          message: `not a regular expression: ${(err as Error).message}`,
+        });
+      }
+    }
+  });
+  const names = new Set<string>();
+  cfg.alerts.rules.forEach((r, i) => {
+    if (names.has(r.name))
+      out.push({ path: `/alerts/rules/${i}/name`, message: `alert rule '${r.name}' is defined twice` });
+    names.add(r.name);
+  });
+  if (
+    !cfg.sinks.some((s) => s.records.includes('explanation')) &&
+    !cfg.sinks.some((s) => s.records.includes('alert'))
+  )
+    out.push({ path: '/sinks', message: 'no sink receives anything' });
+  return out;
+}

@@ -1,0 +1,390 @@
+/**
+ * The run-time. One process, one event loop:
+ *
+ *   sources ──units──▶ decode (ingest adapter) ──events──▶ per-host Correlator ──packets──▶ explainPacket
+ *      ▲                   │ bad records                      (host's SnapshotSet)              │
+ *      │                   ▼                                                                     ▼
+ *      │              dead letter                                       alert rules + dedup ──▶ records
+ *      │                                                                                          │
+ *      └──── checkpoint ◀── segment released ◀── every sink reached a final status ◀── sinks ◀────┘
+ *
+ * Backpressure: `emit` (the only way in) waits while more than `maxInFlight` records are unacknowledged, so a
+ * slow sink stops the reading; memory is bounded by that, by the open packets (per-host cap) and by one unit.
+ * Delivery: at-least-once — see acks.ts for when a position may be checkpointed.
+ */
+import { createHash } from 'node:crypto';
+import { InputError, type DeadLetterOutput, type DecodedBatch } from '@ruletrail/core';
+import type { NetfilterEvent } from '@ruletrail/event';
+import { Correlator, explainPacket, type CompletedPacket, type Explanation } from '@ruletrail/explain';
+import type { Segment } from './acks';
+import { AlertEngine, type AlertRecord } from './alerts';
+import type { CheckpointStore } from './checkpoints';
+import type { PipelineConfig } from './config';
+import type { Logger } from './log';
+import type { ComponentMetrics, PipelineMetrics } from './metrics';
+import type { SnapshotStore } from './snapshot-store';
+import type { OutputRecord, RecordSink, Source, SourceContext, SourceUnit } from './types';
+import type { IngestAdapter } from '@ruletrail/core';
+import { ProgressBar } from './progress';
+
+/** Everything a run needs, built by the caller (the CLI) from the config. */
+export interface PipelineParts {
+  readonly config: PipelineConfig;
+  readonly sources: readonly Source[];
+  readonly sinks: readonly RecordSink[];
+  readonly adapters: readonly IngestAdapter[];
+  readonly snapshots: SnapshotStore;
+  readonly log: Logger;
+  readonly metrics: PipelineMetrics;
+  readonly deadLetter: DeadLetterOutput;
+  readonly checkpoints?: CheckpointStore;
+  /** Where the progress bar goes (a TTY); undefined = no bar. */
+  readonly progressStream?: NodeJS.WriteStream;
+}
+
+/** Totals of a run, logged at the end and returned to the CLI. */
+export interface RunSummary {
+  units: number;
+  events: number;
+  skipped: number;
+  errors: number;
+  packets: number;
+  alerts: number;
+  delivered: number;
+  rejected: number;
+  verdicts: Record<string, number>;
+  /** Why the run ended: every finite source finished, or a signal. */
+  reason: 'end-of-input' | 'signal' | 'error';
+}
+
+interface HostState {
+  readonly correlator: Correlator;
+  lastActivity: number;
+}
+
+/** A packet's records in flight: when the last one is final, the packet's lines are released. */
+interface PacketAck {
+  remaining: number;
+  readonly segments: Map<Segment, number>;
+}
+
+/** Runs sources → explain → sinks until the input ends or `signal` aborts. */
+export class Pipeline {
+  private readonly _hosts = new Map<string, HostState>();
+  private readonly _segmentOf = new WeakMap<NetfilterEvent, Segment>();
+  private readonly _alerts: AlertEngine;
+  private _inFlight = 0;
+  private _waiters: (() => void)[] = [];
+  private readonly _summary: RunSummary = {
+    units: 0,
+    events: 0,
+    skipped: 0,
+    errors: 0,
+    packets: 0,
+    alerts: 0,
+    delivered: 0,
+    rejected: 0,
+    verdicts: {},
+    reason: 'end-of-input',
+  };
+  private readonly _log: Logger;
+  private readonly _transform: ComponentMetrics;
+
+  constructor(private readonly _p: PipelineParts) {
+    this._alerts = new AlertEngine(_p.config.alerts);
+    this._log = _p.log.child('pipeline', 'transform');
+    this._transform = _p.metrics.component('explain', 'transform');
+  }
+
+  /** Records handed to sinks and not yet final. */
+  get inFlight(): number {
+    return this._inFlight;
+  }
+
+  /** Packets open in every host's correlator. */
+  get openPackets(): number {
+    let n = 0;
+    for (const h of this._hosts.values()) n += h.correlator.openPackets;
+    return n;
+  }
+
+  /**
+   * Runs until every source returned (finite inputs ended, or `signal` aborted them), then completes open
+   * packets, waits for the sinks, commits positions. Resolves with the totals.
+   */
+  async run(signal: AbortSignal): Promise<RunSummary> {
+    const { config, sources, metrics } = this._p;
+    const ctl = new AbortController();
+    const onAbort = (): void => {
+      this._summary.reason = 'signal';
+      ctl.abort();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const idle = setInterval(
+      () => this._flushIdleHosts(),
+      Math.max(50, Math.min(1000, config.correlation.idleFlushMs / 2)),
+    );
+    idle.unref();
+    const gauges = setInterval(() => {
+      metrics.openPackets.set(this.openPackets);
+      metrics.inFlight.set(this._inFlight);
+      metrics.snapshotHosts.set(this._p.snapshots.hostCount);
+    }, 1000);
+    gauges.unref();
+    const bar =
+      this._p.progressStream && sources.some((s) => s.finite)
+        ? new ProgressBar(this._p.progressStream, sources, () => this._summary)
+        : undefined;
+    bar?.start();
+    let failure: unknown;
+    try {
+      await Promise.all(
+        sources.map(async (s) => {
+          const ctx: SourceContext = {
+            log: this._p.log.child(s.id, 'source'),
+            metrics: metrics.component(s.id, 'source'),
+            checkpoint: this._p.checkpoints?.slot(`source:${s.id}`),
+            adapters: this._p.adapters,
+            signal: ctl.signal,
+            emit: (u) => this._emit(u),
+          };
+          try {
+            await s.run(ctx);
+          } catch (err) {
+            failure ??= err;
+            this._summary.reason = 'error';
+            this._log.error('A source failed; stopping the pipeline.', { source: s.id, error: err });
+            ctl.abort();
+          }
+        }),
+      );
+    } finally {
+      bar?.stop();
+      clearInterval(idle);
+      clearInterval(gauges);
+      signal.removeEventListener('abort', onAbort);
+      await this._shutdown();
+    }
+    if (failure) throw failure instanceof Error ? failure : new Error('a source failed');
+    return this._summary;
+  }
+
+  /** Completes open packets, drains sinks within the timeout, closes sources (they commit), writes checkpoints. */
+  private async _shutdown(): Promise<void> {
+    const { config, sinks, sources, checkpoints } = this._p;
+    for (const h of this._hosts.values()) h.correlator.flush();
+    this._hosts.clear();
+    for (const a of this._alerts.flush()) this._dispatchAlert(a, undefined);
+    const deadline = Date.now() + config.pipeline.shutdownTimeoutMs;
+    await Promise.all(sinks.map((s) => s.flush(Math.max(0, deadline - Date.now()))));
+    if (this._inFlight > 0)
+      this._log.warn(
+        'Shutdown timeout: records not acknowledged by every sink; their input will be read again after a restart.',
+        {
+          records: this._inFlight,
+        },
+      );
+    for (const s of sources) {
+      try {
+        await s.close();
+      } catch (err) {
+        this._log.error('A source failed to close.', { source: s.id, error: err });
+      }
+    }
+    checkpoints?.flush();
+    for (const s of sinks) {
+      try {
+        await s.close();
+      } catch (err) {
+        this._log.error('A sink failed to close.', { sink: s.id, error: err });
+      }
+    }
+  }
+
+  /** The single way into the pipeline: decode a unit, feed the correlators; waits while sinks lag. */
+  private async _emit(unit: SourceUnit): Promise<void> {
+    await this._room();
+    this._summary.units++;
+    const base = (unit.firstLine ?? 1) - 1;
+    const data = unit.data;
+    const chunks: AsyncIterable<Buffer> = Buffer.isBuffer(data) ? oneChunk(data) : data;
+    const seg = unit.segment;
+    try {
+      for await (const batch of unit.adapter.decode(chunks, { ...unit.decode, file: unit.origin })) {
+        this._batch(batch, base, seg);
+        // A whole binary file is one unit: keep backpressure inside it too.
+        if (this._inFlight >= this._p.config.pipeline.maxInFlight) await this._room();
+      }
+    } catch (err) {
+      // An input unusable as a whole (UsageError): dead-letter it, never stop the pipeline for one bad input.
+      const e = new InputError('RT_ERR_PIPELINE_INPUT', { file: unit.origin }, (err as Error).message);
+      this._p.deadLetter.write(e);
+      this._summary.errors++;
+      this._transform.error(e.code);
+    } finally {
+      seg?.seal();
+    }
+  }
+
+  private _batch(batch: DecodedBatch, base: number, seg: Segment | undefined): void {
+    const s = this._summary;
+    s.skipped += batch.skipped;
+    for (const err of batch.errors) {
+      const e =
+        base > 0 && err.position.line !== undefined
+          ? new InputError(
+              err.code,
+              { ...err.position, line: err.position.line + base },
+              err.reason,
+              err.record,
+            )
+          : err;
+      this._p.deadLetter.write(e);
+      this._transform.error(e.code);
+    }
+    s.errors += batch.errors.length;
+    this._transform.received(batch.events.length);
+    const now = Date.now();
+    for (const e of batch.events) {
+      s.events++;
+      if (!e.netfilter.trace) continue; // packet logs without a trace step: nothing to correlate, nothing to hold
+      const o = e.ruletrail.origin;
+      if (base > 0 && o.line !== undefined) o.line += base;
+      if (seg) {
+        seg.retain();
+        this._segmentOf.set(e, seg);
+      }
+      this._host(e.host?.name ?? '', now).correlator.push(e);
+    }
+  }
+
+  private _host(name: string, now: number): HostState {
+    let h = this._hosts.get(name);
+    if (!h) {
+      const c = this._p.config.correlation;
+      h = {
+        correlator: new Correlator(this._p.snapshots.forHost(name), (p) => this._onPacket(p), {
+          windowMs: c.windowMs,
+          maxOpenPackets: c.maxOpenPackets,
+        }),
+        lastActivity: now,
+      };
+      this._hosts.set(name, h);
+    }
+    h.lastActivity = now;
+    return h;
+  }
+
+  /** A host silent for `idleFlushMs` (wall clock): its open packets will not get more lines in time. */
+  private _flushIdleHosts(): void {
+    const now = Date.now();
+    const limit = this._p.config.correlation.idleFlushMs;
+    for (const [name, h] of this._hosts) {
+      if (now - h.lastActivity < limit) continue;
+      h.correlator.flush();
+      this._hosts.delete(name);
+    }
+  }
+
+  private _onPacket(p: CompletedPacket): void {
+    const x = explainPacket(p.events, p.pick, p.flags);
+    const s = this._summary;
+    s.packets++;
+    s.verdicts[x.verdict] = (s.verdicts[x.verdict] ?? 0) + 1;
+    this._p.metrics.packets.inc({ verdict: x.verdict });
+    this._transform.sent();
+    const segments = new Map<Segment, number>();
+    for (const e of p.events) {
+      const seg = this._segmentOf.get(e);
+      if (seg) segments.set(seg, (segments.get(seg) ?? 0) + 1);
+    }
+    const ack: PacketAck = { remaining: 1, segments };
+    const id = packetId(x, p.events[0]);
+    this._dispatch(
+      {
+        kind: 'explanation',
+        key: x.packet.host ?? '',
+        id,
+        ...(x.packet.firstSeen ? { time: x.packet.firstSeen } : {}),
+        body: x,
+      },
+      ack,
+    );
+    for (const a of this._alerts.evaluate(x)) this._dispatchAlert(a, ack, id);
+    this._settle(ack); // the initial 1: dispatching is over
+  }
+
+  private _dispatchAlert(a: AlertRecord, ack: PacketAck | undefined, packet?: string): void {
+    this._summary.alerts++;
+    this._p.metrics.alerts.inc({ rule: a.alert.rule, outcome: a.alert.repeat ? 'repeat' : 'emitted' });
+    const id = createHash('sha256')
+      .update(
+        a.alert.repeat
+          ? `${a.alert.host}|${a.alert.service ?? ''}|${a.alert.rule}|${a.alert.window.start}|repeat`
+          : `${packet ?? ''}|${a.alert.rule}`,
+      )
+      .digest('hex')
+      .slice(0, 32);
+    this._dispatch({ kind: 'alert', key: a.alert.host, id, time: a['@timestamp'], body: a }, ack);
+  }
+
+  private _dispatch(record: OutputRecord, ack: PacketAck | undefined): void {
+    for (const sink of this._p.sinks) {
+      if (!sink.kinds.has(record.kind)) continue;
+      this._inFlight++;
+      if (ack) ack.remaining++;
+      sink.send(record, (status, reason) => {
+        this._inFlight--;
+        if (status === 'delivered') this._summary.delivered++;
+        else {
+          this._summary.rejected++;
+          this._p.deadLetter.write(
+            new InputError(
+              'RT_ERR_SINK_REJECTED',
+              { file: `sink:${sink.id}` },
+              reason ?? 'rejected by the sink',
+              JSON.stringify(record.body),
+            ),
+          );
+        }
+        if (ack) this._settle(ack);
+        this._wake();
+      });
+    }
+  }
+
+  private _settle(ack: PacketAck): void {
+    if (--ack.remaining > 0) return;
+    for (const [seg, n] of ack.segments) seg.release(n);
+  }
+
+  private _room(): Promise<void> {
+    if (this._inFlight < this._p.config.pipeline.maxInFlight) return Promise.resolve();
+    return new Promise((resolve) => this._waiters.push(resolve));
+  }
+
+  private _wake(): void {
+    if (this._inFlight < this._p.config.pipeline.maxInFlight && this._waiters.length) {
+      const w = this._waiters;
+      this._waiters = [];
+      for (const f of w) f();
+    }
+  }
+}
+
+/** Same packet, same id: host, where its first line was read, and when. */
+function packetId(x: Explanation, first: NetfilterEvent | undefined): string {
+  const o = first?.ruletrail.origin;
+  return createHash('sha256')
+    .update(
+      `${x.packet.host ?? ''}|${o?.file ?? ''}|${o?.line ?? ''}|${o?.offset ?? ''}|${x.packet.firstSeen ?? ''}`,
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
+
+// eslint-disable-next-line @typescript-eslint/require-await
+async function* oneChunk(b: Buffer): AsyncIterable<Buffer> {
+  yield b;
+}

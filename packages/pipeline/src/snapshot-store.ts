@@ -1,0 +1,119 @@
+/**
+ * The per-host snapshot history of the enrichment stage. Each host's trace lines are joined with that host's
+ * snapshots only, with the explain engine's own rule (`SnapshotSet.pick`): the newest snapshot taken at or
+ * before the packet's first step; a packet older than every snapshot gets the oldest one and
+ * `event_before_snapshots`; a host with none gets `no_snapshot`; a step the chosen snapshot cannot contain is
+ * `snapshot_mismatch`. So drift is flagged by the same code that flags it in `ruletrail explain`.
+ *
+ * Memory is bounded: at most `historyPerHost` snapshots per host and family (the oldest are dropped), and a
+ * re-shipped snapshot whose hash equals the one before it in time is not stored again (the shipper re-sends
+ * unchanged rules periodically as a heartbeat; only changes matter for the join).
+ */
+import { parseIptablesSave, type Family, type Ruleset } from '@ruletrail/ruleset';
+import { SnapshotSet, type SnapshotPick } from '@ruletrail/explain';
+import type { SnapshotEnvelope } from './snapshot-envelope';
+
+interface Entry {
+  readonly time: number;
+  readonly hash: string;
+  readonly ruleset: Ruleset;
+}
+
+/** What `add` did with a snapshot. */
+export type AddResult = 'added' | 'unchanged' | 'duplicate' | 'unsupported';
+
+/** One host's snapshots, exposed as the `SnapshotSet` the correlator picks from. */
+export class HostSnapshots extends SnapshotSet {
+  private _set: SnapshotSet = new SnapshotSet([]);
+  private readonly _entries = new Map<Family, Entry[]>();
+
+  constructor(readonly host: string) {
+    super([]);
+  }
+
+  /** Snapshots held, all families. */
+  get size(): number {
+    let n = 0;
+    for (const l of this._entries.values()) n += l.length;
+    return n;
+  }
+
+  override of(family: Family): readonly Ruleset[] {
+    return this._set.of(family);
+  }
+
+  override pick(family: string, timeMs: number | undefined): SnapshotPick {
+    return this._set.pick(family, timeMs);
+  }
+
+  /** Inserts in time order; see the module comment for what is skipped. */
+  insert(family: Family, time: number, hash: string, build: () => Ruleset, limit: number): AddResult {
+    const list = this._entries.get(family) ?? [];
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.time > time) i--;
+    const before = list[i - 1];
+    if (before && before.hash === hash) return before.time === time ? 'duplicate' : 'unchanged';
+    const after = list[i];
+    // The same rules shipped earlier than what we hold: the interval simply starts earlier.
+    if (after && after.hash === hash) list.splice(i, 1);
+    list.splice(i, 0, { time, hash, ruleset: build() });
+    while (list.length > limit) list.shift();
+    this._entries.set(family, list);
+    // Rebuilding the SnapshotSet reuses its ordering and pick rule exactly (a few entries: cheap).
+    this._set = new SnapshotSet([...this._entries.values()].flat().map((e) => e.ruleset));
+    return 'added';
+  }
+}
+
+/** Every host's history. */
+export class SnapshotStore {
+  private readonly _hosts = new Map<string, HostSnapshots>();
+
+  constructor(private readonly _historyPerHost = 16) {}
+
+  /** Hosts with at least one snapshot. */
+  get hostCount(): number {
+    let n = 0;
+    for (const h of this._hosts.values()) if (h.size > 0) n++;
+    return n;
+  }
+
+  /** The history of `host` (created empty on first use, so packets of unknown hosts get `no_snapshot`). */
+  forHost(host: string): HostSnapshots {
+    let h = this._hosts.get(host);
+    if (!h) {
+      h = new HostSnapshots(host);
+      this._hosts.set(host, h);
+    }
+    return h;
+  }
+
+  /** Adds a shipped snapshot. @throws InputError/UsageError from the parser when the content is not iptables-save. */
+  add(env: SnapshotEnvelope): AddResult {
+    if (env.format !== 'iptables-save') return 'unsupported';
+    const time = Date.parse(env.takenAt);
+    const source = `${env.host}:${env.tool}@${env.takenAt}`;
+    const build = (): Ruleset => {
+      const rs = parseIptablesSave(env.content, { source, ...(env.family ? { family: env.family } : {}) });
+      // The shipper's clock stamp is the one that orders the history, whatever the file's own comment says.
+      return { ...rs, generatedAt: new Date(time).toISOString() };
+    };
+    // The family must be known before parsing to find the slot; ip6tables-save always says so in the envelope.
+    const family: Family = env.family ?? build().family ?? 'ipv4';
+    return this.forHost(env.host).insert(family, time, env.hash, build, this._historyPerHost);
+  }
+
+  /** Adds a snapshot already parsed (static `snapshots.files`). */
+  addRuleset(host: string, ruleset: Ruleset, takenAt: string | undefined): AddResult {
+    const at = takenAt ?? ruleset.generatedAt;
+    const time = at !== undefined ? Date.parse(at) : 0;
+    const rs = at !== undefined ? { ...ruleset, generatedAt: new Date(time).toISOString() } : ruleset;
+    return this.forHost(host).insert(
+      ruleset.family ?? 'ipv4',
+      time,
+      ruleset.hash,
+      () => rs,
+      this._historyPerHost,
+    );
+  }
+}

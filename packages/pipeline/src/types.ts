@@ -1,0 +1,119 @@
+/**
+ * The run-time's component contracts: sources hand *units* of raw input to the pipeline, the pipeline decodes
+ * them with the same ingest adapters `ruletrail explain` uses, correlates and explains packets, and hands
+ * *records* (explanations and alerts) to sinks. Each record's final status flows back to the units it came
+ * from, so a source checkpoints a position only once everything derived from it reached every sink.
+ */
+import type { DecodeOptions, IngestAdapter } from '@ruletrail/core';
+import type { Segment } from './acks';
+import type { Logger } from './log';
+import type { ComponentMetrics } from './metrics';
+
+/**
+ * One piece of raw input. Text channels hand complete lines only (a unit never ends inside a line), so a
+ * position after the unit is a safe resume point.
+ */
+export interface SourceUnit {
+  /** Name of the input (file path, `syslog+udp://127.0.0.1:5514`, `kafka:topic/2`): origins and dead letters. */
+  readonly origin: string;
+  /** Complete lines, or (binary channels) the whole finite input as a chunk stream. */
+  readonly data: Buffer | AsyncIterable<Buffer>;
+  /** 1-based number of the first line of `data` in its input, so origins name the true line. Default 1. */
+  readonly firstLine?: number;
+  /** The adapter that decodes `data`. */
+  readonly adapter: IngestAdapter;
+  /** Host, year and time zone for framings that carry none. `file` is set from `origin`. */
+  readonly decode?: Omit<DecodeOptions, 'file'>;
+  /**
+   * The acknowledgement handle for this unit: the pipeline retains it once per event it decodes and releases
+   * it as each event's packet reaches a final status in every sink. Absent: nothing to acknowledge (stdin).
+   */
+  readonly segment?: Segment;
+}
+
+/** What the run-time gives a source. */
+export interface SourceContext {
+  readonly log: Logger;
+  readonly metrics: ComponentMetrics;
+  /** This source's slot in the checkpoint file; undefined when the config has no `dataDir`. */
+  readonly checkpoint: CheckpointSlot | undefined;
+  /** Built-in adapters in auto-detection order. */
+  readonly adapters: readonly IngestAdapter[];
+  /** Aborted on SIGTERM/SIGINT: stop reading, return from `run`. */
+  readonly signal: AbortSignal;
+  /** Hands one unit to the pipeline; resolves when the pipeline has room for more (backpressure). */
+  emit(unit: SourceUnit): Promise<void>;
+}
+
+/** A persisted JSON value owned by one component (see checkpoints.ts). */
+export interface CheckpointSlot {
+  get(): unknown;
+  /** Replaces the value; the store writes it atomically soon after (and at shutdown). */
+  set(value: unknown): void;
+}
+
+/** Progress of a finite input, for the progress bar. */
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+}
+
+/** A source of raw trace input. */
+export interface Source {
+  readonly id: string;
+  /** Whether the input ends by itself (a file read once, stdin) — the run ends when every source is finite and done. */
+  readonly finite: boolean;
+  /** Runs until the input ends (finite sources) or `ctx.signal` aborts. Must not throw on bad records. */
+  run(ctx: SourceContext): Promise<void>;
+  /** Bytes done / total of a finite input, when known. */
+  progress?(): Progress | undefined;
+  /** Releases sockets, file handles and clients; called once after `run` returned. Commits what was acknowledged. */
+  close(): Promise<void>;
+}
+
+/** The two kinds of records the pipeline emits. */
+export type RecordKind = 'explanation' | 'alert';
+
+/** One output record. */
+export interface OutputRecord {
+  readonly kind: RecordKind;
+  /** Partition / routing key: the host, so one host's records stay in order on one Kafka partition. */
+  readonly key: string;
+  /** Deterministic id (same input → same id), so an idempotent sink turns a redelivery into a no-op. */
+  readonly id: string;
+  /** Event time (ISO 8601), for time-based indices. */
+  readonly time?: string;
+  /** The JSON document: an `Explanation` (docs/explain-json.md) or an alert (docs/pipeline.md). */
+  readonly body: object;
+}
+
+/** Final status of one record in one sink. `rejected` records also go to the dead-letter output. */
+export type FinalStatus = 'delivered' | 'rejected';
+
+/** A sink as the run-time drives it: queue records, learn each one's final status. */
+export interface RecordSink {
+  readonly id: string;
+  /** Record kinds this sink takes. */
+  readonly kinds: ReadonlySet<RecordKind>;
+  /**
+   * Queues one record. `done` is called exactly once, after the remote side acknowledged it (`delivered`) or
+   * after it was refused for good (`rejected`, with the reason). Retries happen inside the sink.
+   */
+  send(record: OutputRecord, done: (status: FinalStatus, reason?: string) => void): void;
+  /** Resolves once everything queued reached a final status, or `timeoutMs` passed. */
+  flush(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds a source from its validated config. `baseDir` resolves relative paths (the config file's folder). */
+export type SourceFactory = (
+  config: Record<string, unknown> & { id: string; type: string },
+  baseDir: string,
+) => Source;
+
+/** Builds a sink from its validated config. */
+export type SinkFactory = (
+  config: Record<string, unknown> & { id: string; type: string },
+  baseDir: string,
+  log: Logger,
+) => RecordSink | Promise<RecordSink>;
