@@ -146,6 +146,40 @@ function preflight(): void {
   ];
   const missing = need.filter((b) => run(['sh', '-c', `command -v ${b}`], { allowFail: true }).code !== 0);
   if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (run lab/install.sh)`);
+  kernelCheck();
+}
+
+/** Says exactly which kernel feature is missing, in a scratch namespace, before any pass starts. */
+function kernelCheck(): void {
+  if (!fs.existsSync('/proc/sys/net/netfilter/nf_log_all_netns'))
+    throw new Error(
+      'kernel: /proc/sys/net/netfilter/nf_log_all_netns missing (no netfilter logging support)',
+    );
+  const ns = `rtlab-${process.pid}-check`;
+  run(['ip', 'netns', 'add', ns]);
+  const undo = onCleanup(`delete netns ${ns}`, () => run(['ip', 'netns', 'del', ns], { allowFail: true }));
+  try {
+    const probes: [string, string[]][] = [
+      [
+        'iptables-legacy (CONFIG_IP_NF_IPTABLES_LEGACY, ip_tables raw table)',
+        ['iptables-legacy', '-t', 'raw', '-L', '-n'],
+      ],
+      ['ip6tables-legacy (CONFIG_IP6_NF_IPTABLES_LEGACY)', ['ip6tables-legacy', '-t', 'raw', '-L', '-n']],
+      ['iptables-nft (CONFIG_NF_TABLES, nft_compat)', ['iptables-nft', '-t', 'raw', '-L', '-n']],
+      ['per-namespace logger sysctl net.netfilter.nf_log.2', ['cat', '/proc/sys/net/netfilter/nf_log/2']],
+    ];
+    for (const [what, argv] of probes) {
+      const r = run(['ip', 'netns', 'exec', ns, ...argv], { allowFail: true });
+      if (r.code !== 0)
+        throw new Error(`kernel: ${what} does not work here: ${r.stderr.trim().split('\n')[0] ?? ''}`);
+    }
+    const loggers = fs.readFileSync('/proc/net/netfilter/nf_log', 'utf8');
+    for (const l of ['nf_log_ipv4', 'nf_log_ipv6', 'nfnetlink_log'])
+      if (!loggers.includes(l))
+        throw new Error(`kernel: logger ${l} not registered (/proc/net/netfilter/nf_log)`);
+  } finally {
+    undo();
+  }
 }
 
 function channelFor(name: ChannelName, rsyslog: PrivateRsyslog, tmp: string): Channel {
@@ -188,18 +222,26 @@ async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; d
       const label = `${sc.name}/${ch}`;
       const t0 = Date.now();
       try {
-        const r = await runPass(
-          { prefix: `${runTag}-${idx}`, tmp, addresses: ADDRESSES, macPrefix },
-          sc,
-          channel,
-          backendOf(ch),
-          dir,
-        );
+        const ctx = { prefix: `${runTag}-${idx}`, tmp, addresses: ADDRESSES, macPrefix };
+        let r = await runPass(ctx, sc, channel, backendOf(ch), dir);
+        let retried = '';
+        if (r.problems.length) {
+          // One retry, in fresh namespaces: the kernel log and nf_log_all_netns are shared with the whole host.
+          retried = ` (retried after: ${r.problems.join('; ')})`;
+          r = await runPass(
+            { ...ctx, prefix: `${ctx.prefix}r` },
+            sc,
+            channelFor(ch, rsyslog, tmp),
+            backendOf(ch),
+            dir,
+          );
+        }
         const meta: PassMeta = { ...r.meta, tools };
         fs.writeFileSync(path.join(dir, 'pass.json'), JSON.stringify(meta, null, 2) + '\n');
         const summary = meta.probes.map((p) => `${p.id}=${p.result}(${p.records ?? 0} rec)`).join(' ');
         if (r.problems.length) for (const p of r.problems) report(false, `capture ${label}: ${p}`);
-        else report(true, `capture ${label}: ${summary} [${((Date.now() - t0) / 1000).toFixed(1)} s]`);
+        else
+          report(true, `capture ${label}: ${summary} [${((Date.now() - t0) / 1000).toFixed(1)} s]${retried}`);
         passes.push({ meta, dir });
         if (fixtureMode && args.writeFixtures && r.problems.length === 0) {
           const fdir = path.join(args.writeFixtures, sc.name, ch);

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Bg } from './proc';
-import { nsRun, onCleanup, run, sleep, startBg, waitFor } from './proc';
+import { onCleanup, run, sleep, startBg, waitFor } from './proc';
 import { setHostSysctl, writeSysctl, readSysctl } from './netns';
 import type { ChannelName } from './types';
 
@@ -21,6 +21,8 @@ export interface Channel {
   start(node: string, passDir: string, tag: string, mine: (kernelLogLine: string) => boolean): Promise<void>;
   /** Stops the capture and leaves the capture file at passDir/file. */
   stop(): Promise<void>;
+  /** Idempotent: stops whatever still runs and undoes host settings, also when start or a probe failed. */
+  dispose(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -136,6 +138,10 @@ export function kernelLogChannel(rsyslog: PrivateRsyslog): Channel {
       const lines = segment.split('\n').filter((l) => l.includes(' TRACE: ') && mine(l));
       fs.writeFileSync(path.join(passDir, 'kern.log'), lines.map((l) => l + '\n').join(''));
     },
+    async dispose() {
+      restore?.();
+      restore = undefined;
+    },
   };
 }
 
@@ -183,6 +189,9 @@ export function nflogPcapChannel(): Channel {
       await sleep(300);
       await bg?.stop();
       if (bg) for (const f of ['tcpdump.stdout', 'tcpdump.stderr']) moveToLogs(bg, f);
+    },
+    async dispose() {
+      await bg?.stop();
     },
   };
 }
@@ -259,6 +268,9 @@ export function ulogdJsonChannel(tmp: string): Channel {
       await bg?.stop();
       if (bg) for (const f of ['ulogd.stdout', 'ulogd.stderr', 'ulogd.log']) moveToLogs(bg, f);
     },
+    async dispose() {
+      await bg?.stop();
+    },
   };
 }
 
@@ -297,6 +309,9 @@ export function xtablesMonitorChannel(): Channel {
       }
       if (died) throw new Error(`xtables-monitor exited during the capture: ${err.trim()}`);
     },
+    async dispose() {
+      await bg?.stop();
+    },
   };
 }
 
@@ -316,8 +331,4 @@ function moveToLogs(bg: Bg, name: string): void {
   const logs = path.join(dir, 'logs');
   fs.mkdirSync(logs, { recursive: true });
   fs.renameSync(src, path.join(logs, name));
-}
-
-export function nodeRun(node: string, argv: readonly string[]): string {
-  return nsRun(node, argv).stdout;
 }

@@ -209,6 +209,7 @@ export async function runPass(
       extra.push('links.json');
     }
   } finally {
+    await channel.dispose();
     for (const s of services.reverse()) await s.stop();
     topo.destroy();
   }
