@@ -127,6 +127,28 @@ function report(ok: boolean | 'known', text: string): void {
   process.stdout.write(`${ok === 'known' ? 'KNOWN' : ok ? 'ok   ' : 'FAIL '} ${text}\n`);
 }
 
+/** scenario × channel summary: the worst status reported for each cell. */
+function matrix(): string {
+  const rank = ['ok', 'KNOWN', 'no adapter', 'FAIL'];
+  const cells = new Map<string, string>();
+  for (const r of results) {
+    const m = /^(?:capture|explain|fixture) ([\w-]+)\/([\w-]+)/.exec(r.text);
+    if (!m) continue;
+    const st =
+      r.ok === 'known' ? 'KNOWN' : r.ok ? 'ok' : /adapter missing/.test(r.text) ? 'no adapter' : 'FAIL';
+    const k = `${m[1]}/${m[2]}`;
+    const prev = cells.get(k) ?? 'ok';
+    cells.set(k, rank.indexOf(st) > rank.indexOf(prev) ? st : prev);
+  }
+  const scs = SCENARIO_NAMES.filter((n) => [...cells.keys()].some((k) => k.startsWith(`${n}/`)));
+  const chs = ALL_CHANNELS.filter((c) => [...cells.keys()].some((k) => k.endsWith(`/${c}`)));
+  const w = Math.max(8, ...scs.map((x) => x.length));
+  const lines = [['scenario'.padEnd(w), ...chs.map((c) => c.padEnd(16))].join('  ')];
+  for (const sc of scs)
+    lines.push([sc.padEnd(w), ...chs.map((c) => (cells.get(`${sc}/${c}`) ?? '-').padEnd(16))].join('  '));
+  return lines.map((l) => l.trimEnd()).join('\n');
+}
+
 function preflight(): void {
   if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, iptables, sysctls)');
   const need = [
@@ -393,6 +415,7 @@ async function main(): Promise<number> {
   process.stdout.write(`ruletrail lab: output in ${outRoot}\n`);
   const passes = args.fromFixtures ? loadFixtures(args.fromFixtures, args) : await capture(args, outRoot);
   if (!args.captureOnly) explainAll(passes, outRoot);
+  process.stdout.write(`\n${matrix()}\n`);
   const failed = results.filter((r) => r.ok === false).length;
   const known = results.filter((r) => r.ok === 'known').length;
   process.stdout.write(
