@@ -173,6 +173,9 @@ function preflight(): void {
 
 /** Says exactly which kernel feature is missing, in a scratch namespace, before any pass starts. */
 function kernelCheck(): void {
+  // On modular kernels the loggers register only once loaded (built-in here; modprobe then fails harmlessly).
+  for (const m of ['nf_log_syslog', 'nfnetlink_log', 'xt_TRACE', 'nft_compat'])
+    run(['modprobe', '-q', m], { allowFail: true });
   if (!fs.existsSync('/proc/sys/net/netfilter/nf_log_all_netns'))
     throw new Error(
       'kernel: /proc/sys/net/netfilter/nf_log_all_netns missing (no netfilter logging support)',

@@ -68,7 +68,16 @@ export class PrivateRsyslog {
       path.join(this.tmp, 'rsyslogd.stderr'),
     );
     const probe = `rtlab-marker ${path.basename(this.tmp)} rsyslog-ready`;
-    await this.marker(probe);
+    try {
+      await this.marker(probe);
+    } catch (e) {
+      // Ubuntu confines rsyslogd with AppArmor, which forbids writing under /tmp.
+      const profiles = readIf('/sys/kernel/security/apparmor/profiles');
+      const hint = /rsyslogd/.test(profiles)
+        ? ' (an AppArmor profile confines rsyslogd here and may forbid writing the lab file: aa-complain rsyslogd)'
+        : '';
+      throw new Error(`${e instanceof Error ? e.message : String(e)}${hint}`);
+    }
   }
 
   /** Writes a marker into the kernel log and waits until rsyslogd has written it to the file. */
