@@ -70,9 +70,18 @@ export interface KafkaSinkConfig {
   readonly createTopics?: { readonly numPartitions?: number; readonly replicationFactor?: number };
 }
 
-export const KAFKA_DEFAULTS = Object.freeze({
+export const KAFKA_DEFAULTS: Readonly<{
+  clientId: string;
+  compression: KafkaCompression;
+  idempotent: boolean;
+  ackTimeoutMs: number;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  maxMessageBytes: number;
+  clientRetries: number;
+}> = Object.freeze({
   clientId: 'ruletrail',
-  compression: 'gzip' as KafkaCompression,
+  compression: 'gzip',
   idempotent: true,
   ackTimeoutMs: 30_000,
   requestTimeoutMs: 30_000,

@@ -60,6 +60,7 @@ interface KafkaErrorLike {
   type?: string;
   retriable?: boolean;
   originalError?: unknown;
+  cause?: unknown;
   errors?: unknown[];
 }
 
@@ -69,8 +70,14 @@ export type KafkaErrorClass = 'retriable' | 'record' | 'producer-state' | 'fatal
 /** Classifies a kafkajs error (unwrapping "number of retries exceeded"). Exported for tests. */
 export function classifyKafkaError(err: unknown): KafkaErrorClass {
   let e = err as KafkaErrorLike | undefined;
-  for (let i = 0; i < 5 && e?.name === 'KafkaJSNumberOfRetriesExceeded' && e.originalError !== undefined; i++)
-    e = e.originalError as KafkaErrorLike;
+  // kafkajs wraps the real error: "number of retries exceeded" and its retrier's KafkaJSNonRetriableError keep
+  // it in `cause` (`originalError` in older versions).
+  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
+    const inner = e.originalError ?? e.cause;
+    const wrapper = e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError';
+    if (!wrapper || inner === undefined || inner === e) break;
+    e = inner as KafkaErrorLike;
+  }
   if (e === undefined || e === null || typeof e !== 'object') return 'retriable';
   if (e.name === 'KafkaJSAggregateError' && Array.isArray(e.errors) && e.errors.length > 0) {
     const classes = e.errors.map(classifyKafkaError);
@@ -149,7 +156,10 @@ export class KafkaSink implements Sink {
       logCreator:
         () =>
         ({ level, log: entry }: LogEntry) => {
-          const { message, timestamp: _t, logger: _l, ...fields } = entry;
+          const { message } = entry;
+          const fields: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(entry))
+            if (k !== 'message' && k !== 'timestamp' && k !== 'logger') fields[k] = v;
           // Our runner owns retries beyond kafkajs's own, which is what this warning is about.
           if (message.startsWith('Limiting retries for the idempotent producer')) return;
           const m = `kafkajs: ${message}`;
@@ -326,12 +336,12 @@ function tlsOptions(
   tls: true | NonNullable<Exclude<KafkaSinkConfig['tls'], boolean>>,
 ): ConnectionOptions | true {
   if (tls === true) return true;
-  const { allowInsecure: _a, ca, ...rest } = tls;
-  return {
-    ...rest,
-    ...(ca !== undefined
-      ? { ca: Array.isArray(ca) ? [...(ca as (string | Buffer)[])] : (ca as string | Buffer) }
-      : {}),
-    rejectUnauthorized: tls.rejectUnauthorized !== false,
-  };
+  const out: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized !== false };
+  if (tls.ca !== undefined)
+    out.ca = Array.isArray(tls.ca) ? [...(tls.ca as (string | Buffer)[])] : (tls.ca as string | Buffer);
+  if (tls.cert !== undefined) out.cert = tls.cert;
+  if (tls.key !== undefined) out.key = tls.key;
+  if (tls.passphrase !== undefined) out.passphrase = tls.passphrase;
+  if (tls.servername !== undefined) out.servername = tls.servername;
+  return out;
 }
