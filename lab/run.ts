@@ -10,6 +10,7 @@ import {
   nflogPcapChannel,
   ulogdJsonChannel,
   xtablesMonitorChannel,
+  nftMonitorChannel,
 } from './lib/capture';
 import type { Json } from './lib/explain';
 import {
@@ -25,7 +26,7 @@ import {
 import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
 import { runPass, toolVersions } from './lib/pass';
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
-import { ALL_CHANNELS, backendOf } from './lib/types';
+import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
 
 const USAGE = `usage: npm run lab -- [options]
@@ -34,7 +35,8 @@ Captures real netfilter TRACE output in throw-away network namespaces, then runs
 \`ruletrail explain\` on every capture and checks the explanation. Needs root.
 
   --scenario a,b        scenarios to run (default: all): ${SCENARIO_NAMES.join(', ')}
-  --channel a,b         channels (default: all): ${ALL_CHANNELS.join(', ')}
+  --channel a,b         channels (default: ${ALL_CHANNELS.join(', ')});
+                        opt-in: ${EXTRA_CHANNELS.join(', ')}; 'all' for every one
   --out DIR             where captures and explain output go (default: $TMPDIR/ruletrail-lab/<run>)
   --write-fixtures [D]  also copy the small captures + snapshots to D (default: test/fixtures/lab)
   --from-fixtures [D]   no kernel work: run the explain checks on committed captures in D
@@ -78,7 +80,10 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--channel':
         a.channels = next().split(',') as ChannelName[];
-        for (const c of a.channels) if (!ALL_CHANNELS.includes(c)) throw new Error(`unknown channel ${c}`);
+        if (a.channels.includes('all' as ChannelName)) a.channels = [...ALL_CHANNELS, ...EXTRA_CHANNELS];
+        for (const c of a.channels)
+          if (!ALL_CHANNELS.includes(c) && !EXTRA_CHANNELS.includes(c))
+            throw new Error(`unknown channel ${c}`);
         break;
       case '--out':
         a.out = path.resolve(next());
@@ -141,7 +146,9 @@ function matrix(): string {
     cells.set(k, rank.indexOf(st) > rank.indexOf(prev) ? st : prev);
   }
   const scs = SCENARIO_NAMES.filter((n) => [...cells.keys()].some((k) => k.startsWith(`${n}/`)));
-  const chs = ALL_CHANNELS.filter((c) => [...cells.keys()].some((k) => k.endsWith(`/${c}`)));
+  const chs = [...ALL_CHANNELS, ...EXTRA_CHANNELS].filter((c) =>
+    [...cells.keys()].some((k) => k.endsWith(`/${c}`)),
+  );
   const w = Math.max(8, ...scs.map((x) => x.length));
   const lines = [['scenario'.padEnd(w), ...chs.map((c) => c.padEnd(16))].join('  ')];
   for (const sc of scs)
@@ -217,6 +224,8 @@ function channelFor(name: ChannelName, rsyslog: PrivateRsyslog, tmp: string): Ch
       return ulogdJsonChannel(tmp);
     case 'xtables-monitor':
       return xtablesMonitorChannel();
+    case 'nft-monitor':
+      return nftMonitorChannel();
   }
 }
 

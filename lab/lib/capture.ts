@@ -324,6 +324,39 @@ export function xtablesMonitorChannel(): Channel {
   };
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// iptables-nft: the same nftrace events printed by nftables' own `nft monitor trace` (opt-in channel)
+
+export function nftMonitorChannel(): Channel {
+  let bg: Bg | undefined;
+  return {
+    name: 'nft-monitor',
+    file: 'nft-monitor.txt',
+    command: 'stdbuf -oL nft monitor trace > nft-monitor.txt',
+    async start(node, dir) {
+      bg = startBg(
+        'nft monitor trace',
+        ['ip', 'netns', 'exec', node, 'stdbuf', '-oL', 'nft', 'monitor', 'trace'],
+        path.join(dir, 'nft-monitor.txt'),
+        path.join(dir, 'nft-monitor.stderr'),
+      );
+      await sleep(500);
+      if (bg.exited()) throw new Error(`nft monitor trace exited: ${bg.stderr()}`);
+    },
+    async stop() {
+      await sleep(300);
+      const died = bg?.exited() ?? false;
+      const err = bg?.stderr() ?? '';
+      await bg?.stop();
+      if (bg) moveToLogs(bg, 'nft-monitor.stderr');
+      if (died) throw new Error(`nft monitor trace exited during the capture: ${err.trim()}`);
+    },
+    async dispose() {
+      await bg?.stop();
+    },
+  };
+}
+
 function readIf(f: string): string {
   try {
     return fs.readFileSync(f, 'utf8');

@@ -20,6 +20,7 @@ export const ADAPTER_PACKAGE: Record<ChannelName, string> = {
   'nflog-pcap': 'ingest-nflog-pcap',
   'ulogd-json': 'ingest-ulogd-json',
   'xtables-monitor': 'ingest-xtables-monitor',
+  'nft-monitor': 'ingest-nft-monitor',
 };
 
 /** Whether the adapter package exists and exports anything once built (the skeletons export nothing). */
@@ -185,7 +186,7 @@ export function checkExplanation(p: Json, e: Expectation, channel: ChannelName):
         errs.push(`decidedBy ${where}, expected ${e.decidedBy.table}:${e.decidedBy.chain}`);
       const rn = numOf(d['rulenum']);
       if (e.decidedBy.rulenum !== undefined) {
-        if (rn === undefined && channel !== 'xtables-monitor')
+        if (rn === undefined && channel !== 'xtables-monitor' && channel !== 'nft-monitor')
           errs.push(`decidedBy has no rulenum, expected ${e.decidedBy.rulenum}`);
         else if (rn !== undefined && rn !== e.decidedBy.rulenum)
           errs.push(`decidedBy rulenum ${rn}, expected ${e.decidedBy.rulenum}`);

@@ -181,6 +181,37 @@ export function readNflogPcap(file: string): LightRecord[] {
   return out;
 }
 
+/** `nft monitor trace`: `trace id <id> <family> <table> <chain> packet: …` then rule/policy/verdict lines. */
+export function readNftMonitor(file: string): LightRecord[] {
+  const out: LightRecord[] = [];
+  const packets = new Map<string, Omit<LightRecord, 'prefix'>>();
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = /^trace id ([0-9a-f]+) (\S+) (\S+) (\S+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [, id = '', , table = '', chain = '', rest = ''] = m;
+    if (rest.startsWith('packet: ')) {
+      const word = (re: RegExp) => re.exec(rest)?.[1];
+      const l4 = word(/ (tcp|udp) sport /) ?? (/ icmp(?:v6)? type /.test(rest) ? 'icmp' : '');
+      const sport = word(/ (?:tcp|udp) sport (\d+)/);
+      const dport = word(/ (?:tcp|udp) dport (\d+)/);
+      packets.set(id, {
+        src: canonIp(word(/ ip6? saddr (\S+)/) ?? ''),
+        dst: canonIp(word(/ ip6? daddr (\S+)/) ?? ''),
+        proto: l4,
+        ...(sport ? { sport: Number(sport) } : {}),
+        ...(dport ? { dport: Number(dport) } : {}),
+      });
+      continue;
+    }
+    const pkt = packets.get(id);
+    out.push({
+      prefix: `${table}:${chain}:${rest.split(' ')[0] ?? ''}`,
+      ...(pkt ?? { src: '', dst: '', proto: '' }),
+    });
+  }
+  return out;
+}
+
 export function readRecords(channel: ChannelName, file: string): LightRecord[] {
   switch (channel) {
     case 'kernel-log':
@@ -191,5 +222,7 @@ export function readRecords(channel: ChannelName, file: string): LightRecord[] {
       return readUlogdJson(file);
     case 'xtables-monitor':
       return readXtablesMonitor(file);
+    case 'nft-monitor':
+      return readNftMonitor(file);
   }
 }

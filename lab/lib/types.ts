@@ -1,19 +1,22 @@
 // Shared lab types: scenarios, probes, expectations, channels.
 
 /** Capture channels, named as in the event schema's `ruletrail.channel`. */
-export type ChannelName = 'kernel-log' | 'nflog-pcap' | 'ulogd-json' | 'xtables-monitor';
+export type ChannelName = 'kernel-log' | 'nflog-pcap' | 'ulogd-json' | 'xtables-monitor' | 'nft-monitor';
+/** The channels a plain `npm run lab` captures and checks. */
 export const ALL_CHANNELS: readonly ChannelName[] = [
   'kernel-log',
   'nflog-pcap',
   'ulogd-json',
   'xtables-monitor',
 ];
+/** Opt-in (`--channel nft-monitor`): `nft monitor trace` of the same iptables-nft ruleset. */
+export const EXTRA_CHANNELS: readonly ChannelName[] = ['nft-monitor'];
 
 export type Backend = 'legacy' | 'nft';
 export type Family = 4 | 6;
 
 export function backendOf(channel: ChannelName): Backend {
-  return channel === 'xtables-monitor' ? 'nft' : 'legacy';
+  return channel === 'xtables-monitor' || channel === 'nft-monitor' ? 'nft' : 'legacy';
 }
 
 /** Addresses of one run; every one of them lives only inside the lab's namespaces. */
