@@ -369,6 +369,22 @@ function explainPass(
     else report(true, `explain ${label} ${pr.id}: ${describe(first)}`);
     essences.set(pr.id, essence(first));
   }
+  // Each probe sends exactly one traced packet (SYN, datagram or echo request; probe timeouts stay below the
+  // SYN retransmission time), so any other packet in the output is a correlation error: split or invented.
+  const matched = new Set<Json>();
+  for (const pr of meta.probes) {
+    const probe = sc.probes.find((p) => p.id === pr.id);
+    if (probe) for (const p of packetsForProbe(ex.packets, probe, pr)) matched.add(p);
+  }
+  const extra = ex.packets.filter((p) => !matched.has(p));
+  if (extra.length || ex.packets.length !== meta.probes.length)
+    report(
+      false,
+      `explain ${label}: ${ex.packets.length} packets for ${meta.probes.length} probes` +
+        (extra.length
+          ? `; not from any probe: ${extra.map((p) => JSON.stringify(p['packet'])).join(' ')}`
+          : ''),
+    );
   return essences;
 }
 
