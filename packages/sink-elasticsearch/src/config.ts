@@ -60,22 +60,29 @@ export interface ElasticsearchSetupOptions {
   readonly createDataStreams?: boolean;
 }
 
-export const ES_DEFAULTS = Object.freeze({
+export const ES_DEFAULTS: Readonly<{
+  index: string;
+  alertIndex: string;
+  apiVersion: 8 | 9;
+  compression: boolean;
+  requestTimeoutMs: number;
+}> = Object.freeze({
   index: 'ruletrail-packets',
   alertIndex: 'ruletrail-alerts',
-  apiVersion: 9 as 8 | 9,
+  apiVersion: 9,
   compression: true,
   requestTimeoutMs: 60_000,
 });
 
 export function validateElasticsearchConfig(c: ElasticsearchSinkConfig): void {
   const problems: string[] = [];
-  if (!Array.isArray(c.nodes) || c.nodes.length === 0) problems.push('nodes: at least one URL is required');
+  const nodes: readonly unknown[] = Array.isArray(c.nodes) ? c.nodes : [];
+  if (nodes.length === 0) problems.push('nodes: at least one URL is required');
   else
-    for (const n of c.nodes) {
+    for (const n of nodes) {
       let u: URL | undefined;
       try {
-        u = new URL(n);
+        u = new URL(String(n));
       } catch {
         problems.push('nodes: not a URL');
         continue;

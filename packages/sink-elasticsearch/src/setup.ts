@@ -14,6 +14,8 @@ export interface ElasticsearchSetupResult {
   readonly templates: Readonly<Record<string, string>>;
   /** Data streams created now (empty in `index` mode or when they already existed). */
   readonly createdDataStreams: readonly string[];
+  /** Data streams the cluster could not create now (no create API); the first write creates them from the template. */
+  readonly deferredDataStreams: readonly string[];
   readonly mode: 'data_stream' | 'index';
 }
 
@@ -59,12 +61,11 @@ export async function setupElasticsearch(
   ];
   const templates: Record<string, string> = {};
   const created: string[] = [];
+  const deferred: string[] = [];
   try {
     for (const [target, mappings] of targets) {
       const body = indexTemplate(target, mappings, options);
-      await client.indices.putIndexTemplate({ name: target, ...body } as Parameters<
-        Client['indices']['putIndexTemplate']
-      >[0]);
+      await client.indices.putIndexTemplate({ name: target, ...body });
       templates[target] = (body.index_patterns as string[])[0]!;
       log.info('Installed index template.', { template: target, mode });
       if (mode === 'data_stream' && options.createDataStreams !== false) {
@@ -73,9 +74,19 @@ export async function setupElasticsearch(
           created.push(target);
           log.info('Created data stream.', { dataStream: target });
         } catch (err) {
-          // Already there: fine (setup is re-runnable). Anything else is a real failure.
-          if (!(statusOf(err) === 400 && /resource_already_exists/.test(String((err as Error).message))))
-            throw err;
+          const status = statusOf(err);
+          if (status === 400 && /resource_already_exists/.test(String((err as Error).message))) continue; // re-run
+          // No create-data-stream API on this cluster (e.g. a minimal distribution without the data-streams
+          // module): the template still makes the first write create the data stream.
+          if (status === 404 || status === 405) {
+            deferred.push(target);
+            log.warn('Cannot create the data stream now; the first write will.', {
+              dataStream: target,
+              status,
+            });
+            continue;
+          }
+          throw err;
         }
       }
     }
@@ -84,5 +95,5 @@ export async function setupElasticsearch(
   } finally {
     if (extra.client === undefined) await client.close();
   }
-  return { templates, createdDataStreams: created, mode };
+  return { templates, createdDataStreams: created, deferredDataStreams: deferred, mode };
 }
