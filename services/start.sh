@@ -300,6 +300,8 @@ receivers:
 exporters:
   file:
     path: $d/received.jsonl
+    # Keep what earlier runs wrote when the receiver is restarted (the default truncates on start).
+    append: true
     format: json
 service:
   telemetry:
