@@ -165,6 +165,12 @@ export async function runPass(
           nsRun(topo.node, ['nft', '-a', 'list', 'ruleset']).stdout,
         );
         extra.push(`nft-ruleset${suffix}.txt`);
+        // The same ruleset as JSON (`nft -j list ruleset`), for joins by rule handle.
+        fs.writeFileSync(
+          path.join(dir, `nft-ruleset${suffix}.json`),
+          nsRun(topo.node, ['nft', '-j', 'list', 'ruleset']).stdout,
+        );
+        extra.push(`nft-ruleset${suffix}.json`);
       }
     };
     // The snapshot in force when the capture starts: this is what ruletrail is given.
