@@ -18,9 +18,8 @@
  * or when the open-packet cap forces the oldest out (flagged `evicted`).
  */
 import type { NetfilterEvent } from '@ruletrail/event';
-import type { Ruleset } from '@ruletrail/ruleset';
 import { chainHook, chainPriority, isFinalHook, isForward, lastTableAt, type Hook } from './hooks';
-import { joinStep, resolveRulenum } from './join';
+import { VMAP_EFFECT, joinStepCached, resolveRulenum } from './join';
 import type { SnapshotPick, SnapshotSet } from './snapshots';
 import type { Flag } from './types';
 
@@ -43,7 +42,6 @@ interface OpenPacket {
   readonly key: string;
   readonly events: NetfilterEvent[];
   readonly pick: SnapshotPick;
-  readonly finalTables: Map<Hook, string | undefined>;
   src?: string;
   dst?: string;
   sport?: number;
@@ -121,7 +119,6 @@ export class Correlator {
       key,
       events: [],
       pick,
-      finalTables: new Map(),
       lastTable: tr.table,
       lastChain: tr.chain,
       travEnded: false,
@@ -213,8 +210,16 @@ export class Correlator {
     const rs = p.pick.ruleset;
     if (!rs) return;
     const rulenum = resolveRulenum(rs, tr, 0);
-    const effect =
-      rulenum === undefined ? 'unknown' : joinStep(rs, tr.table, tr.chain, tr.kind, rulenum).effect;
+    const joined =
+      rulenum === undefined
+        ? undefined
+        : joinStepCached(rs, tr.table, tr.chain, tr.kind, rulenum, tr.rulenum !== undefined);
+    // A verdict map decides per packet: the channel's own verdict is the rule's effect.
+    const effect = !joined
+      ? 'unknown'
+      : joined.rule?.target === 'VMAP' && tr.verdict
+        ? (VMAP_EFFECT[tr.verdict.toUpperCase()] ?? 'unknown')
+        : joined.effect;
     if (effect === 'drop' || effect === 'reject' || effect === 'queue') {
       this._complete(p, []);
       return;
@@ -222,13 +227,8 @@ export class Correlator {
     if (effect === 'accept' || effect === 'nat') {
       p.travEnded = true;
       const h = p.lastHook;
-      if (h && isFinalHook(h) && tr.table === this._finalTable(p, rs, h)) this._complete(p, []);
+      if (h && isFinalHook(h) && tr.table === lastTableAt(rs, h)) this._complete(p, []);
     }
-  }
-
-  private _finalTable(p: OpenPacket, rs: Ruleset, hook: Hook): string | undefined {
-    if (!p.finalTables.has(hook)) p.finalTables.set(hook, lastTableAt(rs, hook));
-    return p.finalTables.get(hook);
   }
 
   private _complete(p: OpenPacket, flags: Flag[]): void {

@@ -7,7 +7,7 @@ import type { NetfilterEvent } from '@ruletrail/event';
 import type { Rule, Ruleset } from '@ruletrail/ruleset';
 import { findOption, targetOption } from '@ruletrail/ruleset';
 import { chainHook, isFinalHook, type Hook } from './hooks';
-import { joinStep, resolveRulenum, type JoinedStep } from './join';
+import { VMAP_EFFECT, joinStepCached, resolveRulenum, type JoinedStep } from './join';
 import {
   calicoId,
   isKubeServiceChain,
@@ -30,12 +30,26 @@ import type {
   Verdict,
 } from './types';
 
+/** The jump path into a call frame, as a persistent list of step indexes (innermost first): no copying per step. */
+interface PathNode {
+  readonly idx: number;
+  readonly parent: PathNode | undefined;
+}
+
 interface Frame {
   chain: string;
-  /** The jump step that entered this frame (undefined for the built-in chain). */
-  via?: RuleRef;
   lastRulenum: number;
+  /** The jumps that led into this frame (undefined for the built-in chain). */
+  path?: PathNode | undefined;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const NO_SNAPSHOT: JoinedStep = {
+  resolution: 'unresolved',
+  effect: 'unknown',
+  problem: 'no snapshot of this address family',
+};
 
 interface Tuple {
   src?: string;
@@ -45,7 +59,7 @@ interface Tuple {
 }
 
 interface MarkChange {
-  idx: number;
+  readonly idx: number;
   spec?: MarkSpec;
   from?: number;
   to?: number;
@@ -61,7 +75,7 @@ export function explainPacket(
   const rs = pick.ruleset;
   const steps: ExplainedStep[] = [];
   const joins: JoinedStep[] = [];
-  const paths: RuleRef[][] = [];
+  const paths: (PathNode | undefined)[] = [];
   const hooks: (Hook | undefined)[] = [];
   const markChanges = new Map<number, MarkChange>();
   const nat: NatRewrite[] = [];
@@ -73,29 +87,43 @@ export function explainPacket(
   let decidedIdx: number | undefined;
   const terminalIdx: number[] = [];
   let firstProblem: string | undefined;
-  let prev: { tuple: Tuple; mark: number; inIf?: string; outIf?: string } | undefined;
 
+  // Hot loop: one iteration per trace step of every packet. Allocation-light on purpose (no spreads, no
+  // per-step arrays): explain-all throughput is bounded by this loop and the garbage it makes.
+  let prevSrc: string | undefined;
+  let prevDst: string | undefined;
+  let prevSport: number | undefined;
+  let prevDport: number | undefined;
+  let prevMark = 0;
+  let prevIn: string | undefined;
+  let prevOut: string | undefined;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     const trace = e.netfilter.trace!;
+    const table = trace.table;
+    const chainName = trace.chain;
+    const kind = trace.kind;
     // Channels that name rules by text (xtables-monitor, nft) are given their number here; a rule whose text
     // is not in the chain keeps number 0, which never resolves and is reported.
-    const after =
-      stack.length && stack[stack.length - 1]!.chain === trace.chain
-        ? stack[stack.length - 1]!.lastRulenum
-        : 0;
-    const located = rs ? resolveRulenum(rs, trace, after) : trace.rulenum;
-    const tr = { ...trace, rulenum: located ?? 0 };
-    let j: JoinedStep = rs
-      ? joinStep(rs, tr.table, tr.chain, tr.kind, tr.rulenum)
-      : { resolution: 'unresolved', effect: 'unknown', problem: 'no snapshot of this address family' };
+    const sameTrav = !travEnded && table === travTable;
+    const fi = sameTrav ? findFrame(stack, chainName) : -1;
+    const located = rs ? resolveRulenum(rs, trace, fi >= 0 ? stack[fi]!.lastRulenum : 0) : trace.rulenum;
+    const rulenum = located ?? 0;
+    let j: JoinedStep =
+      rs && located !== undefined
+        ? joinStepCached(rs, table, chainName, kind, rulenum, trace.rulenum !== undefined)
+        : NO_SNAPSHOT;
     if (rs && located === undefined)
       j = {
         resolution: 'unresolved',
         effect: 'unknown',
-        problem: `rule '${trace.rule ?? '?'}' is not in ${tr.table} ${tr.chain} of ${rs.source}`,
+        problem: `rule '${trace.rule ?? '?'}' is not in ${table} ${chainName} of ${rs.source}`,
       };
-    else if (trace.verdict && j.resolution !== 'unresolved' && !verdictAgrees(trace.verdict, j.effect))
+    else if (j.rule?.target === 'VMAP' && trace.verdict) {
+      // A verdict map decides per packet: the channel's verdict is the rule's effect.
+      const eff = VMAP_EFFECT[trace.verdict.toUpperCase()] ?? 'unknown';
+      j = { ...j, effect: eff, ...(trace.target !== undefined ? { target: trace.target } : {}) };
+    } else if (trace.verdict && j.resolution !== 'unresolved' && !verdictAgrees(trace.verdict, j.effect))
       j = {
         ...j,
         resolution: 'unresolved',
@@ -106,49 +134,50 @@ export function explainPacket(
     if (j.resolution === 'unresolved' && rs) flags.add('snapshot_mismatch');
 
     // --- traversal bookkeeping: which call frame is this step in?
-    const hook = chainHook(rs, tr.table, tr.chain);
-    if (travEnded || tr.table !== travTable) {
+    const hook = chainHook(rs, table, chainName);
+    if (travEnded || table !== travTable) {
       // After an unresolved step its effect is unknown, so a traversal that seems unfinished is no evidence of a gap.
       if (!travEnded && i > 0 && joins[i - 1]?.resolution !== 'unresolved') {
         flags.add('trace_gap');
         problem ??= `the ${travTable} traversal before this step ended without a verdict step (lines lost?)`;
       }
-      stack = [{ chain: tr.chain, lastRulenum: 0 }];
-      travTable = tr.table;
+      stack = [{ chain: chainName, lastRulenum: 0 }];
+      travTable = table;
       travHook = hook ?? (i === 0 ? undefined : travHook);
       travEnded = false;
       if (!hook && i > 0) {
         flags.add('trace_gap');
-        problem ??= `a ${tr.table} traversal cannot start in user chain ${tr.chain}: its entry step is missing`;
+        problem ??= `a ${table} traversal cannot start in user chain ${chainName}: its entry step is missing`;
       }
-    } else if (stack[stack.length - 1]!.chain !== tr.chain) {
-      const at = findFrame(stack, tr.chain);
+    } else if (stack[stack.length - 1]!.chain !== chainName) {
+      const at = findFrame(stack, chainName);
       if (at >= 0) stack.length = at + 1;
-      else stack.push({ chain: tr.chain, lastRulenum: 0 });
-      if (j.resolution !== 'unresolved' && !problemBefore(joins)) {
+      else stack.push({ chain: chainName, lastRulenum: 0, path: stack[stack.length - 1]!.path });
+      if (j.resolution !== 'unresolved' && !problemBefore(joins) && !(at >= 0 && trace.id !== undefined)) {
         flags.add('trace_gap');
-        problem ??= `expected the next step in ${travTable} ${stack[Math.max(0, at)]?.chain ?? '?'}, got ${tr.chain}`;
+        problem ??= `expected the next step in ${travTable} ${stack[Math.max(0, at)]?.chain ?? '?'}, got ${chainName}`;
       }
     }
     const frame = stack[stack.length - 1]!;
-    if (tr.rulenum <= frame.lastRulenum) {
+    if (rulenum <= frame.lastRulenum) {
       flags.add('trace_gap');
-      problem ??= `rule numbers in ${tr.table} ${tr.chain} went backwards (${frame.lastRulenum} then ${tr.rulenum})`;
+      problem ??= `rule numbers in ${table} ${chainName} went backwards (${frame.lastRulenum} then ${rulenum})`;
     }
-    frame.lastRulenum = tr.rulenum;
-    const path = stack.map((f) => f.via).filter((v): v is RuleRef => v !== undefined);
+    frame.lastRulenum = rulenum;
+    paths.push(frame.path);
     hooks.push(travHook);
 
-    const ref = refOf(tr.table, tr.chain, tr.rulenum, j.rule);
     // --- effect on the traversal
     switch (j.effect) {
       case 'jump':
-        stack.push({ chain: j.rule!.target!, via: ref, lastRulenum: 0 });
+        stack.push({ chain: j.target!, lastRulenum: 0, path: { idx: i, parent: frame.path } });
         break;
-      case 'goto':
-        if (stack.length > 1) stack.pop();
-        stack.push({ chain: j.rule!.target!, via: ref, lastRulenum: 0 });
+      case 'goto': {
+        // -g: the target replaces the current frame, so its RETURN goes back to our caller.
+        const replaced = stack.length > 1 ? stack.pop()! : frame;
+        stack.push({ chain: j.target!, lastRulenum: 0, path: { idx: i, parent: replaced.path } });
         break;
+      }
       case 'return':
         // RETURN from the base chain falls to the chain's policy entry, which the kernel logs next.
         if (stack.length > 1) stack.pop();
@@ -170,76 +199,106 @@ export function explainPacket(
     }
 
     // --- packet fields: mark and address changes between steps
-    const tuple: Tuple = {
-      ...(e.source?.ip !== undefined ? { src: e.source.ip } : {}),
-      ...(e.destination?.ip !== undefined ? { dst: e.destination.ip } : {}),
-      ...(e.source?.port !== undefined ? { sport: e.source.port } : {}),
-      ...(e.destination?.port !== undefined ? { dport: e.destination.port } : {}),
-    };
+    const src = e.source?.ip;
+    const dst = e.destination?.ip;
+    const sport = e.source?.port;
+    const dport = e.destination?.port;
     const mark = e.netfilter.mark ?? 0;
     const inIf = e.observer?.ingress?.interface?.name;
     const outIf = e.observer?.egress?.interface?.name;
-    const changed: Record<string, string | number> = {};
-    if (prev) {
-      for (const k of ['src', 'dst', 'sport', 'dport'] as const)
-        if (tuple[k] !== undefined && tuple[k] !== prev.tuple[k]) changed[k] = tuple[k];
-      if (mark !== prev.mark) {
-        changed.mark = hex(mark);
-        const mc = markChanges.get(i - 1) ?? { idx: i - 1 };
-        markChanges.set(i - 1, { ...mc, from: prev.mark, to: mark });
-      }
-      if (inIf !== undefined && inIf !== prev.inIf) changed.in = inIf;
-      if (outIf !== undefined && outIf !== prev.outIf) changed.out = outIf;
+    let changed: Record<string, string | number> | undefined;
+    if (i > 0) {
+      const tupleChanged =
+        (src !== undefined && src !== prevSrc) ||
+        (dst !== undefined && dst !== prevDst) ||
+        (sport !== undefined && sport !== prevSport) ||
+        (dport !== undefined && dport !== prevDport);
       if (
-        changed.src !== undefined ||
-        changed.dst !== undefined ||
-        changed.sport !== undefined ||
-        changed.dport !== undefined
+        tupleChanged ||
+        mark !== prevMark ||
+        (inIf !== undefined && inIf !== prevIn) ||
+        (outIf !== undefined && outIf !== prevOut)
       ) {
-        const p = i - 1;
-        const pj = joins[p]!;
+        changed = {};
+        if (src !== undefined && src !== prevSrc) changed.src = src;
+        if (dst !== undefined && dst !== prevDst) changed.dst = dst;
+        if (sport !== undefined && sport !== prevSport) changed.sport = sport;
+        if (dport !== undefined && dport !== prevDport) changed.dport = dport;
+        if (mark !== prevMark) {
+          changed.mark = hex(mark);
+          // Channels that print the packet once per base chain (xtables-monitor, nft) show a new mark only at
+          // the next chain: credit the change to the step that set those bits since the last observed change.
+          const bits = (prevMark ^ mark) >>> 0;
+          let at = i - 1;
+          for (let k = i - 1; k >= 0; k--) {
+            const m = markChanges.get(k);
+            if (m?.from !== undefined) break;
+            if (m?.spec && (m.spec.mask & bits) !== 0) {
+              at = k;
+              break;
+            }
+          }
+          const mc = markChanges.get(at) ?? { idx: at };
+          mc.from = prevMark;
+          mc.to = mark;
+          markChanges.set(at, mc);
+        }
+        if (inIf !== undefined && inIf !== prevIn) changed.in = inIf;
+        if (outIf !== undefined && outIf !== prevOut) changed.out = outIf;
+      }
+      if (tupleChanged) {
+        const before: Tuple = { src: prevSrc, dst: prevDst, sport: prevSport, dport: prevDport };
+        const after: Tuple = { src, dst, sport, dport };
+        const pj = joins[i - 1]!;
+        const ps = steps[i - 1]!;
         nat.push(
           pj.effect === 'nat'
             ? {
                 kind: pj.rule!.target!,
-                from: side(prev.tuple, pj.rule!.target!),
-                to: side(tuple, pj.rule!.target!),
-                by: refOf(steps[p]!.table, steps[p]!.chain, steps[p]!.rulenum, pj.rule),
+                from: side(before, pj.rule!.target!),
+                to: side(after, pj.rule!.target!),
+                by: refOf(ps.table, ps.chain, ps.rulenum, pj.rule),
               }
-            : { kind: 'CONNTRACK', from: endpoints(prev.tuple), to: endpoints(tuple) },
+            : { kind: 'CONNTRACK', from: endpoints(before), to: endpoints(after) },
         );
       }
     }
     if (j.rule) {
       const spec = markSetByRule(j.rule);
-      if (spec) markChanges.set(i, { ...(markChanges.get(i) ?? { idx: i }), spec });
+      if (spec) {
+        const mc = markChanges.get(i) ?? { idx: i };
+        mc.spec = spec;
+        markChanges.set(i, mc);
+      }
     }
-    prev = {
-      tuple,
-      mark,
-      ...(inIf !== undefined ? { inIf } : {}),
-      ...(outIf !== undefined ? { outIf } : {}),
-    };
+    prevSrc = src;
+    prevDst = dst;
+    prevSport = sport;
+    prevDport = dport;
+    prevMark = mark;
+    prevIn = inIf;
+    prevOut = outIf;
 
     if (problem && !firstProblem && j.resolution === 'unresolved')
-      firstProblem = `${tr.table}:${tr.chain}:${tr.kind}:${tr.rulenum}: ${problem}`;
+      firstProblem = `${table}:${chainName}:${kind}:${rulenum}: ${problem}`;
     joins.push(j);
-    paths.push(path);
-    steps.push({
-      table: tr.table,
-      chain: tr.chain,
-      kind: tr.kind,
-      rulenum: tr.rulenum,
+    const step: Mutable<ExplainedStep> = {
+      table,
+      chain: chainName,
+      kind,
+      rulenum,
       resolution: j.resolution,
       effect: j.effect,
-      ...(j.rule ? { rule: j.rule.text } : {}),
-      ...(j.target ? { target: j.target } : {}),
-      ...(mark ? { mark: hex(mark) } : {}),
-      ...(Object.keys(changed).length ? { changed } : {}),
-      ...(problem ? { problem } : {}),
-      ...(e['@timestamp'] ? { time: e['@timestamp'] } : {}),
       origin: e.ruletrail.origin,
-    });
+    };
+    if (j.rule) step.rule = j.rule.text;
+    if (j.target) step.target = j.target;
+    if (mark) step.mark = hex(mark);
+    if (changed) step.changed = changed;
+    if (problem) step.problem = problem;
+    const time = e['@timestamp'];
+    if (time) step.time = time;
+    steps.push(step);
   }
   // A NAT step with no later step to show the result: take the rewrite from the rule itself.
   for (let i = 0; i < joins.length; i++) {
@@ -295,7 +354,7 @@ export function explainPacket(
         mark: mc.spec
           ? `${hex(mc.spec.value)}/${hex(mc.spec.mask)}`
           : `${hex(mc.from ?? 0)} -> ${hex(mc.to ?? 0)}`,
-        path: paths[idx]!,
+        path: pathRefs(paths[idx], steps, joins),
       });
     }
   }
@@ -321,7 +380,7 @@ export function explainPacket(
           ),
           kind: steps[decided]!.kind,
           ...(joins[decided]!.target ? { target: joins[decided]!.target } : {}),
-          path: paths[decided]!,
+          path: pathRefs(paths[decided], steps, joins),
         }
       : undefined;
   const flagList = [...flags].sort();
@@ -381,6 +440,16 @@ function verdictAgrees(verdict: string, effect: Effect): boolean {
   }
 }
 
+/** A path as the public RuleRef list, outermost first. */
+function pathRefs(node: PathNode | undefined, steps: ExplainedStep[], joins: JoinedStep[]): RuleRef[] {
+  const out: RuleRef[] = [];
+  for (let n = node; n; n = n.parent) {
+    const s = steps[n.idx]!;
+    out.unshift(refOf(s.table, s.chain, s.rulenum, joins[n.idx]!.rule));
+  }
+  return out;
+}
+
 function findFrame(stack: Frame[], chain: string): number {
   for (let k = stack.length - 1; k >= 0; k--) if (stack[k]!.chain === chain) return k;
   return -1;
@@ -435,26 +504,24 @@ function natTargetOf(rule: Rule, e: NetfilterEvent): string {
 
 function summarize(e: NetfilterEvent): PacketSummary {
   const nf = e.netfilter;
-  return {
-    ...(e.host?.name ? { host: e.host.name } : {}),
-    family: e.network.type,
-    ...(e.network.transport ? { proto: e.network.transport } : {}),
-    ...(e.source?.ip !== undefined ? { src: e.source.ip } : {}),
-    ...(e.destination?.ip !== undefined ? { dst: e.destination.ip } : {}),
-    ...(e.source?.port !== undefined ? { sport: e.source.port } : {}),
-    ...(e.destination?.port !== undefined ? { dport: e.destination.port } : {}),
-    ...(nf.ip?.id !== undefined ? { ipId: nf.ip.id } : {}),
-    ...(nf.ip?.len !== undefined ? { len: nf.ip.len } : {}),
-    ...(nf.tcp?.seq !== undefined ? { tcpSeq: nf.tcp.seq } : {}),
-    ...(nf.tcp?.flags ? { tcpFlags: nf.tcp.flags } : {}),
-    ...(nf.tcp?.options !== undefined ? { tcpOptions: nf.tcp.options } : {}),
-    ...(nf.icmp?.type !== undefined ? { icmpType: nf.icmp.type } : {}),
-    ...(nf.icmp?.code !== undefined ? { icmpCode: nf.icmp.code } : {}),
-    ...(e.observer?.ingress?.interface?.name ? { in: e.observer.ingress.interface.name } : {}),
-    ...(e.observer?.egress?.interface?.name ? { out: e.observer.egress.interface.name } : {}),
-    ...(e['@timestamp'] ? { firstSeen: e['@timestamp'] } : {}),
-    channel: e.ruletrail.channel,
-  };
+  const p: Mutable<PacketSummary> = { family: e.network.type, channel: e.ruletrail.channel };
+  if (e.host?.name) p.host = e.host.name;
+  if (e.network.transport) p.proto = e.network.transport;
+  if (e.source?.ip !== undefined) p.src = e.source.ip;
+  if (e.destination?.ip !== undefined) p.dst = e.destination.ip;
+  if (e.source?.port !== undefined) p.sport = e.source.port;
+  if (e.destination?.port !== undefined) p.dport = e.destination.port;
+  if (nf.ip?.id !== undefined) p.ipId = nf.ip.id;
+  if (nf.ip?.len !== undefined) p.len = nf.ip.len;
+  if (nf.tcp?.seq !== undefined) p.tcpSeq = nf.tcp.seq;
+  if (nf.tcp?.flags) p.tcpFlags = nf.tcp.flags;
+  if (nf.tcp?.options !== undefined) p.tcpOptions = nf.tcp.options;
+  if (nf.icmp?.type !== undefined) p.icmpType = nf.icmp.type;
+  if (nf.icmp?.code !== undefined) p.icmpCode = nf.icmp.code;
+  if (e.observer?.ingress?.interface?.name) p.in = e.observer.ingress.interface.name;
+  if (e.observer?.egress?.interface?.name) p.out = e.observer.egress.interface.name;
+  if (e['@timestamp']) p.firstSeen = e['@timestamp'];
+  return p;
 }
 
 interface KubeResult {
@@ -462,6 +529,40 @@ interface KubeResult {
   /** The rule whose comment named the service on the decisive path, for the cause sentence. */
   ref?: RuleRef & { service: ServiceRef; ruleObj?: Rule };
   flags: Flag[];
+}
+
+/** What one rule's comments say, parsed once per rule (rules are shared by every packet that hits them). */
+interface RuleComments {
+  readonly services: readonly ServiceRef[];
+  readonly calico: readonly string[];
+}
+const commentCache = new WeakMap<Rule, RuleComments>();
+function ruleComments(rule: Rule): RuleComments {
+  let c = commentCache.get(rule);
+  if (!c) {
+    const services: ServiceRef[] = [];
+    const calico: string[] = [];
+    for (const text of rule.comments) {
+      const id = calicoId(text);
+      if (id) calico.push(id);
+      else {
+        const svc = parseServiceComment(text);
+        if (svc) services.push(svc);
+      }
+    }
+    c = { services, calico };
+    commentCache.set(rule, c);
+  }
+  return c;
+}
+const serviceChainCache = new Map<string, boolean>();
+function isServiceChainCached(chain: string): boolean {
+  let v = serviceChainCache.get(chain);
+  if (v === undefined) {
+    v = isKubeServiceChain(chain);
+    if (serviceChainCache.size < 100_000) serviceChainCache.set(chain, v);
+  }
+  return v;
 }
 
 /**
@@ -472,7 +573,7 @@ interface KubeResult {
 function attributeKubernetes(
   steps: ExplainedStep[],
   joins: JoinedStep[],
-  paths: RuleRef[][],
+  paths: (PathNode | undefined)[],
   decided: number | undefined,
   markChanges: Map<number, MarkChange>,
 ): KubeResult {
@@ -481,70 +582,62 @@ function attributeKubernetes(
   const calico: string[] = [];
   let endpoint: string | undefined;
   let reason: string | undefined;
-  let anyService: { svc: ServiceRef; idx: number } | undefined;
+  let anyService: ServiceRef | undefined;
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
     const rule = joins[i]!.rule;
-    if (isKubeServiceChain(s.chain) && !chains.includes(s.chain)) chains.push(s.chain);
+    if (isServiceChainCached(s.chain) && !chains.includes(s.chain)) chains.push(s.chain);
     if (s.chain === 'KUBE-MARK-DROP') flags.push('kube_mark_drop');
-    if (rule?.target === 'KUBE-MARK-DROP' && s.resolution !== 'unresolved') flags.push('kube_mark_drop');
     if (!rule) continue;
-    for (const c of rule.comments) {
-      const id = calicoId(c);
-      if (id) {
-        if (!calico.includes(id)) calico.push(id);
-        continue;
-      }
-      const svc = parseServiceComment(c);
-      if (!svc) continue;
-      anyService ??= { svc, idx: i };
+    if (rule.target === 'KUBE-MARK-DROP' && s.resolution !== 'unresolved') flags.push('kube_mark_drop');
+    const rc = ruleComments(rule);
+    for (const id of rc.calico) if (!calico.includes(id)) calico.push(id);
+    for (const svc of rc.services) {
+      anyService ??= svc;
       if (isNoEndpointsReason(svc.suffix)) {
         reason = svc.suffix;
         flags.push('kube_no_endpoints');
       }
     }
-    if (s.chain.startsWith('KUBE-SEP-') && rule.target === 'DNAT')
+    if (rule.target === 'DNAT' && s.chain.startsWith('KUBE-SEP-'))
       endpoint = targetOption(rule, 'to-destination')?.values[0];
   }
-  // The decisive path: mark setter's path + the setter itself, else the deciding step's.
-  let decisive: { path: RuleRef[]; idx: number } | undefined;
+  // The decisive path: the mark setter's when a mark decided, else the deciding step's.
+  let decisive: PathNode | undefined;
   if (decided !== undefined) {
-    const setters = [...markChanges.keys()].filter((k) => k < decided).sort((a, b) => a - b);
-    const setter = setters.find((k) => joins[k]!.rule?.target === 'MARK');
+    let setter: number | undefined;
+    for (const k of markChanges.keys())
+      if (k < decided && joins[k]!.rule?.target === 'MARK' && (setter === undefined || k < setter))
+        setter = k;
+    const decidedRule = joins[decided]!.rule;
     decisive =
-      setter !== undefined && joins[decided]!.rule && markMatchOf(joins[decided]!.rule)
-        ? { path: paths[setter]!, idx: setter }
-        : { path: paths[decided]!, idx: decided };
+      setter !== undefined && decidedRule && markMatchOf(decidedRule) ? paths[setter] : paths[decided];
   }
   let ref: KubeResult['ref'];
-  if (decisive) {
-    for (const p of decisive.path) {
-      const idx = steps.findIndex((s) => sameRef(p, s));
-      const rule = idx >= 0 ? joins[idx]!.rule : undefined;
-      const svc = rule?.comments.map(parseServiceComment).find((x) => x !== undefined);
-      if (svc && rule) {
-        ref = { ...p, service: svc, ruleObj: rule };
-        break;
-      }
+  const outermostFirst: PathNode[] = [];
+  for (let n = decisive; n; n = n.parent) outermostFirst.unshift(n);
+  for (const n of outermostFirst) {
+    const rule = joins[n.idx]!.rule;
+    const svc = rule ? ruleComments(rule).services[0] : undefined;
+    if (svc && rule) {
+      const st = steps[n.idx]!;
+      ref = { ...refOf(st.table, st.chain, st.rulenum, rule), service: svc, ruleObj: rule };
+      break;
     }
   }
-  const svc = ref?.service ?? anyService?.svc;
+  const svc = ref?.service ?? anyService;
   const uniqFlags = [...new Set(flags)];
   if (!svc && chains.length === 0 && calico.length === 0) return { flags: uniqFlags };
-  const attribution: KubernetesAttribution = {
-    ...(svc
-      ? {
-          service: svc.service,
-          namespace: svc.namespace,
-          name: svc.name,
-          ...(svc.port ? { port: svc.port } : {}),
-        }
-      : {}),
-    ...(reason ? { reason } : {}),
-    ...(endpoint ? { endpoint } : {}),
-    chains,
-    ...(calico.length ? { calico } : {}),
-  };
+  const attribution: Mutable<KubernetesAttribution> = { chains };
+  if (svc) {
+    attribution.service = svc.service;
+    attribution.namespace = svc.namespace;
+    attribution.name = svc.name;
+    if (svc.port) attribution.port = svc.port;
+  }
+  if (reason) attribution.reason = reason;
+  if (endpoint) attribution.endpoint = endpoint;
+  if (calico.length) attribution.calico = calico;
   return { attribution, ...(ref ? { ref } : {}), flags: uniqFlags };
 }
 

@@ -80,8 +80,20 @@ export function isFinalHook(hook: Hook): boolean {
   return hook === 'INPUT' || hook === 'POSTROUTING';
 }
 
-/** The last table the packet traverses at `hook`, among the tables loaded in the snapshot. */
+const lastTableCache = new WeakMap<Ruleset, Map<Hook, string | undefined>>();
+
+/** The last table the packet traverses at `hook`, among the tables loaded in the snapshot (memoised). */
 export function lastTableAt(ruleset: Ruleset, hook: Hook): string | undefined {
+  let m = lastTableCache.get(ruleset);
+  if (!m) {
+    m = new Map();
+    lastTableCache.set(ruleset, m);
+  }
+  if (!m.has(hook)) m.set(hook, computeLastTableAt(ruleset, hook));
+  return m.get(hook);
+}
+
+function computeLastTableAt(ruleset: Ruleset, hook: Hook): string | undefined {
   let best: string | undefined;
   let bestPrio = -Infinity;
   for (const [name, table] of ruleset.tables) {

@@ -44,6 +44,17 @@ const CONTINUE_TARGETS = new Set([
   'NFACCT',
 ]);
 
+/** What an nftables verdict-map rule did, from the verdict the channel printed for this packet. */
+export const VMAP_EFFECT: Readonly<Record<string, Effect>> = {
+  ACCEPT: 'accept',
+  DROP: 'drop',
+  JUMP: 'jump',
+  GOTO: 'goto',
+  CONTINUE: 'continue',
+  RETURN: 'return',
+  QUEUE: 'queue',
+};
+
 /** A step mapped onto the snapshot. */
 export interface JoinedStep {
   readonly resolution: Resolution;
@@ -96,6 +107,7 @@ export function joinStep(
   chainName: string,
   kind: 'rule' | 'return' | 'policy',
   rulenum: number,
+  relabelled = true,
 ): JoinedStep {
   const t = ruleset.tables.get(table);
   if (!t) return unresolved(`table ${table} is not in snapshot ${ruleset.source}`);
@@ -109,7 +121,7 @@ export function joinStep(
         chain,
       );
     const rule = chain.rules[rulenum - 1]!;
-    if (rule.tracedAsTail)
+    if (rule.tracedAsTail && relabelled)
       return unresolved(
         `${table} ${chainName} rule ${rulenum} is unconditional; the kernel would have logged it as ${chain.builtin ? 'policy' : 'return'}:${rulenum}`,
         chain,
@@ -206,4 +218,32 @@ export function normalizeRuleText(text: string): string {
     .replace(/^-[46]\s+/, '')
     .replace(/^-t\s+\S+\s+/, '')
     .replace(/\s+/g, ' ');
+}
+
+const joinCache = new WeakMap<Ruleset, Map<string, JoinedStep>>();
+
+/**
+ * {@link joinStep}, memoised per snapshot: a snapshot is immutable and the same few hundred positions are hit by
+ * every packet, so each is resolved once (bounded, in case a trace is full of garbage positions).
+ */
+export function joinStepCached(
+  ruleset: Ruleset,
+  table: string,
+  chainName: string,
+  kind: 'rule' | 'return' | 'policy',
+  rulenum: number,
+  relabelled = true,
+): JoinedStep {
+  let m = joinCache.get(ruleset);
+  if (!m) {
+    m = new Map();
+    joinCache.set(ruleset, m);
+  }
+  const key = `${table}\u0000${chainName}\u0000${kind}\u0000${rulenum}\u0000${relabelled ? 1 : 0}`;
+  let j = m.get(key);
+  if (!j) {
+    j = joinStep(ruleset, table, chainName, kind, rulenum, relabelled);
+    if (m.size < 200_000) m.set(key, j);
+  }
+  return j;
 }
