@@ -13,6 +13,9 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 # Elasticsearch publishes its integ-test-zip to Maven Central only up to 8.19.x: no 9.x zip exists there.
 ES_VERSION="${ES_VERSION:-8.19.21}"
 
+# Go (for the Fluent forward receiver) lives in /usr/local/go on these machines, not always on PATH.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="$PATH:/usr/local/go/bin"; fi
+
 # ---- JDKs ----
 TEMURIN25=/usr/lib/jvm/temurin-25-jdk-amd64
 if [[ -z "${KAFKA_JAVA_HOME:-}" ]]; then
@@ -23,6 +26,8 @@ ES_JAVA_HOME="${ES_JAVA_HOME:-$TEMURIN25}"
 # ---- places ----
 RULETRAIL_SERVICES_DIR="${RULETRAIL_SERVICES_DIR:-/tmp/ruletrail-services}"
 RULETRAIL_CACHE_DIR="${RULETRAIL_CACHE_DIR:-$HOME/.cache/ruletrail}"
+# Maven's local repository (the download cache for the Kafka jars and the Elasticsearch zip).
+M2_REPO="${M2_REPO:-$HOME/.m2/repository}"
 PORTS_FILE="${RULETRAIL_PORTS_FILE:-$SERVICES_HOME/.env.ports}"
 # Elasticsearch refuses to run as root: it runs as this unprivileged system user.
 ES_USER="${RULETRAIL_ES_USER:-rtsvc}"
@@ -101,6 +106,6 @@ unset_port_vars() {
   [[ -s "$PORTS_FILE" ]] || rm -f "$PORTS_FILE"
 }
 
-mvn_quiet() { mvn -B -q --no-transfer-progress "$@"; }
+mvn_quiet() { mvn -B -q --no-transfer-progress -Dmaven.repo.local="$M2_REPO" "$@"; }
 
 random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24; }

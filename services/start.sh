@@ -140,6 +140,7 @@ EOF
     --add-scram "SCRAM-SHA-256=[name=$scram_user,password=$scram_pw]" >>"$d/format.log" 2>&1 ||
     { cat "$d/format.log" >&2; die "kafka-storage format failed"; }
   kafka_launch
+  set_port_var KAFKA_VERSION "$KAFKA_VERSION"
   set_port_var KAFKA_BROKERS "$HOST:$KAFKA_PORT"
   set_port_var KAFKA_SASL_SSL_BROKERS "$HOST:$KAFKA_SASL_SSL_PORT"
   set_port_var KAFKA_SCRAM_USERNAME "$scram_user"
@@ -159,7 +160,7 @@ restart_kafka() {
 
 # ----------------------------------------------------------------------------------------------- elasticsearch
 es_zip() {
-  local zip="$HOME/.m2/repository/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
+  local zip="$M2_REPO/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/elasticsearch-$ES_VERSION.zip"
   if [[ ! -f "$zip" ]]; then
     log "downloading the Elasticsearch $ES_VERSION integ-test-zip from Maven Central"
     mvn_quiet dependency:get -Dtransitive=false \

@@ -138,14 +138,20 @@ export function explainedPacketRecord(
   body: Readonly<Record<string, unknown>>,
   packetId?: string,
 ): SinkRecord {
-  const host = str((body.host as Record<string, unknown> | undefined)?.name) ?? '';
   const p = (body.packet as Record<string, unknown> | undefined) ?? {};
+  // `host.name` (ECS) when present, else the CLI's `packet.host`.
+  const host = str((body.host as Record<string, unknown> | undefined)?.name) ?? str(p.host) ?? '';
   const tuple = [p.proto, p.src, p.sport, p.dst, p.dport].map((v) => str(v) ?? '').join('|');
-  const steps = body.steps as ReadonlyArray<Record<string, unknown>> | undefined;
+  const step0 = (body.steps as ReadonlyArray<Record<string, unknown>> | undefined)?.[0];
   const first =
-    str(steps?.[0]?.['@timestamp']) ?? str(steps?.[0]?.timestamp) ?? str(body['@timestamp']) ?? '';
+    str(step0?.['@timestamp']) ??
+    str(step0?.time) ??
+    str(step0?.timestamp) ??
+    str(p.firstSeen) ??
+    str(body['@timestamp']) ??
+    '';
   const key = packetId === undefined ? `${host}|${tuple}` : `${host}|${packetId}`;
-  const ts = str(body['@timestamp']);
+  const ts = str(body['@timestamp']) ?? str(p.firstSeen);
   return {
     id: sinkRecordId('packet', host, packetId ?? tuple, first),
     key,

@@ -434,6 +434,35 @@ describe('Redactor', () => {
 });
 
 describe('record helpers', () => {
+  it('explainedPacketRecord reads the CLI output shape (packet.host, steps[].time, packet.firstSeen)', () => {
+    const body = {
+      packet: {
+        host: 'cos74',
+        family: 'ipv4',
+        proto: 'tcp',
+        src: '172.28.129.2',
+        dst: '172.28.129.4',
+        sport: 55694,
+        dport: 52000,
+        firstSeen: '2023-01-01T21:23:16+00:00',
+      },
+      verdict: 'DROP',
+      steps: [{ table: 'raw', chain: 'PREROUTING', time: '2023-01-01T21:23:16+00:00' }],
+    };
+    const r = explainedPacketRecord(body);
+    assert.equal(r.key, 'cos74|tcp|172.28.129.2|55694|172.28.129.4|52000');
+    assert.equal(r.timestamp, '2023-01-01T21:23:16+00:00');
+    assert.equal(
+      r.id,
+      sinkRecordId(
+        'packet',
+        'cos74',
+        'tcp|172.28.129.2|55694|172.28.129.4|52000',
+        '2023-01-01T21:23:16+00:00',
+      ),
+    );
+  });
+
   it('sinkRecordId is deterministic and separates parts', () => {
     assert.equal(sinkRecordId('a', 'b'), sinkRecordId('a', 'b'));
     assert.notEqual(sinkRecordId('ab', ''), sinkRecordId('a', 'b'));

@@ -38,7 +38,10 @@ export interface ElasticsearchSinkConfig {
    * Elasticsearch 8.x, which refuses `compatible-with=9`. A 9.x cluster also accepts 8.
    */
   readonly apiVersion?: 8 | 9;
-  /** Gzip request bodies. Default true. */
+  /**
+   * Gzip request bodies. Default false (like the official client): on a LAN the CPU costs more than the bytes
+   * (measured in docs/benchmarks-sinks.md); turn it on for slow or metered links.
+   */
   readonly compression?: boolean;
   /** Per-request timeout (a bulk request included). Default 60 000 ms. */
   readonly requestTimeoutMs?: number;
@@ -56,6 +59,12 @@ export interface ElasticsearchSetupOptions {
   readonly priority?: number;
   /** Refresh interval. Default `5s` (indexing throughput over search freshness). */
   readonly refreshInterval?: string;
+  /**
+   * `index.translog.durability`. Default `request`: a bulk item is acknowledged only after its translog is fsynced,
+   * which is what "delivered" means to the sink. `async` fsyncs every 5 s: faster, but a node crash can lose
+   * acknowledged documents. Opt-in only.
+   */
+  readonly translogDurability?: 'request' | 'async';
   /** Also create the data streams now (needs `manage` on them) rather than on the first write. Default true. */
   readonly createDataStreams?: boolean;
 }
@@ -70,7 +79,7 @@ export const ES_DEFAULTS: Readonly<{
   index: 'ruletrail-packets',
   alertIndex: 'ruletrail-alerts',
   apiVersion: 9,
-  compression: true,
+  compression: false,
   requestTimeoutMs: 60_000,
 });
 

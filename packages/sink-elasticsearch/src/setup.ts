@@ -35,6 +35,7 @@ export function indexTemplate(
         number_of_shards: o.shards ?? 1,
         number_of_replicas: o.replicas ?? 1,
         refresh_interval: o.refreshInterval ?? '5s',
+        ...(o.translogDurability === 'async' ? { 'translog.durability': 'async' } : {}),
       },
       mappings,
     },

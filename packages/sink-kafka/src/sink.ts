@@ -295,7 +295,6 @@ export class KafkaSink implements Sink {
           [KAFKA_HEADERS.schema]: String(SINK_SCHEMA_VERSION),
           [KAFKA_HEADERS.kind]: r.kind,
           [KAFKA_HEADERS.id]: r.id,
-          [KAFKA_HEADERS.contentType]: 'application/json',
         },
       });
     }

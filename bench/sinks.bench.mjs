@@ -1,0 +1,371 @@
+#!/usr/bin/env node
+// Sink throughput against the real services started by `services/start.sh kafka elasticsearch`:
+//
+//   node bench/sinks.bench.mjs [--kafka-events 300000] [--es-docs 200000] [--only kafka|elasticsearch] [--write]
+//
+// Each configuration pushes pre-generated explained packets (the shape `ruletrail explain --format json` prints,
+// ~1.3 KB of JSON each) through the real SinkRunner and sink, from the built packages (run `npm run build`
+// first), and measures wall time from the first push to the last acknowledgement (runner.close()).
+//   Kafka:         acks=all on a 6-partition topic (single broker, so all ISRs = 1), key = host + packet.
+//   Elasticsearch: bulk `create` into a data stream (1 shard, 0 replicas, refresh 5 s) on the single node.
+// Record objects are built inside the timed loop (the JSON serialisation is the sink's cost); bodies are built before.
+// Results: a table on stdout; with --write, the "Sinks" section in docs/benchmarks-sinks.md (merged into
+// docs/benchmarks.md by bench/run.mjs). Services not running → that part is skipped with a message (exit 0).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const core = require(path.join(ROOT, 'packages/core/dist/index.js'));
+const { KafkaSink } = require(path.join(ROOT, 'packages/sink-kafka/dist/index.js'));
+const { ElasticsearchSink, setupElasticsearch, createEsClient } = require(
+  path.join(ROOT, 'packages/sink-elasticsearch/dist/index.js'),
+);
+
+const KAFKA_TARGET = 100_000; // events/s, acks=all
+const ES_TARGET = 30_000; // docs/s
+
+function args(argv) {
+  const o = { kafkaEvents: 200_000, esDocs: 200_000, runs: 3, only: undefined, write: false };
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--kafka-events') o.kafkaEvents = Number(argv[++i]);
+    else if (a === '--es-docs') o.esDocs = Number(argv[++i]);
+    else if (a === '--only') o.only = argv[++i];
+    else if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a === '--write') o.write = true;
+    else if (a === '--quick') {
+      o.kafkaEvents = 50_000;
+      o.esDocs = 30_000;
+      o.runs = 1;
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+function portsFile() {
+  const f = process.env.RULETRAIL_PORTS_FILE ?? path.join(ROOT, 'services/.env.ports');
+  if (!fs.existsSync(f)) return {};
+  return Object.fromEntries(
+    fs
+      .readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+/** Explained-packet bodies like the CLI's JSON output. */
+function bodies(n) {
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const ts = new Date(Date.UTC(2026, 0, 1) + i).toISOString();
+    const drop = i % 3 === 0;
+    out[i] = {
+      '@timestamp': ts,
+      host: { name: `node-${i % 50}` },
+      packet: {
+        host: `node-${i % 50}`,
+        family: 'ipv4',
+        proto: 'tcp',
+        src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        dst: '172.28.129.4',
+        sport: 1024 + (i % 60000),
+        dport: drop ? 52000 : 443,
+        ipId: i % 65536,
+        len: 60,
+        tcpFlags: ['SYN'],
+        in: 'eth0',
+        firstSeen: ts,
+        channel: 'kernel-log',
+      },
+      verdict: drop ? 'DROP' : 'ACCEPT',
+      decidedBy: drop
+        ? {
+            table: 'filter',
+            chain: 'KUBE-FIREWALL',
+            kind: 'rule',
+            rulenum: 1,
+            target: 'DROP',
+            rule: '-A KUBE-FIREWALL -m mark --mark 0x8000/0x8000 -j DROP',
+            path: [{ table: 'filter', chain: 'INPUT', rulenum: 1 }],
+          }
+        : { table: 'filter', chain: 'INPUT', kind: 'policy', target: 'ACCEPT', path: [] },
+      markSetBy: drop
+        ? [
+            {
+              table: 'nat',
+              chain: 'KUBE-MARK-DROP',
+              rulenum: 1,
+              mark: '0x8000/0x8000',
+              rule: '-A KUBE-MARK-DROP -j MARK --set-xmark 0x8000/0x8000',
+              path: [],
+            },
+          ]
+        : [],
+      nat: [],
+      kubernetes: drop
+        ? {
+            service: 'ootob9/ingress-nginx:http',
+            namespace: 'ootob9',
+            name: 'ingress-nginx',
+            port: 'http',
+            reason: 'has no local endpoints',
+          }
+        : {},
+      flags: drop ? ['kube_mark_drop', 'kube_no_endpoints'] : [],
+      cause: drop
+        ? 'dropped by filter KUBE-FIREWALL rule 1 (mark 0x8000/0x8000), mark set by nat KUBE-MARK-DROP rule 1'
+        : 'accepted by filter INPUT policy',
+      snapshot: {
+        source: 'iptables-save-0101.txt',
+        hash: 'e56e7e4231e9afc1582ec90b423278b128262446c890d2ee4e9c839ec2937c81',
+        family: 'ipv4',
+      },
+      steps: [
+        { table: 'raw', chain: 'PREROUTING', kind: 'policy', rulenum: 3, effect: 'accept', time: ts },
+        {
+          table: 'mangle',
+          chain: 'PREROUTING',
+          kind: 'rule',
+          rulenum: 1,
+          effect: 'jump',
+          target: 'cali-PREROUTING',
+          time: ts,
+        },
+        {
+          table: 'nat',
+          chain: 'PREROUTING',
+          kind: 'rule',
+          rulenum: 2,
+          effect: 'jump',
+          target: 'KUBE-SERVICES',
+          time: ts,
+        },
+        {
+          table: 'filter',
+          chain: 'INPUT',
+          kind: 'rule',
+          rulenum: 1,
+          effect: 'jump',
+          target: 'KUBE-FIREWALL',
+          time: ts,
+        },
+      ],
+    };
+  }
+  return out;
+}
+
+async function run(label, sink, bodyList, runnerOpts) {
+  const runner = new core.SinkRunner(sink, runnerOpts);
+  await runner.start();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < bodyList.length; i++)
+    await runner.push(core.explainedPacketRecord(bodyList[i], String(i)));
+  const c = await runner.close({ timeoutMs: 600_000 });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const r = {
+    label,
+    events: bodyList.length,
+    seconds: s,
+    perSecond: bodyList.length / s,
+    nodeCpu: (cpu.user + cpu.system) / 1e6 / s,
+    sent: c.sent,
+    retried: c.retried,
+    failed: c.failed + c.rejected,
+    writes: c.writes,
+  };
+  console.log(
+    `${label.padEnd(58)} ${String(Math.round(r.perSecond)).padStart(8)} /s  ${s.toFixed(2)} s  node CPU ${(r.nodeCpu * 100).toFixed(0)}%  sent ${c.sent} retried ${c.retried} failed ${r.failed}`,
+  );
+  if (c.sent !== bodyList.length)
+    throw new Error(`${label}: only ${c.sent} of ${bodyList.length} acknowledged`);
+  return r;
+}
+
+/** The median run by throughput, with the spread of all runs. */
+function median(runs) {
+  const sorted = [...runs].sort((a, b) => a.perSecond - b.perSecond);
+  const m = sorted[Math.floor(sorted.length / 2)];
+  return { ...m, min: sorted[0].perSecond, max: sorted[sorted.length - 1].perSecond, runs: runs.length };
+}
+
+async function benchKafka(env, n) {
+  const brokers = [env.KAFKA_BROKERS];
+  const list = bodies(n);
+  const smallList = list.map((b, i) => ({
+    '@timestamp': b['@timestamp'],
+    host: b.host,
+    alert: { name: 'kube_no_endpoints', severity: 'high' },
+    seq: i,
+  }));
+  const results = [];
+  const configs = [
+    [
+      'idempotent, gzip (defaults), batch 5000, 1 in flight',
+      { idempotent: true, compression: 'gzip' },
+      { maxEvents: 5000, maxInFlight: 1 },
+    ],
+    [
+      'idempotent, no compression, batch 5000',
+      { idempotent: true, compression: 'none' },
+      { maxEvents: 5000, maxInFlight: 1 },
+    ],
+    [
+      'not idempotent, gzip, batch 2000, 4 in flight',
+      { idempotent: false, compression: 'gzip' },
+      { maxEvents: 2000, maxInFlight: 4 },
+    ],
+    [
+      'not idempotent, no compression, batch 2000, 4 in flight',
+      { idempotent: false, compression: 'none' },
+      { maxEvents: 2000, maxInFlight: 4 },
+    ],
+    [
+      'idempotent, gzip, batch 5000 (alerts of ~150 bytes)',
+      { idempotent: true, compression: 'gzip' },
+      { maxEvents: 5000, maxInFlight: 1, small: true },
+    ],
+  ];
+  // Warm-up (connections, JIT, topic metadata).
+  await run(
+    'kafka warm-up',
+    new KafkaSink({ brokers, topic: `bench-warm-${Date.now()}`, createTopics: { numPartitions: 6 } }),
+    list.slice(0, 20_000),
+    { batch: { maxEvents: 2000, maxBytes: 16e6, maxWaitMs: 50 } },
+  );
+  for (const [label, cfg, rt] of configs) {
+    const runs = [];
+    for (let k = 0; k < o.runs; k++) {
+      const topic = `bench-${Date.now()}`;
+      const sink = new KafkaSink({ brokers, topic, createTopics: { numPartitions: 6 }, ...cfg });
+      runs.push(
+        await run(`kafka acks=all: ${label}`, sink, rt.small ? smallList : list, {
+          batch: { maxEvents: rt.maxEvents, maxBytes: 32e6, maxWaitMs: 50 },
+          maxInFlight: rt.maxInFlight,
+        }),
+      );
+    }
+    results.push(median(runs));
+  }
+  return results;
+}
+
+async function benchEs(env, n) {
+  const base = { nodes: [env.ES_URL], apiVersion: env.ES_VERSION?.startsWith('9.') ? 9 : 8 };
+  const list = bodies(n);
+  const results = [];
+  const configs = [
+    ['warm-up', 1000, 4, false],
+    ['batch 1000, 4 in flight, gzip requests', 1000, 4, true],
+    ['batch 1000, 4 in flight (defaults: no request compression)', 1000, 4, false],
+    ['batch 1000, 8 in flight, no request compression', 1000, 8, false],
+    ['batch 2500, 8 in flight, no request compression', 2500, 8, false],
+    ['batch 2500, 8 in flight, no request compression, translog async (opt-in)', 2500, 8, false, 'async'],
+  ];
+  for (const [label, maxEvents, maxInFlight, compression, translogDurability] of configs) {
+    let index = `ruletrail-bench-${Date.now()}`;
+    await setupElasticsearch(
+      { ...base, index, alertIndex: `${index}-alerts` },
+      { replicas: 0, ...(translogDurability ? { translogDurability } : {}) },
+    );
+    const sink = new ElasticsearchSink({ ...base, index, alertIndex: `${index}-alerts`, compression });
+    const docs = label === 'warm-up' ? list.slice(0, 20_000) : list;
+    const runs = [];
+    for (let k = 0; k < (label === 'warm-up' ? 1 : o.runs); k++) {
+      if (k > 0) {
+        index = `ruletrail-bench-${Date.now()}`;
+        await setupElasticsearch(
+          { ...base, index, alertIndex: `${index}-alerts` },
+          { replicas: 0, ...(translogDurability ? { translogDurability } : {}) },
+        );
+      }
+      const sinkK =
+        k === 0
+          ? sink
+          : new ElasticsearchSink({ ...base, index, alertIndex: `${index}-alerts`, compression });
+      runs.push(
+        await run(`elasticsearch bulk create (data stream): ${label}`, sinkK, docs, {
+          batch: { maxEvents, maxBytes: 20e6, maxWaitMs: 50 },
+          maxInFlight,
+        }),
+      );
+    }
+    if (label !== 'warm-up') results.push(median(runs));
+    const es = createEsClient(base);
+    await es.indices.refresh({ index });
+    const count = (await es.count({ index })).count;
+    await es.close();
+    if (count !== docs.length)
+      throw new Error(`${label}: ${count} documents indexed, expected ${docs.length}`);
+  }
+  return results;
+}
+
+function markdown(results, o, env) {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const k1 = (x) => `${(x / 1000).toFixed(1)}k`;
+  const row = (r) =>
+    `| ${r.label} | ${r.events.toLocaleString('en')} | **${Math.round(r.perSecond).toLocaleString('en')}** | ${k1(r.min)}–${k1(r.max)} (${r.runs}) | ${(r.nodeCpu * 100).toFixed(0)}% | ${r.retried} |`;
+  // Opt-in durability trade-offs (translog async) and small-record rows do not count toward the targets.
+  const best = (p) =>
+    Math.max(
+      0,
+      ...results
+        .filter((r) => r.label.startsWith(p) && !/translog async|bytes\)/.test(r.label))
+        .map((r) => r.perSecond),
+    );
+  const k = best('kafka');
+  const e = best('elasticsearch');
+  return [
+    '## Sinks',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} by \`node bench/sinks.bench.mjs${o.write ? ' --write' : ''}\` on this machine (${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB), Node ${process.version}, against the services of \`services/start.sh\`: Kafka ${env.KAFKA_VERSION ?? '4.4.0'} (single KRaft node, heap 512 MiB) and Elasticsearch ${env.ES_VERSION ?? '?'} (integ-test-zip, heap 1 GiB), all on the same 2 cores as the benchmark.`,
+    'Wall time from the first `push()` to the last acknowledgement (`runner.close()`); explained packets of ~1.3 KB JSON; `node CPU` = the benchmark process (user+system) per wall second; median of the runs, spread = slowest–fastest.',
+    `Load average when the run ended: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')} (other work shares these 2 cores; expect ±40 % between runs).`,
+    '',
+    '| configuration | events per run | events/s (median) | spread (runs) | node CPU | record retries |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map(row),
+    '',
+    `Targets: Kafka acks=all ≥ ${KAFKA_TARGET.toLocaleString('en')}/s — best ${Math.round(k).toLocaleString('en')}/s ${k >= KAFKA_TARGET ? '(met)' : '(**not met**)'}; Elasticsearch ≥ ${ES_TARGET.toLocaleString('en')} docs/s — best ${Math.round(e).toLocaleString('en')}/s ${e >= ES_TARGET ? '(met)' : '(**not met**)'}.`,
+    '',
+  ].join('\n');
+}
+
+const o = args(process.argv);
+const env = portsFile();
+const results = [];
+if (o.only !== 'elasticsearch') {
+  if (env.KAFKA_BROKERS)
+    results.push(...(await benchKafka(env, o.kafkaEvents)).filter((r) => !r.label.includes('warm-up')));
+  else console.log('kafka: skipped (no KAFKA_BROKERS in services/.env.ports; run services/start.sh kafka)');
+}
+if (o.only !== 'kafka') {
+  if (env.ES_URL) results.push(...(await benchEs(env, o.esDocs)));
+  else
+    console.log(
+      'elasticsearch: skipped (no ES_URL in services/.env.ports; run services/start.sh elasticsearch)',
+    );
+}
+const md = markdown(results, o, env);
+console.log('\n' + md);
+if (o.write && results.length > 0) {
+  const doc = path.join(ROOT, 'docs/benchmarks-sinks.md');
+  const old = fs.existsSync(doc) ? fs.readFileSync(doc, 'utf8') : '';
+  // Keep the hand-written method/notes after the results marker.
+  const marker = '<!-- end of generated results -->';
+  const tail = old.includes(marker) ? old.slice(old.indexOf(marker)) : `${marker}\n`;
+  fs.writeFileSync(doc, `${md}\n${tail}`);
+  console.log(`wrote ${path.relative(ROOT, doc)}`);
+}
