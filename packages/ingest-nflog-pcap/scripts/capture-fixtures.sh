@@ -100,7 +100,7 @@ editcap -F pcapng "$PCAP_OUT/trace.pcap" "$PCAP_OUT/trace.pcapng"
 inb ip -j link show > "$PCAP_OUT/ifnames.json"
 
 # tshark's view of the same records, for the cross-check test
-tshark -r "$PCAP_OUT/trace.pcap" -T fields -E header=y -E separator=/t -E occurrence=f \
+tshark -r "$PCAP_OUT/trace.pcap" -o ip.defragment:FALSE -o ipv6.defragment:FALSE -T fields -E header=y -E separator=/t -E occurrence=f \
   -e frame.number -e nflog.prefix -e nflog.res_id -e nflog.hook -e nflog.ifindex_indev -e nflog.ifindex_outdev \
   -e nflog.uid -e nflog.gid -e ip.src -e ip.dst -e ip.id -e ip.ttl -e ip.len -e ip.flags.df -e ip.frag_offset \
   -e ipv6.src -e ipv6.dst -e ipv6.hlim -e ipv6.flow -e tcp.srcport -e tcp.dstport -e tcp.seq_raw -e tcp.ack_raw \
