@@ -206,8 +206,15 @@ export function parseConfig(
   const raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }) as unknown, env, '', problems);
   const validate = validator();
   if (!validate(raw)) {
-    for (const e of dedupe(validate.errors ?? [])) {
+    const envPaths = new Set(problems.map((p) => p.path));
+    const errors = validate.errors ?? [];
+    // A discriminator error ("unknown type") already says what the enum error on its `type` field says.
+    const unknownType = new Set(
+      errors.filter((e) => e.keyword === 'discriminator').map((e) => `${e.instancePath}/type`),
+    );
+    for (const e of dedupe(errors)) {
       const path = e.instancePath;
+      if (envPaths.has(path) || unknownType.has(path)) continue;
       problems.push({ path, ...at(nodeAt(doc.contents, path)?.range?.[0]), message: describe(e) });
     }
   }
@@ -276,7 +283,7 @@ function describe(e: ErrorObject): string {
     case 'const':
       return `must be ${JSON.stringify(p.allowedValue)}`;
     case 'discriminator':
-      return p.error === 'mapping' ? `unknown type '${String(p.tagValue)}'` : `needs a 'type'`;
+      return p.error === 'mapping' ? `unknown type ${JSON.stringify(p.tagValue)}` : `needs a 'type'`;
     default:
       return e.message ?? e.keyword;
   }
