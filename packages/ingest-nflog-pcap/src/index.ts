@@ -174,7 +174,7 @@ export function nflogRecordToEvent(
   if (nf.hwHeader !== undefined) {
     const h = nf.hwHeader;
     const mac: NonNullable<typeof netfilter.mac> = { header: hexColon(h, 0, h.length) };
-    if ((nf.hwType === undefined || nf.hwType === 1) && h.length >= 14) {
+    if ((nf.hwType === undefined || nf.hwType === 1) && h.length === 14) {
       (ev.destination ??= {}).mac = ecsMacBytes(h, 0);
       (ev.source ??= {}).mac = ecsMacBytes(h, 6);
       mac.proto = h.toString('hex', 12, 14);

@@ -260,10 +260,12 @@ export function decodeIpv6(b: Buffer, off: number, end: number, recurse = true):
   let next = b[off + 6]!;
   let p = off + 40;
   let fragment = false;
-  // What the kernel prints inside each `OPT ( … )`, joined with a space; empty groups are not kept.
-  const groups: string[] = [];
+  // The kernel's own text for the extension headers (`OPT ( FRAG:0 INCOMPLETE ID:0000abcd ) OPT ( ) …`), kept
+  // whole in ip.options exactly as the kernel-log adapter keeps it from a TRACE line.
+  let opt = '';
   const finish = (): PacketFields => {
-    if (groups.length) f.ip.options = groups.join(' ');
+    const t = opt.trimEnd();
+    if (t) f.ip.options = t;
     return f;
   };
   while (next !== 59 && EXT_HEADERS.has(next)) {
@@ -273,10 +275,12 @@ export function decodeIpv6(b: Buffer, off: number, end: number, recurse = true):
     }
     const hdrNext = b[p]!;
     let hdrLen: number;
+    opt += 'OPT ( ';
     switch (next) {
       case 44: {
+        opt += 'FRAG:';
         if (end - p < 8) {
-          groups.push('FRAG:');
+          opt += 'TRUNCATED ';
           f.truncated = true;
           return finish();
         }
@@ -285,9 +289,7 @@ export function decodeIpv6(b: Buffer, off: number, end: number, recurse = true):
         f.ip.fragOffset = fo & 0xfff8;
         if (fo & 0x0001) f.ip.fragIncomplete = true;
         f.ip.id = id;
-        groups.push(
-          `FRAG:${fo & 0xfff8} ${fo & 1 ? 'INCOMPLETE ' : ''}ID:${id.toString(16).padStart(8, '0')}`,
-        );
+        opt += `${fo & 0xfff8} ${fo & 1 ? 'INCOMPLETE ' : ''}ID:${id.toString(16).padStart(8, '0')} `;
         if (fo & 0xfff8) fragment = true;
         hdrLen = 8;
         break;
@@ -295,41 +297,47 @@ export function decodeIpv6(b: Buffer, off: number, end: number, recurse = true):
       case 0:
       case 43:
       case 60:
-        if (fragment) return finish();
+        if (fragment) {
+          opt += ')';
+          return finish();
+        }
         hdrLen = (b[p + 1]! + 1) << 3;
         break;
       case 51: {
+        opt += 'AH ';
         if (fragment) {
-          groups.push('AH');
+          opt += ')';
           return finish();
         }
         if (end - p < 12) {
           f.incomplete = Math.max(0, end - p);
-          groups.push(`AH INCOMPLETE [${f.incomplete} bytes]`);
+          opt += `INCOMPLETE [${f.incomplete} bytes] )`;
           return finish();
         }
         f.spi = b.readUInt32BE(p + 4);
-        groups.push(`AH SPI=0x${f.spi.toString(16)}`);
+        opt += `SPI=0x${f.spi.toString(16)} `;
         hdrLen = (b[p + 1]! + 2) << 2;
         break;
       }
       default: {
         // 50, ESP: the kernel prints the SPI and stops; nothing after it is readable
         setProto(f, 50);
+        opt += 'ESP ';
         if (fragment) {
-          groups.push('ESP');
+          opt += ')';
           return finish();
         }
         if (end - p < 8) {
           f.incomplete = Math.max(0, end - p);
-          groups.push(`ESP INCOMPLETE [${f.incomplete} bytes]`);
+          opt += `INCOMPLETE [${f.incomplete} bytes] )`;
           return finish();
         }
         f.spi = b.readUInt32BE(p);
-        groups.push(`ESP SPI=0x${f.spi.toString(16)}`);
+        opt += `SPI=0x${f.spi.toString(16)} )`;
         return finish();
       }
     }
+    opt += ') ';
     next = hdrNext;
     p += hdrLen;
   }

@@ -124,6 +124,13 @@ export function transportName(proto: number): string {
       return 'ah';
     case 50:
       return 'esp';
+    // not named by the kernel (it prints PROTO=<n>); named as the kernel-log adapter names them
+    case 2:
+      return 'igmp';
+    case 33:
+      return 'dccp';
+    case 47:
+      return 'gre';
     default:
       return String(proto);
   }

@@ -124,7 +124,7 @@ describe('nflog-pcap: real captures', () => {
       fragOffset: 0,
       fragIncomplete: true,
       id: 1630021666,
-      options: 'FRAG:0 INCOMPLETE ID:61282822',
+      options: 'OPT ( FRAG:0 INCOMPLETE ID:61282822 )',
     });
     assert.deepEqual(events[117]!.netfilter.udp, { length: 3008 });
   });

@@ -229,7 +229,7 @@ function build(
   if (macStr !== undefined) {
     netfilter.mac = { header: macStr.toLowerCase() };
     const bytes = macStr.split(':');
-    if (int(rec, 'raw.type') === 1 && bytes.length >= 14)
+    if (int(rec, 'raw.type') === 1 && bytes.length === 14)
       netfilter.mac.proto = `${bytes[12]}${bytes[13]}`.toLowerCase();
   }
   if (macSrc !== undefined && macSrc !== '') (ev.source ??= {}).mac = ecsMac(macSrc);
