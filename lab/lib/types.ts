@@ -76,6 +76,8 @@ export interface Expectation {
   /** Substring of `kubernetes.service`. */
   readonly service?: string;
   readonly flags?: readonly string[];
+  /** Channels on which `flags` cannot be expected (say why at the use). */
+  readonly flagsNotOn?: readonly ChannelName[];
   readonly absentFlags?: readonly string[];
   /** The decision must not be attributed to this chain (drift: the stale snapshot would say so). */
   readonly notDecidedByChain?: string;

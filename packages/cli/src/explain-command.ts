@@ -105,7 +105,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       `--input-format: unknown format '${forced}' (known: ${ADAPTERS.map((a) => a.channel).join(', ')})`,
     );
 
-  const snapshots = new SnapshotSet(await Promise.all(values.rules.map(loadRules)));
+  const snapshots = new SnapshotSet((await Promise.all(values.rules.map(loadRules))).flat());
   const colour =
     format === 'text' &&
     !values['no-color'] &&

@@ -65,8 +65,28 @@ interface MarkChange {
   to?: number;
 }
 
-/** Joins and walks one packet's steps. `events` are the packet's TRACE events in order. */
+/**
+ * Joins and walks one packet's steps. `events` are the packet's TRACE events in order. A packet without a time
+ * (xtables-monitor prints none) and several snapshots to choose from is explained with the newest snapshot
+ * that fits every step, flagged `snapshot_by_fit`; when none fits, with the newest, flagged as a mismatch.
+ */
 export function explainPacket(
+  events: readonly NetfilterEvent[],
+  pick: SnapshotPick,
+  extraFlags: readonly Flag[] = [],
+): Explanation {
+  if (!pick.candidates || pick.candidates.length < 2) return explainWith(events, pick, extraFlags);
+  let first: Explanation | undefined;
+  for (const ruleset of pick.candidates) {
+    const x = explainWith(events, { ruleset, flags: pick.flags }, extraFlags);
+    if (!x.flags.includes('snapshot_mismatch'))
+      return { ...x, flags: [...x.flags, 'snapshot_by_fit' as const].sort() };
+    first ??= x;
+  }
+  return first!;
+}
+
+function explainWith(
   events: readonly NetfilterEvent[],
   pick: SnapshotPick,
   extraFlags: readonly Flag[] = [],

@@ -12,6 +12,11 @@ import type { Flag } from './types';
 export interface SnapshotPick {
   readonly ruleset?: Ruleset;
   readonly flags: readonly Flag[];
+  /**
+   * Set when the packet has no time and several snapshots of its family exist: every one of them, newest first.
+   * The walk then uses the newest snapshot that fits every step (flag `snapshot_by_fit`).
+   */
+  readonly candidates?: readonly Ruleset[];
 }
 
 interface Dated {
@@ -55,6 +60,10 @@ export class SnapshotSet {
   pick(family: string, timeMs: number | undefined): SnapshotPick {
     const list = this._byFamily.get(family as Family);
     if (!list || list.length === 0) return { flags: ['no_snapshot'] };
+    if (timeMs === undefined && list.length > 1) {
+      const candidates = list.map((d) => d.ruleset).reverse();
+      return { ruleset: candidates[0]!, flags: [], candidates };
+    }
     if (list.length === 1 || timeMs === undefined) {
       // One snapshot: it is the one in force unless it was provably taken after the packet.
       const only = list[list.length - 1]!;

@@ -21,6 +21,8 @@ export type Verdict = 'ACCEPT' | 'DROP' | 'REJECT' | 'QUEUE' | 'UNKNOWN';
  * - `kube_no_endpoints`: a kube-proxy "has no endpoints" / "has no local endpoints" rule matched.
  * - `evicted`: the packet was still open when the correlation window or the open-packet cap forced it out.
  * - `truncated`: a record of this packet was cut short by the kernel or the capture.
+ * - `snapshot_by_fit`: the packet carries no time (xtables-monitor), so of several snapshots the newest one
+ *   that fits every step was used.
  */
 export type Flag =
   | 'snapshot_mismatch'
@@ -31,7 +33,8 @@ export type Flag =
   | 'kube_mark_drop'
   | 'kube_no_endpoints'
   | 'evicted'
-  | 'truncated';
+  | 'truncated'
+  | 'snapshot_by_fit';
 
 /** A reference to one rule position (or chain tail) in a snapshot. */
 export interface RuleRef {
