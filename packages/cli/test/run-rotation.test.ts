@@ -61,7 +61,11 @@ describe('ruletrail run: rotation while tailing', function () {
     appendFileSync(`${log}.1`, packets(150, 200));
     writeFileSync(log, packets(200, 250));
     await waitFor(() => explainedSeqs(out).length >= 250, 20000, 'all 250 packets');
-    await waitFor(() => /A rotated file was read to its end/.test(err.text), 10000, 'the old file to be closed');
+    await waitFor(
+      () => /A rotated file was read to its end/.test(err.text),
+      10000,
+      'the old file to be closed',
+    );
     child.kill('SIGTERM');
     assert.equal(await exited(child), 0, err.text);
     exactlyOnce(out, 250);

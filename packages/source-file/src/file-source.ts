@@ -419,7 +419,11 @@ class Tailer {
         continue;
       }
       const st = await this._fh.stat();
-      if (st.size < this.readPos) {
+      // Shrunk below our position, or (rewritten past it already) different first bytes: truncated.
+      if (
+        st.size < this.readPos ||
+        (this._headLen > 0 && (await headHash(this._fh, this._headLen)) !== this._head)
+      ) {
         await this._copyTruncated(st.size);
         continue;
       }
