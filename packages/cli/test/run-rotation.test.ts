@@ -32,7 +32,7 @@ function exactlyOnce(out: string, n: number): void {
   assert.deepEqual(seqs, want);
 }
 
-async function tail(dir: string, paths: string[]) {
+function tail(dir: string, paths: string[]) {
   const out = join(dir, 'out.ndjson');
   const cfg = writeConfig(dir, {
     version: 1,
@@ -53,7 +53,7 @@ describe('ruletrail run: rotation while tailing', function () {
     const dir = tempDir();
     const log = join(dir, 'kern.log');
     writeFileSync(log, packets(0, 100));
-    const { out, child, err } = await tail(dir, [log]);
+    const { out, child, err } = tail(dir, [log]);
     await waitFor(() => explainedSeqs(out).length === 100, 20000, 'the first 100 packets');
     appendFileSync(log, packets(100, 150));
     renameSync(log, `${log}.1`);
@@ -75,7 +75,7 @@ describe('ruletrail run: rotation while tailing', function () {
     const dir = tempDir();
     const log = join(dir, 'kern.log');
     writeFileSync(log, packets(0, 100));
-    const { out, child, err } = await tail(dir, [log]);
+    const { out, child, err } = tail(dir, [log]);
     await waitFor(() => explainedSeqs(out).length === 100, 20000, 'the first 100 packets');
     // Written, then copied and truncated before the tailer's next poll: these exist only in the copy now.
     appendFileSync(log, packets(100, 150));
@@ -94,7 +94,7 @@ describe('ruletrail run: rotation while tailing', function () {
     const dir = tempDir();
     const log = join(dir, 'kern.log');
     writeFileSync(log, packets(0, 100));
-    const { out, child, err } = await tail(dir, [`${log}*`]);
+    const { out, child, err } = tail(dir, [`${log}*`]);
     await waitFor(() => explainedSeqs(out).length === 100, 20000, 'the first 100 packets');
     appendFileSync(log, packets(100, 150));
     copyFileSync(log, `${log}.1`);
