@@ -32,6 +32,7 @@ import {
   type Source,
 } from '@ruletrail/pipeline';
 import { FileSource, StdinSource } from '@ruletrail/source-file';
+import { SyslogSource } from '@ruletrail/source-syslog';
 import { FileSink } from '@ruletrail/sink-file';
 import { ADAPTERS } from './builtins';
 
@@ -178,6 +179,7 @@ function buildSource(s: PipelineConfig['sources'][number]): Source {
     case 'stdin':
       return new StdinSource(s);
     case 'syslog':
+      return new SyslogSource(s);
     case 'kafka':
       throw new UsageError(`source type ${s.type}: not available yet`);
   }
