@@ -265,7 +265,7 @@ function rowToEvent(
   const pos = { file: options.file, line: lineNo };
   const prefix = get(row, cols, 'prefix');
   // Rows without a prefix are packets from other interfaces, or NFLOG records without --nflog-prefix.
-  if (prefix === undefined) return null;
+  if (prefix === undefined || prefix.trim() === '') return null;
   const info = parsePrefix(prefix);
   if (info.kind === 'bad-trace') return new InputError(CODE_PREFIX, pos, info.reason, rowText);
   const degraded = [...st.fileDegraded];
@@ -323,6 +323,7 @@ function rowToEvent(
   if (proto === undefined && protoCol !== undefined) proto = GUI_PROTOCOLS[protoCol.toUpperCase()];
   const infoText = get(row, cols, 'info') ?? '';
   const portsM = INFO_PORTS.exec(infoText);
+  if (proto === undefined) proto = protoFromColumns(row, st);
   if (proto === undefined && portsM && cols.ipProto === undefined) {
     // an application protocol (DNS, HTTP …) over TCP or UDP: the Info shows `[FLAGS]` only for TCP
     proto = portsM[3] !== undefined ? 6 : undefined;
@@ -438,6 +439,21 @@ function rowToEvent(
   return ev;
 }
 
+/** The protocol implied by which tshark field columns have a value (`tcp.srcport`, `icmpv6.type`, …). */
+function protoFromColumns(row: string[], st: CsvState): number | undefined {
+  const header = st.header!;
+  for (const role of ['sport', 'dport', 'icmpType'] as const) {
+    for (const i of st.cols[role] ?? []) {
+      if ((row[i] ?? '') === '') continue;
+      const name = header[i]!.trim().toLowerCase();
+      const proto = name.slice(0, name.indexOf('.'));
+      const n = { tcp: 6, udp: 17, udplite: 136, sctp: 132, icmp: 1, icmpv6: 58 }[proto];
+      if (n !== undefined) return n;
+    }
+  }
+  return undefined;
+}
+
 /** `02:04:05:b4`, `020405b4`, `02 04` → `020405B4` (the kernel's `OPT (…)` form). */
 function normaliseHex(v: string): string {
   return v.replace(/[^0-9a-f]/gi, '').toUpperCase();
@@ -450,9 +466,9 @@ function handleRecord(
   options: DecodeOptions,
   out: { events: NetfilterEvent[]; errors: InputError[]; skipped: number },
 ): void {
-  const row = parseCsvRecord(text)!;
+  const row = parseCsvRecord(st.header === null ? text.replace(/^\uFEFF/, '') : text)!;
   if (st.header === null) {
-    const h = row.map((x, i) => (i === 0 ? x.replace(/^\uFEFF/, '') : x));
+    const h = row;
     const cols = mapHeader(h);
     const missing = missingRequired(cols);
     if (missing.length)
