@@ -284,6 +284,13 @@ function machine() {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     python: sh('python3 --version 2>&1').replace(/^Python /, ''),
+    commit: sh(`git -C '${ROOT}' rev-parse --short HEAD`),
+    distBuilt: fs.existsSync(BUILT)
+      ? fs
+          .statSync(BUILT)
+          .mtime.toISOString()
+          .replace(/\.\d+Z$/, 'Z')
+      : null,
     rssMethod: GNU_TIME ? 'GNU time %M (ru_maxrss)' : 'python3 getrusage(RUSAGE_CHILDREN).ru_maxrss',
     pinning: TASKSET ? 'taskset -c CPU' : 'none (taskset missing)',
   };
@@ -553,7 +560,10 @@ function renderResults({ env, opts, cli, rows, summary, notes, failures }) {
       `${opts.tupleRuns} 5-tuple-selector run(s) (median wall time)`,
   );
   L.push(`- Load average (1, 5, 15 min) at start: ${env.loadStart}; at end: ${env.loadEnd}`);
-  if (cli.ok) L.push(`- ruletrail flags: \`${cli.flags.join(' ')}\``);
+  if (cli.ok)
+    L.push(
+      `- ruletrail at commit ${env.commit || '?'}, \`dist/main.js\` built ${env.distBuilt}; flags: \`${cli.flags.join(' ')}\``,
+    );
   else L.push(`- **ruletrail not measured**: ${cli.error?.split('\n')[0]}`);
   L.push('');
   if (summary.targets.length) {
