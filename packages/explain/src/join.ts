@@ -220,11 +220,13 @@ export function normalizeRuleText(text: string): string {
     .replace(/\s+/g, ' ');
 }
 
-const joinCache = new WeakMap<Ruleset, Map<string, JoinedStep>>();
+const joinCache = new WeakMap<Ruleset, Map<string, Map<string, JoinedStep[]>>>();
+const KIND_INDEX = { rule: 0, return: 1, policy: 2 } as const;
 
 /**
  * {@link joinStep}, memoised per snapshot: a snapshot is immutable and the same few hundred positions are hit by
- * every packet, so each is resolved once (bounded, in case a trace is full of garbage positions).
+ * every packet, so each is resolved once. Nested maps and a dense per-chain array keep the hot lookup free of
+ * string building.
  */
 export function joinStepCached(
   ruleset: Ruleset,
@@ -234,16 +236,30 @@ export function joinStepCached(
   rulenum: number,
   relabelled = true,
 ): JoinedStep {
-  let m = joinCache.get(ruleset);
-  if (!m) {
-    m = new Map();
-    joinCache.set(ruleset, m);
+  // Positions far past any real chain (garbage input) are not cached, so the cache stays small.
+  if (!Number.isInteger(rulenum) || rulenum < 0 || rulenum > 100_000)
+    return joinStep(ruleset, table, chainName, kind, rulenum, relabelled);
+  let byTable = joinCache.get(ruleset);
+  if (!byTable) {
+    byTable = new Map();
+    joinCache.set(ruleset, byTable);
   }
-  const key = `${table}\u0000${chainName}\u0000${kind}\u0000${rulenum}\u0000${relabelled ? 1 : 0}`;
-  let j = m.get(key);
+  let byChain = byTable.get(table);
+  if (!byChain) {
+    byChain = new Map();
+    byTable.set(table, byChain);
+  }
+  let slots = byChain.get(chainName);
+  if (!slots) {
+    if (byChain.size > 10_000) return joinStep(ruleset, table, chainName, kind, rulenum, relabelled);
+    slots = [];
+    byChain.set(chainName, slots);
+  }
+  const idx = rulenum * 6 + KIND_INDEX[kind] * 2 + (relabelled ? 1 : 0);
+  let j = slots[idx];
   if (!j) {
     j = joinStep(ruleset, table, chainName, kind, rulenum, relabelled);
-    if (m.size < 200_000) m.set(key, j);
+    slots[idx] = j;
   }
   return j;
 }
