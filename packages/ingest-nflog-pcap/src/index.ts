@@ -16,7 +16,7 @@ import { ecsMacBytes, hexColon, isoFromEpoch, parsePrefix } from './netfilter-te
 
 export { CaptureFramer, LINKTYPE_NFLOG, type CaptureRecord, type FrameOutput } from './capture-file';
 export { parseNflog, NflogCorrupt, type NflogRecord } from './nflog-record';
-export { decodeIpv4, decodeIpv6, toInnerPacket, type PacketFields } from './ip-packet';
+export { decodeIpv4, decodeIpv6, ipv6String, toInnerPacket, type PacketFields } from './ip-packet';
 export { ByteReader, ShortRead, hexExcerpt } from './bytes';
 export * from './netfilter-text';
 
@@ -31,6 +31,8 @@ export interface NflogDecodeOptions extends DecodeOptions {
 }
 
 const CODE_MALFORMED = 'RT_ERR_NFLOG_MALFORMED';
+/** Events per batch (a 1 MiB chunk holds ~2,500 records). */
+const BATCH_EVENTS = 256;
 const CODE_PREFIX = 'RT_ERR_TRACE_PREFIX';
 const NF_FAMILY = { INET: 2, ARP: 3, BRIDGE: 7, INET6: 10 } as const;
 
@@ -281,14 +283,22 @@ export function createNflogPcapAdapter(defaults: Partial<NflogDecodeOptions> = {
       const framer = new CaptureFramer(opts.file);
       for await (const chunk of chunks) {
         const out = framer.push(chunk);
-        const events: NetfilterEvent[] = [];
-        const errors: InputError[] = [...out.errors];
+        let events: NetfilterEvent[] = [];
+        let errors: InputError[] = [...out.errors];
+        let skipped = out.skipped;
         for (const rec of out.records) {
           const r = nflogRecordToEvent(rec, opts);
           if (r instanceof InputError) errors.push(r);
           else events.push(r);
+          // Small batches: events die young (a scavenge) instead of a whole chunk's worth being promoted.
+          if (events.length >= BATCH_EVENTS) {
+            yield { events, errors, skipped };
+            events = [];
+            errors = [];
+            skipped = 0;
+          }
         }
-        if (events.length || errors.length || out.skipped) yield { events, errors, skipped: out.skipped };
+        if (events.length || errors.length || skipped) yield { events, errors, skipped };
       }
       const tail = framer.end();
       if (tail.length) yield { events: [], errors: tail, skipped: 0 };

@@ -19,7 +19,6 @@
  * ICMP: type, code, csum, then 4 bytes (echo id/seq, gateway, pointer, mtu), then for errors the inner packet.
  * SCTP: sport, dport, vtag, csum.  AH: nh, len, res be16, spi be32, seq.  ESP: spi be32, seq be32.
  */
-import { canonicalIpv6 } from '@ruletrail/core';
 import type { Endpoint, Icmp, InnerPacket, Ip, Tcp } from '@ruletrail/event';
 import {
   hexUpper,
@@ -55,10 +54,37 @@ function ipv4String(b: Buffer, p: number): string {
   return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
 }
 
-function ipv6String(b: Buffer, p: number): string {
+/** RFC 5952 text of 16 address bytes (what core's canonicalIpv6 returns, without going through a string). */
+export function ipv6String(b: Buffer, p: number): string {
+  const g = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 8; i++) g[i] = (b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!;
+  // longest run of zero groups, at least two, the first one on ties (RFC 5952 4.2.3)
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  // IPv4-mapped addresses: core's canonicalIpv6 also prints them in hex (::ffff:a00:1)
   let s = '';
-  for (let i = 0; i < 16; i += 2) s += (i ? ':' : '') + b.readUInt16BE(p + i).toString(16);
-  return canonicalIpv6(s);
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      s += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    s += g[i]!.toString(16) + (i < 7 ? ':' : '');
+  }
+  return s;
 }
 
 function setProto(f: PacketFields, proto: number): void {

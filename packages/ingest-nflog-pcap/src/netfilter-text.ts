@@ -144,6 +144,12 @@ export function isoFromEpoch(seconds: number, frac: number, fracDigits: 6 | 9): 
   const limit = fracDigits === 6 ? 1e6 : 1e9;
   if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds > 253402300799 || !(frac >= 0 && frac < limit))
     return undefined;
-  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
-  return `${base}.${String(frac).padStart(fracDigits, '0')}Z`;
+  if (seconds !== lastSecond) {
+    lastSecond = seconds;
+    lastBase = new Date(seconds * 1000).toISOString().slice(0, 19);
+  }
+  return `${lastBase}.${String(frac).padStart(fracDigits, '0')}Z`;
 }
+// Consecutive records share their second: format it once.
+let lastSecond = -1;
+let lastBase = '';

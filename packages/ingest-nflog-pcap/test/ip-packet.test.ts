@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { decodeIpv4, decodeIpv6, toInnerPacket, tcpFlags, tcpRes, splitTos, parsePrefix } from '../src/index';
+import { canonicalIpv6 } from '@ruletrail/core';
+import {
+  decodeIpv4,
+  decodeIpv6,
+  ipv6String,
+  toInnerPacket,
+  tcpFlags,
+  tcpRes,
+  splitTos,
+  parsePrefix,
+} from '../src/index';
 import { hex, icmp, ipv4, ipv6, tcp, udp, be16, be32 } from './fixture-builder';
 
 // The write-up's SYN: OPT (020405B40402080ACCEE00200000000001030307)
@@ -280,5 +290,19 @@ describe('netfilter text helpers', () => {
     assert.deepEqual(splitTos(0xff), { tos: 0x1e, prec: 0xe0 });
     assert.deepEqual(tcpFlags(0x00, 0x12), ['ACK', 'SYN']);
     assert.equal(tcpRes(0x5f), 0x38);
+  });
+});
+
+describe('ip-packet: IPv6 text', () => {
+  it('writes RFC 5952 text exactly as core canonicalIpv6 does', () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    for (let n = 0; n < 5000; n++) {
+      const b = Buffer.alloc(16);
+      // mostly zero groups, so every run length and position shows up
+      for (let g = 0; g < 8; g++) if (rnd() % 3 === 0) b.writeUInt16BE(rnd() & 0xffff, g * 2);
+      const text = Array.from({ length: 8 }, (_, g) => b.readUInt16BE(g * 2).toString(16)).join(':');
+      assert.equal(ipv6String(b, 0), canonicalIpv6(text), text);
+    }
   });
 });

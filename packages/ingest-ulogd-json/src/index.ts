@@ -15,7 +15,7 @@
  */
 import {
   canonicalIp,
-  decodeLines,
+  splitLines,
   ecsMac,
   InputError,
   UsageError,
@@ -39,6 +39,24 @@ const CODE_JSON = 'RT_ERR_ULOGD_JSON';
 const CODE_RECORD = 'RT_ERR_ULOGD_RECORD';
 const CODE_PREFIX = 'RT_ERR_TRACE_PREFIX';
 const ULOGD_DEFAULT_DEVICE = 'Netfilter';
+const BATCH_EVENTS = 256;
+
+/** Bounded memo for string conversions that repeat line after line (MACs, IPv6 addresses). */
+function memo(fn: (s: string) => string, max = 4096): (s: string) => string {
+  const m = new Map<string, string>();
+  return (k) => {
+    let v = m.get(k);
+    if (v === undefined) {
+      if (m.size >= max) m.clear();
+      v = fn(k);
+      m.set(k, v);
+    }
+    return v;
+  };
+}
+const macMemo = memo(ecsMac);
+const ipMemo = memo(canonicalIp);
+const addr = (a: string): string => (a.indexOf(':') < 0 ? a : ipMemo(a));
 
 type Json = Record<string, unknown>;
 
@@ -68,6 +86,14 @@ const LOCAL_TS = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(?:([+-])(\
  * ulogd computes the sign from the hour part, so zones within an hour west of UTC come out with the wrong sign.
  */
 function normaliseTimestamp(ts: string, sec: number | undefined): string | undefined {
+  // Records come in bursts within one second: reuse the offset worked out for the same wall-clock second.
+  const head = ts.slice(0, 19);
+  if (sec === tsCache.sec && head === tsCache.head && ts.length > 24) {
+    const rest = ts.slice(19);
+    const frac = /^\.\d+/.exec(rest)?.[0] ?? '';
+    if (rest.length === frac.length + 5 || rest.length === frac.length + 6)
+      return `${head}${frac}${tsCache.off}`;
+  }
   const m = LOCAL_TS.exec(ts);
   if (!m) return undefined;
   const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000;
@@ -79,8 +105,15 @@ function normaliseTimestamp(ts: string, sec: number | undefined): string | undef
   const sign = offMin < 0 ? '-' : '+';
   const a = Math.abs(offMin);
   const off = `${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+  if (sec !== undefined) {
+    tsCache.sec = sec;
+    tsCache.head = head;
+    tsCache.off = off;
+  }
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[7] ?? ''}${off}`;
 }
+
+const tsCache = { sec: -1 as number | undefined, head: '', off: '' };
 
 const NFPROTO = { INET: 2, ARP: 3, BRIDGE: 7, INET6: 10 } as const;
 
@@ -213,12 +246,12 @@ function build(
   const dport = int(rec, 'dest_port');
   if (srcIp !== undefined || sport !== undefined) {
     ev.source = {};
-    if (srcIp !== undefined) ev.source.ip = canonicalIp(srcIp);
+    if (srcIp !== undefined) ev.source.ip = addr(srcIp);
     if (sport !== undefined) ev.source.port = sport;
   }
   if (dstIp !== undefined || dport !== undefined) {
     ev.destination = {};
-    if (dstIp !== undefined) ev.destination.ip = canonicalIp(dstIp);
+    if (dstIp !== undefined) ev.destination.ip = addr(dstIp);
     if (dport !== undefined) ev.destination.port = dport;
   }
 
@@ -232,8 +265,8 @@ function build(
     if (int(rec, 'raw.type') === 1 && bytes.length === 14)
       netfilter.mac.proto = `${bytes[12]}${bytes[13]}`.toLowerCase();
   }
-  if (macSrc !== undefined && macSrc !== '') (ev.source ??= {}).mac = ecsMac(macSrc);
-  if (macDst !== undefined && macDst !== '') (ev.destination ??= {}).mac = ecsMac(macDst);
+  if (macSrc !== undefined && macSrc !== '') (ev.source ??= {}).mac = macMemo(macSrc);
+  if (macDst !== undefined && macDst !== '') (ev.destination ??= {}).mac = macMemo(macDst);
 
   // IP
   const proto = int(rec, 'ip.protocol');
@@ -413,9 +446,30 @@ export const ulogdJsonAdapter: IngestAdapter = {
   sniff(head: Buffer): boolean {
     return sniffUlogdJson(head);
   },
-  decode(chunks: AsyncIterable<Buffer>, options: DecodeOptions): AsyncIterable<DecodedBatch> {
+  async *decode(chunks: AsyncIterable<Buffer>, options: DecodeOptions): AsyncIterable<DecodedBatch> {
     const state: FileState = { sawAddresses: false };
-    return decodeLines(chunks, options, (line, lineNo) => parseUlogdLine(line, lineNo, options, state));
+    // core's decodeLines, but yielding every BATCH_EVENTS events: a whole 1 MiB chunk of events held at once
+    // survives the young-generation GC and triples the GC cost.
+    for await (const { lines, firstLine } of splitLines(chunks)) {
+      let events: NetfilterEvent[] = [];
+      let errors: InputError[] = [];
+      let skipped = 0;
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (line.length === 0) continue;
+        const r = parseUlogdLine(line, firstLine + i, options, state);
+        if (r === null) skipped++;
+        else if (r instanceof InputError) errors.push(r);
+        else events.push(r);
+        if (events.length >= BATCH_EVENTS) {
+          yield { events, errors, skipped };
+          events = [];
+          errors = [];
+          skipped = 0;
+        }
+      }
+      if (events.length || errors.length || skipped) yield { events, errors, skipped };
+    }
   },
 };
 export default ulogdJsonAdapter;

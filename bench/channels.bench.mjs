@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// Decode throughput of the NFLOG-family channels against the tools people use on the same files:
+//
+//   node bench/channels.bench.mjs [--mb 64] [--runs 3] [--write]
+//
+// Corpora (bench/corpus/channels/, regenerated when missing) are the real fixtures repeated to --mb MiB:
+//   nflog.pcap   the records of packages/ingest-nflog-pcap/test/fixtures/real/trace.pcap, timestamps advanced
+//   ulogd.json   the lines of packages/ingest-ulogd-json/test/fixtures/real/ulogd.json
+// Measured, best of --runs, from the built packages (run `npm run build` first):
+//   ruletrail nflog-pcap decode (stream → events, all fields)  vs  tshark -T fields with the fields we fill
+//   ruletrail ulogd-json decode                                vs  jq -c projecting the same keys
+// Peak RSS is sampled every 20 ms during our decodes (memory must not grow with the input).
+// Results: a table on stdout; with --write, docs/benchmarks-channels.md.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const core = require(path.join(ROOT, 'packages/core/dist/index.js'));
+const { nflogPcapAdapter } = require(path.join(ROOT, 'packages/ingest-nflog-pcap/dist/index.js'));
+const { ulogdJsonAdapter } = require(path.join(ROOT, 'packages/ingest-ulogd-json/dist/index.js'));
+
+const PCAP_FIXTURE = path.join(ROOT, 'packages/ingest-nflog-pcap/test/fixtures/real/trace.pcap');
+const ULOGD_FIXTURE = path.join(ROOT, 'packages/ingest-ulogd-json/test/fixtures/real/ulogd.json');
+const CORPUS = path.join(ROOT, 'bench/corpus/channels');
+const TSHARK_FIELDS = [
+  'frame.time_epoch',
+  'nflog.prefix',
+  'nflog.hook',
+  'nflog.ifindex_indev',
+  'nflog.ifindex_outdev',
+  'nflog.uid',
+  'nflog.gid',
+  'ip.src',
+  'ip.dst',
+  'ip.len',
+  'ip.id',
+  'ip.ttl',
+  'ip.flags',
+  'ip.frag_offset',
+  'ipv6.src',
+  'ipv6.dst',
+  'ipv6.hlim',
+  'ipv6.flow',
+  'tcp.srcport',
+  'tcp.dstport',
+  'tcp.seq_raw',
+  'tcp.ack_raw',
+  'tcp.window_size_value',
+  'tcp.flags',
+  'tcp.options',
+  'udp.srcport',
+  'udp.dstport',
+  'udp.length',
+  'icmp.type',
+  'icmp.code',
+  'icmp.ident',
+  'icmp.seq',
+  'icmpv6.type',
+  'icmpv6.code',
+];
+const JQ_FILTER =
+  '{t: .timestamp, p: ."oob.prefix", s: .src_ip, d: .dest_ip, sp: .src_port, dp: .dest_port, m: ."oob.mark", i: ."oob.in", o: ."oob.out", id: ."ip.id", ttl: ."ip.ttl", len: ."ip.totlen", f: ."ip.fragoff", seq: ."tcp.seq", syn: ."tcp.syn", ack: ."tcp.ack"}';
+
+function args(argv) {
+  const o = { mb: 64, runs: 3, write: false };
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--mb') o.mb = Number(argv[++i]);
+    else if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a === '--write') o.write = true;
+    else if (a === '--quick') {
+      o.mb = 16;
+      o.runs = 1;
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+/** Records of a little-endian µs pcap (the fixture), as [header16, data] pairs. */
+function pcapRecords(buf) {
+  const out = [];
+  for (let p = 24; p + 16 <= buf.length;) {
+    const incl = buf.readUInt32LE(p + 8);
+    out.push([buf.subarray(p, p + 16), buf.subarray(p + 16, p + 16 + incl)]);
+    p += 16 + incl;
+  }
+  return out;
+}
+
+function makePcap(file, bytes) {
+  const src = fs.readFileSync(PCAP_FIXTURE);
+  const recs = pcapRecords(src);
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, src.subarray(0, 24));
+  let written = 24;
+  let sec = src.readUInt32LE(24);
+  const parts = [];
+  let pending = 0;
+  while (written < bytes) {
+    for (const [h, d] of recs) {
+      const hh = Buffer.from(h);
+      hh.writeUInt32LE(sec, 0);
+      parts.push(hh, d);
+      pending += 16 + d.length;
+      written += 16 + d.length;
+    }
+    sec++;
+    if (pending > 1 << 22) {
+      fs.writeSync(fd, Buffer.concat(parts));
+      parts.length = 0;
+      pending = 0;
+    }
+  }
+  fs.writeSync(fd, Buffer.concat(parts));
+  fs.closeSync(fd);
+}
+
+function makeUlogd(file, bytes) {
+  const src = fs.readFileSync(ULOGD_FIXTURE);
+  const fd = fs.openSync(file, 'w');
+  for (let written = 0; written < bytes; written += src.length) fs.writeSync(fd, src);
+  fs.closeSync(fd);
+}
+
+async function decode(adapter, file) {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t0 = process.hrtime.bigint();
+  let events = 0;
+  let errors = 0;
+  const input = await core.openInput(file);
+  for await (const b of adapter.decode(input, { file })) {
+    events += b.events.length;
+    errors += b.errors.length;
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  return { s, events, errors, peakMb: peak / 1048576 };
+}
+
+function tool(cmd, argv) {
+  const out = fs.openSync('/dev/null', 'w');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', out, 'ignore'] });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  fs.closeSync(out);
+  if (r.error || r.status !== 0) return undefined;
+  return s;
+}
+
+async function main() {
+  const o = args(process.argv);
+  fs.mkdirSync(CORPUS, { recursive: true });
+  const bytes = o.mb * 1048576;
+  const pcap = path.join(CORPUS, `nflog-${o.mb}m.pcap`);
+  const json = path.join(CORPUS, `ulogd-${o.mb}m.json`);
+  if (!fs.existsSync(pcap)) makePcap(pcap, bytes);
+  if (!fs.existsSync(json)) makeUlogd(json, bytes);
+  const size = { pcap: fs.statSync(pcap).size, json: fs.statSync(json).size };
+  const best = (xs) => Math.min(...xs.filter((x) => x !== undefined));
+  const rows = [];
+
+  const ours = { pcap: [], json: [] };
+  let pcapRun;
+  let jsonRun;
+  for (let i = 0; i < o.runs; i++) {
+    pcapRun = await decode(nflogPcapAdapter, pcap);
+    ours.pcap.push(pcapRun.s);
+    jsonRun = await decode(ulogdJsonAdapter, json);
+    ours.json.push(jsonRun.s);
+  }
+  const tshark = [];
+  const jq = [];
+  for (let i = 0; i < o.runs; i++) {
+    tshark.push(
+      tool('tshark', ['-n', '-r', pcap, '-T', 'fields', ...TSHARK_FIELDS.flatMap((f) => ['-e', f])]),
+    );
+    jq.push(tool('jq', ['-c', JQ_FILTER, json]));
+  }
+  const mbps = (b, s) => b / 1048576 / s;
+  const oursPcap = best(ours.pcap);
+  const oursJson = best(ours.json);
+  const tsharkS = tshark.some((x) => x !== undefined) ? best(tshark) : undefined;
+  const jqS = jq.some((x) => x !== undefined) ? best(jq) : undefined;
+  rows.push([
+    'nflog-pcap decode',
+    size.pcap,
+    pcapRun.events,
+    oursPcap,
+    pcapRun.peakMb,
+    tsharkS,
+    'tshark -T fields',
+    5,
+  ]);
+  rows.push(['ulogd-json decode', size.json, jsonRun.events, oursJson, jsonRun.peakMb, jqS, 'jq -c', 3]);
+
+  const lines = [
+    '| channel | input | records | ruletrail | MB/s | records/s | peak RSS | reference | ref MB/s | speed-up | target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, b, n, s, rss, ref, refName, target] of rows) {
+    const up = ref !== undefined ? ref / s : undefined;
+    lines.push(
+      `| ${name} | ${(b / 1048576).toFixed(1)} MiB | ${n} | ${s.toFixed(2)} s | ${mbps(b, s).toFixed(1)} | ${Math.round(n / s).toLocaleString('en-US')} | ${rss.toFixed(0)} MiB | ${refName}: ${ref !== undefined ? ref.toFixed(2) + ' s' : 'not installed'} | ${ref !== undefined ? mbps(b, ref).toFixed(1) : '–'} | ${up !== undefined ? up.toFixed(1) + '×' : '–'} | ≥${target}× ${up === undefined ? '' : up >= target ? '(met)' : '(NOT met)'} |`,
+    );
+  }
+  const table = lines.join('\n');
+  console.log(table);
+  if (o.write) {
+    const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT })
+      .stdout?.toString()
+      .trim();
+    const doc = [
+      '# Channel decode benchmarks',
+      '',
+      `Generated by \`node bench/channels.bench.mjs --mb ${o.mb} --runs ${o.runs} --write\` at commit ${commit}, ${new Date().toISOString()},`,
+      `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${os.release()}. Best of ${o.runs} runs.`,
+      '',
+      table,
+      '',
+      'Inputs are the real fixtures repeated (bench/corpus/channels/). ruletrail reads the file as a stream in 1 MiB chunks',
+      '(core `openInput`) and builds the complete event for every record; tshark prints the fields the event carries,',
+      'jq projects the same ulogd keys. Output of the reference tools goes to /dev/null.',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(ROOT, 'docs/benchmarks-channels.md'), doc);
+  }
+}
+
+import os from 'node:os';
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
