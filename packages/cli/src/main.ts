@@ -5,6 +5,7 @@
 import { InputError, UsageError } from '@ruletrail/core';
 import { EXPLAIN_USAGE, explainCommand } from './explain-command';
 import { runCommand } from './run-command';
+import { snapshotCommand } from './snapshot-command';
 import { validateCommand } from './validate-command';
 
 const USAGE = `usage: ruletrail <command> [options]
@@ -25,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(rest);
       case 'validate':
         return validateCommand(rest);
+      case 'snapshot':
+        return await snapshotCommand(rest);
       case undefined:
       case 'help':
       case '--help':

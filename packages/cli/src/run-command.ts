@@ -13,6 +13,7 @@ import {
   formatPosition,
   type DeadLetterOutput,
   type InputError,
+  type Sink,
 } from '@ruletrail/core';
 import {
   CheckpointStore,
@@ -20,6 +21,7 @@ import {
   JsonLogger,
   Pipeline,
   PipelineMetrics,
+  RunnerSink,
   SnapshotDirectoryFeed,
   SnapshotStore,
   formatProblem,
@@ -33,7 +35,16 @@ import {
 } from '@ruletrail/pipeline';
 import { FileSource, StdinSource } from '@ruletrail/source-file';
 import { SyslogSource } from '@ruletrail/source-syslog';
+import { KafkaSnapshotFeed, KafkaSource } from '@ruletrail/source-kafka';
 import { FileSink } from '@ruletrail/sink-file';
+import { KafkaSink, validateKafkaConfig, type KafkaSinkConfig } from '@ruletrail/sink-kafka';
+import {
+  ElasticsearchSink,
+  setupElasticsearch,
+  validateElasticsearchConfig,
+  type ElasticsearchSinkConfig,
+} from '@ruletrail/sink-elasticsearch';
+import { FluentdSink, validateFluentdConfig, type FluentdSinkConfig } from '@ruletrail/sink-fluentd';
 import { ADAPTERS } from './builtins';
 
 export const RUN_USAGE = `usage: ruletrail run --config <config.yaml> [--log-level debug|info|warn|error] [--no-progress]
@@ -100,7 +111,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         config.snapshots.pollIntervalMs,
       ),
     );
-  if (config.snapshots.kafka) throw new UsageError('snapshots.kafka: not available yet');
+  if (config.snapshots.kafka)
+    feeds.push(new KafkaSnapshotFeed(config.snapshots.kafka, store, log.child('snapshots'), deadLetter));
 
   const sinks: RecordSink[] = [];
   const sources: Source[] = [];
@@ -181,14 +193,40 @@ function buildSource(s: PipelineConfig['sources'][number]): Source {
     case 'syslog':
       return new SyslogSource(s);
     case 'kafka':
-      throw new UsageError(`source type ${s.type}: not available yet`);
+      return new KafkaSource(s);
   }
 }
 
 async function buildSink(s: PipelineConfig['sinks'][number], log: Logger): Promise<RecordSink> {
-  if (s.type === 'file') return new FileSink(s, log.child(s.id, 'sink'));
-  await Promise.resolve();
-  throw new UsageError(`sink type ${s.type}: not available yet`);
+  const slog = log.child(s.id, 'sink');
+  if (s.type === 'file') return new FileSink(s, slog);
+  const o = s.options;
+  let sink: Sink;
+  try {
+    switch (s.type) {
+      case 'kafka':
+        validateKafkaConfig(o as unknown as KafkaSinkConfig);
+        sink = new KafkaSink(o as unknown as KafkaSinkConfig, { logger: slog });
+        break;
+      case 'elasticsearch': {
+        const c = o as unknown as ElasticsearchSinkConfig & { setup?: boolean };
+        validateElasticsearchConfig(c);
+        // Index templates / data streams: created on start when asked (needs the manage_index_templates privilege).
+        if (c.setup) await setupElasticsearch(c, {}, { logger: slog });
+        sink = new ElasticsearchSink(c, { logger: slog });
+        break;
+      }
+      case 'fluentd':
+        validateFluentdConfig(o as unknown as FluentdSinkConfig);
+        sink = new FluentdSink(o as unknown as FluentdSinkConfig, { logger: slog });
+        break;
+    }
+  } catch (err) {
+    throw new UsageError(`sink ${s.id} (${s.type}): ${(err as Error).message}`);
+  }
+  const r = new RunnerSink(s.id, s.records, sink, { ...s.runner, logger: slog });
+  await r.start();
+  return r;
 }
 
 /** Dead letters as structured warnings (the first 100; the count stays exact in the summary). */

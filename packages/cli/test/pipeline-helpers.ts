@@ -75,11 +75,16 @@ export function startRun(
   config: string,
   extra: string[] = [],
   stdio: 'pipe' | 'ignore' = 'pipe',
+  nodeArgs: string[] = [],
 ): ChildProcess {
-  const c = spawn(process.execPath, [BIN, 'run', '--config', config, '--no-progress', ...extra], {
-    stdio: ['ignore', stdio, 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
+  const c = spawn(
+    process.execPath,
+    [...nodeArgs, BIN, 'run', '--config', config, '--no-progress', ...extra],
+    {
+      stdio: ['ignore', stdio, 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    },
+  );
   children.add(c);
   c.once('exit', () => children.delete(c));
   return c;

@@ -203,7 +203,36 @@ const pluginSink = (type: string, summary: string) =>
       id,
       type: { const: type },
       records: recordKinds,
-      options: { type: 'object', description: `Options of the ${type} sink (see its package README).` },
+      options: { type: 'object', description: `Options of the ${type} sink (see docs/sinks.md).` },
+      runner: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'Delivery settings of the core sink runner (docs/sinks.md): batching, concurrency, retries.',
+        properties: {
+          maxInFlight: { ...positiveInt, description: 'Concurrent write calls.' },
+          bufferMaxEvents: {
+            ...positiveInt,
+            description: 'Records outstanding in the runner before it pushes back.',
+          },
+          batch: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { maxEvents: positiveInt, maxBytes: positiveInt, maxWaitMs: positiveInt },
+          },
+          retry: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              initialMs: positiveInt,
+              maxMs: positiveInt,
+              multiplier: { type: 'number', minimum: 1 },
+              jitter: { type: 'number', minimum: 0, maximum: 1 },
+              maxAttempts: positiveInt,
+            },
+          },
+        },
+      },
     },
   }) as const;
 

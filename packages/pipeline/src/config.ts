@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
+import type { SinkRunnerOptions } from '@ruletrail/core';
 import { CONFIG_SCHEMA } from './config-schema';
 
 /** Fields every source has (see the schema for their meaning). */
@@ -79,7 +80,13 @@ export interface PluginSinkConfig {
   readonly id: string;
   readonly type: 'kafka' | 'elasticsearch' | 'fluentd';
   readonly records: readonly RecordKindName[];
+  /** Passed to the sink package (its own config type and validation). */
   readonly options: Record<string, unknown>;
+  /** Core sink-runner settings (batch, maxInFlight, bufferMaxEvents, retry). */
+  readonly runner?: Omit<
+    SinkRunnerOptions,
+    'onDelivered' | 'deadLetter' | 'logger' | 'redactor' | 'random' | 'sleep'
+  >;
 }
 
 export type SinkConfig = FileSinkConfig | PluginSinkConfig;

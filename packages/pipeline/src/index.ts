@@ -41,3 +41,4 @@ export { SnapshotDirectoryFeed, loadStaticSnapshots, type SnapshotFeed } from '.
 export { Pipeline, type PipelineParts, type RunSummary } from './pipeline';
 export { ProgressBar } from './progress';
 export { pickAdapter } from './adapters';
+export { RunnerSink } from './runner-sink';

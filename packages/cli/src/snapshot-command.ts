@@ -1,0 +1,287 @@
+/**
+ * `ruletrail snapshot ship`: runs iptables-save (and ip6tables-save, and `nft -j list ruleset` with --nft)
+ * periodically, and ships each snapshot — stamped with host, time and the sha256 of its content — to a
+ * directory, a Kafka topic or an Elasticsearch index whenever its hash changed (and again every --resend, so a
+ * consumer that lost its state gets the rules in force). The enrichment stage of `ruletrail run` joins each
+ * packet with its host's snapshot in force at the packet's time.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError } from '@ruletrail/core';
+import {
+  JsonLogger,
+  makeEnvelope,
+  type Logger,
+  type SnapshotEnvelope,
+  type SnapshotFormat,
+} from '@ruletrail/pipeline';
+import { KafkaSnapshotPublisher } from '@ruletrail/source-kafka';
+
+export const SNAPSHOT_USAGE = `usage: ruletrail snapshot ship --to <destination> [options]
+
+Runs iptables-save / ip6tables-save (and nft -j list ruleset with --nft) every --interval and ships each
+snapshot whose content changed, stamped with host, time and sha256, to:
+
+  --to dir:PATH                 one JSON file per snapshot under PATH/<host>/ (read by snapshots.directory)
+  --to kafka:HOST:PORT[,…]/TOPIC  a message keyed by host (read by snapshots.kafka)
+  --to es:URL/INDEX             a document per snapshot (id: host-family-hash-time), for search and archive
+
+  --host NAME          host name stamped on snapshots; must match the HOSTNAME of the host's trace lines
+                       (default: this machine's short host name)
+  --interval SECONDS   how often the rules are read (default 60)
+  --resend SECONDS     ship unchanged rules again after this long (default 3600; 0 = never)
+  --once               read and ship once, then exit
+  --nft                also ship 'nft -j list ruleset' (stored, not yet joined with traces)
+  --command FAMILY=CMD replace a command, e.g. ipv4='iptables-legacy-save' or ipv6='ip6tables-nft-save'
+                       (FAMILY is ipv4, ipv6 or nft; CMD runs with sh -c; FAMILY= with nothing switches it off)
+  --keep N             dir: snapshots kept per host (oldest removed; default 64)
+
+Exit status: 0 ok, 1 a snapshot could not be taken or shipped (--once), 2 usage error.`;
+
+interface Probe {
+  readonly key: 'ipv4' | 'ipv6' | 'nft';
+  readonly format: SnapshotFormat;
+  readonly command: string;
+  lastHash?: string;
+  lastShipped?: number;
+}
+
+/** Where envelopes go. */
+interface Destination {
+  ship(env: SnapshotEnvelope): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs `snapshot <sub>`; returns the exit code. */
+export async function snapshotCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(SNAPSHOT_USAGE + '\n');
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub !== 'ship') throw new UsageError(`snapshot: unknown subcommand '${sub}' (known: ship)`);
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      to: { type: 'string' },
+      host: { type: 'string' },
+      interval: { type: 'string', default: '60' },
+      resend: { type: 'string', default: '3600' },
+      once: { type: 'boolean', default: false },
+      nft: { type: 'boolean', default: false },
+      command: { type: 'string', multiple: true },
+      keep: { type: 'string', default: '64' },
+      'log-level': { type: 'string', default: 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SNAPSHOT_USAGE + '\n');
+    return 0;
+  }
+  if (!values.to)
+    throw new UsageError('snapshot ship: --to is required (dir:PATH, kafka:BROKERS/TOPIC or es:URL/INDEX)');
+  const interval = seconds('--interval', values.interval);
+  const resend = seconds('--resend', values.resend);
+  const keep = seconds('--keep', values.keep);
+  const host = values.host ?? hostname().split('.')[0]!;
+  const log = new JsonLogger(values['log-level'] as 'info').child('snapshot-ship');
+  const commands: Record<string, string> = {
+    ipv4: 'iptables-save',
+    ipv6: 'ip6tables-save',
+    nft: 'nft -j list ruleset',
+  };
+  for (const c of values.command ?? []) {
+    const m = /^(ipv4|ipv6|nft)=(.*)$/.exec(c);
+    if (!m) throw new UsageError(`--command: expected FAMILY=CMD with FAMILY ipv4, ipv6 or nft, got '${c}'`);
+    commands[m[1]!] = m[2]!;
+  }
+  const probes: Probe[] = [
+    { key: 'ipv4', format: 'iptables-save', command: commands.ipv4! },
+    { key: 'ipv6', format: 'iptables-save', command: commands.ipv6! },
+  ];
+  if (values.nft) probes.push({ key: 'nft', format: 'nft-json', command: commands.nft! });
+  // An empty command (`--command ipv6=`) switches that snapshot off.
+  for (let i = probes.length - 1; i >= 0; i--) if (probes[i]!.command.trim() === '') probes.splice(i, 1);
+  if (!probes.length) throw new UsageError('snapshot ship: every command is switched off');
+  const dest = destination(values.to, keep, log);
+
+  const ctl = new AbortController();
+  const stop = (): void => ctl.abort();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  let failures = 0;
+  try {
+    for (;;) {
+      for (const p of probes) {
+        try {
+          const content = await runCommand(p.command);
+          const takenAt = new Date().toISOString();
+          const env = makeEnvelope({
+            host,
+            ...(p.key !== 'nft' ? { family: p.key } : {}),
+            format: p.format,
+            takenAt,
+            tool: p.command,
+            content,
+          });
+          const now = Date.now();
+          const changed = env.hash !== p.lastHash;
+          if (!changed && (resend === 0 || now - (p.lastShipped ?? 0) < resend * 1000)) continue;
+          await dest.ship(env);
+          p.lastHash = env.hash;
+          p.lastShipped = now;
+          log.info(
+            changed ? 'Snapshot shipped (changed).' : 'Snapshot shipped again (unchanged, resend interval).',
+            {
+              host,
+              family: p.key,
+              hash: env.hash,
+              takenAt,
+              bytes: content.length,
+            },
+          );
+        } catch (err) {
+          failures++;
+          log.error('Taking or shipping a snapshot failed.', {
+            family: p.key,
+            command: p.command,
+            error: err,
+          });
+        }
+      }
+      if (values.once || ctl.signal.aborted) break;
+      await sleep(interval * 1000, ctl.signal);
+      if (ctl.signal.aborted) break;
+    }
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    await dest.close();
+  }
+  return values.once && failures > 0 ? 1 : 0;
+}
+
+function seconds(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a non-negative number, got '${v}'`);
+  return n;
+}
+
+/** stdout of `sh -c cmd`; rejects with its stderr when it fails. */
+function runCommand(cmd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else
+        reject(
+          new Error(
+            `'${cmd}' exited with ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(0, 500)}`,
+          ),
+        );
+    });
+  });
+}
+
+function destination(to: string, keep: number, log: Logger): Destination {
+  const m = /^(dir|kafka|es):(.+)$/.exec(to);
+  if (!m) throw new UsageError(`--to: expected dir:PATH, kafka:BROKERS/TOPIC or es:URL/INDEX, got '${to}'`);
+  const where = m[2]!;
+  switch (m[1]) {
+    case 'dir':
+      return new DirectoryDestination(where, keep);
+    case 'kafka': {
+      const slash = where.lastIndexOf('/');
+      if (slash < 0) throw new UsageError(`--to kafka: expected BROKERS/TOPIC, got '${where}'`);
+      const pub = new KafkaSnapshotPublisher(
+        {
+          brokers: where.slice(0, slash).split(','),
+          topic: where.slice(slash + 1),
+          clientId: 'ruletrail-snapshot-ship',
+          ssl: false,
+        },
+        log,
+      );
+      return { ship: (e) => pub.publish(e), close: () => pub.close() };
+    }
+    default: {
+      const slash = where.lastIndexOf('/');
+      if (slash < 0 || !/^https?:\/\//.test(where))
+        throw new UsageError(`--to es: expected http(s)://HOST:PORT/INDEX, got '${where}'`);
+      return new EsDestination(where.slice(0, slash), where.slice(slash + 1));
+    }
+  }
+}
+
+/** `dir:PATH`: PATH/<host>/<time>-<family>-<hash12>.json, written atomically, oldest pruned beyond `keep`. */
+class DirectoryDestination implements Destination {
+  constructor(
+    private readonly _dir: string,
+    private readonly _keep: number,
+  ) {}
+
+  async ship(env: SnapshotEnvelope): Promise<void> {
+    const dir = join(this._dir, env.host.replace(/[^A-Za-z0-9._-]/g, '_'));
+    await mkdir(dir, { recursive: true });
+    const name = `${env.takenAt.replace(/[:.]/g, '')}-${env.family ?? 'nft'}-${env.hash.slice(0, 12)}.json`;
+    const tmp = join(dir, `.${name}.tmp`);
+    await writeFile(tmp, JSON.stringify(env) + '\n');
+    // The reader only looks at *.json: a half-written file is never seen.
+    await rename(tmp, join(dir, name));
+    if (this._keep > 0) {
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+      for (const f of files.slice(0, Math.max(0, files.length - this._keep)))
+        await rm(join(dir, f), { force: true });
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** `es:URL/INDEX`: one document per snapshot with a deterministic id (a re-ship is an overwrite, not a copy). */
+class EsDestination implements Destination {
+  constructor(
+    private readonly _url: string,
+    private readonly _index: string,
+  ) {}
+
+  async ship(env: SnapshotEnvelope): Promise<void> {
+    const id = encodeURIComponent(
+      `${env.host}-${env.family ?? 'nft'}-${env.hash.slice(0, 16)}-${env.takenAt}`,
+    );
+    const res = await fetch(`${this._url}/${encodeURIComponent(this._index)}/_doc/${id}?refresh=false`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ '@timestamp': env.takenAt, ...env }),
+    });
+    if (!res.ok) throw new Error(`Elasticsearch answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

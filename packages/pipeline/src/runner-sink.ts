@@ -1,0 +1,94 @@
+/**
+ * Drives a `@ruletrail/core` `Sink` (Kafka, Elasticsearch, Fluentd) through the core `SinkRunner` — which owns
+ * batching, bounded concurrency, retries with backoff — and turns its callbacks back into one final status per
+ * record for the pipeline's acknowledgements:
+ *  - acknowledged by the remote side (`onDelivered`) → `delivered`;
+ *  - refused for good (`rejected`, or `failed` after `retry.maxAttempts`) → `rejected` (it is in the sink's
+ *    dead-letter output with the reason);
+ *  - given up because the runner was closed before the remote side answered → no status at all: the record's
+ *    input is not checkpointed and is read again after a restart (at-least-once, never a silent loss).
+ */
+import {
+  SinkRunner,
+  type Sink,
+  type SinkDeadLetter,
+  type SinkDeadLetterEntry,
+  type SinkRecord,
+  type SinkRunnerOptions,
+} from '@ruletrail/core';
+import type { FinalStatus, OutputRecord, RecordKind, RecordSink } from './types';
+
+type Done = (status: FinalStatus, reason?: string) => void;
+
+/** A core sink behind the pipeline's `RecordSink`. */
+export class RunnerSink implements RecordSink {
+  readonly kinds: ReadonlySet<RecordKind>;
+  private readonly _runner: SinkRunner;
+  private readonly _dones = new Map<string, Done[]>();
+  private _closing = false;
+
+  constructor(
+    readonly id: string,
+    kinds: readonly RecordKind[],
+    sink: Sink,
+    options: Omit<SinkRunnerOptions, 'onDelivered' | 'deadLetter'> = {},
+    /** The sink's own dead-letter output (every rejected/failed record, with the reason). */
+    private readonly _deadLetter?: SinkDeadLetter,
+  ) {
+    this.kinds = new Set(kinds);
+    this._runner = new SinkRunner(sink, {
+      ...options,
+      onDelivered: (records) => {
+        for (const r of records) this._settle(r.id, 'delivered');
+      },
+      deadLetter: {
+        write: (e: SinkDeadLetterEntry) => {
+          // Given up at close: not final. The input will be replayed after a restart.
+          if (!(this._closing && e.outcome === 'failed'))
+            this._settle(e.id, 'rejected', `${e.outcome}: ${e.reason}`);
+          return this._deadLetter?.write(e);
+        },
+      },
+    });
+  }
+
+  /** Connects (the runner retries with backoff until it works, or throws for a non-retriable error). */
+  start(): Promise<void> {
+    return this._runner.start();
+  }
+
+  send(record: OutputRecord, done: Done): void {
+    const rec: SinkRecord = {
+      id: record.id,
+      key: record.key,
+      kind: record.kind === 'explanation' ? 'packet' : 'alert',
+      ...(record.time !== undefined ? { timestamp: record.time } : {}),
+      body: record.body as Readonly<Record<string, unknown>>,
+    };
+    const list = this._dones.get(rec.id);
+    if (list) list.push(done);
+    else this._dones.set(rec.id, [done]);
+    // The pipeline bounds what is in flight; the runner's own buffer bound only delays the push.
+    this._runner.push(rec).catch((err: Error) => this._settle(rec.id, 'rejected', err.message));
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([this._runner.flush(), new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
+    clearTimeout(t);
+  }
+
+  async close(): Promise<void> {
+    this._closing = true;
+    await this._runner.close({ timeoutMs: 1000 });
+    await this._deadLetter?.close?.();
+  }
+
+  private _settle(id: string, status: FinalStatus, reason?: string): void {
+    const list = this._dones.get(id);
+    const d = list?.shift();
+    if (!d) return;
+    if (list!.length === 0) this._dones.delete(id);
+    d(status, reason);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The Kafka source: raw trace lines from a topic, consumed as one consumer group so several `ruletrail run`
+ * instances share the partitions (the scale-out model: hosts are the message keys, so each host's lines — and,
+ * with a co-partitioned snapshot topic, its snapshots — live on one instance).
+ *
+ * Offsets are committed by hand, only up to the first message not yet acknowledged: a message is acknowledged
+ * when every packet that has a line in it reached a final status in every sink (see pipeline acks.ts). A
+ * crash or a rebalance re-delivers what was not committed: at-least-once, no loss. Messages hold one line or
+ * several (newline separated); origins are `kafka:<topic>/<partition>` with line = offset + 1 when each message
+ * holds one line.
+ */
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import {
+  OffsetTracker,
+  pickAdapter,
+  type KafkaSourceConfig,
+  type Source,
+  type SourceContext,
+} from '@ruletrail/pipeline';
+import { kafkaClient } from './client';
+
+/** Messages handed on as one unit at most (one decode call). */
+const UNIT_MESSAGES = 500;
+const UNIT_BYTES = 1 << 20;
+/** Commits are coalesced per partition to at most one per this interval. */
+const COMMIT_INTERVAL_MS = 1000;
+
+interface PartitionState {
+  readonly tracker: OffsetTracker;
+  committed: number;
+  toCommit: number | undefined;
+}
+
+/** `type: kafka`. */
+export class KafkaSource implements Source {
+  readonly id: string;
+  readonly finite = false;
+  private _consumer: Consumer | undefined;
+  private readonly _parts = new Map<number, PartitionState>();
+  private _commitTimer: NodeJS.Timeout | undefined;
+  private _ctx: SourceContext | undefined;
+
+  constructor(private readonly _config: KafkaSourceConfig) {
+    this.id = _config.id;
+  }
+
+  async run(ctx: SourceContext): Promise<void> {
+    this._ctx = ctx;
+    const c = this._config;
+    const adapter = pickAdapter(
+      ctx.adapters,
+      c.format === 'auto' ? 'kernel-log' : c.format,
+      undefined,
+      this.id,
+    );
+    const decode = {
+      ...(c.host !== undefined ? { host: c.host } : {}),
+      ...(c.year !== undefined ? { year: c.year } : {}),
+      ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
+    };
+    const consumer = kafkaClient(c, ctx.log).consumer({ groupId: c.groupId, allowAutoTopicCreation: false });
+    this._consumer = consumer;
+    // A new generation: positions of partitions we may no longer own are stale; start fresh from the broker's.
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this._parts.clear();
+      ctx.log.info('Joined the consumer group.', {
+        groupId: c.groupId,
+        assignment: e.payload.memberAssignment,
+      });
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: c.topic, fromBeginning: c.fromBeginning });
+    this._commitTimer = setInterval(() => void this._commit(), COMMIT_INTERVAL_MS);
+    const stopped = new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (p) => this._batch(p, ctx, adapter, decode),
+    });
+    ctx.log.info('Consuming.', { topic: c.topic, groupId: c.groupId });
+    await stopped;
+    // Stop fetching; what was handed on is acknowledged (or not) by the pipeline's shutdown, then committed in close().
+    await consumer.stop();
+  }
+
+  async close(): Promise<void> {
+    if (this._commitTimer) clearInterval(this._commitTimer);
+    await this._commit();
+    await this._consumer?.disconnect();
+    this._consumer = undefined;
+  }
+
+  private _part(partition: number, firstOffset: number): PartitionState {
+    let p = this._parts.get(partition);
+    if (!p) {
+      const state: PartitionState = {
+        tracker: new OffsetTracker(firstOffset, (pos) => {
+          state.toCommit = pos;
+        }),
+        committed: firstOffset,
+        toCommit: undefined,
+      };
+      p = state;
+      this._parts.set(partition, p);
+    }
+    return p;
+  }
+
+  private async _batch(
+    payload: EachBatchPayload,
+    ctx: SourceContext,
+    adapter: ReturnType<typeof pickAdapter>,
+    decode: { host?: string; year?: number; utcOffsetMinutes?: number },
+  ): Promise<void> {
+    const { batch } = payload;
+    const heartbeat = (): Promise<void> => payload.heartbeat();
+    const isRunning = (): boolean => payload.isRunning();
+    const isStale = (): boolean => payload.isStale();
+    const resolveOffset = (o: string): void => payload.resolveOffset(o);
+    if (batch.isEmpty()) return;
+    const part = this._part(batch.partition, Number(batch.firstOffset()));
+    const origin = `kafka:${batch.topic}/${batch.partition}`;
+    // Waiting for room (backpressure) can take longer than the session timeout: keep the membership alive.
+    const hb = setInterval(() => void heartbeat().catch(() => undefined), 3000);
+    try {
+      let parts: Buffer[] = [];
+      let bytes = 0;
+      let first = -1;
+      let last = -1;
+      const flush = async (): Promise<void> => {
+        if (!parts.length) return;
+        const data = Buffer.concat(parts);
+        const n = parts.length / 2;
+        parts = [];
+        bytes = 0;
+        ctx.metrics.received(n);
+        await ctx.emit({
+          origin,
+          data,
+          firstLine: first + 1,
+          adapter,
+          decode,
+          segment: part.tracker.open(last + 1),
+        });
+        ctx.metrics.sent(n);
+        resolveOffset(String(last));
+      };
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale() || ctx.signal.aborted) break;
+        const off = Number(m.offset);
+        if (first < 0 || !parts.length) first = off;
+        last = off;
+        const v = m.value ?? Buffer.alloc(0);
+        parts.push(v, v.length && v[v.length - 1] === 0x0a ? EMPTY : NEWLINE);
+        bytes += v.length + 1;
+        if (parts.length / 2 >= UNIT_MESSAGES || bytes >= UNIT_BYTES) await flush();
+      }
+      await flush();
+      ctx.metrics.lag(Number(batch.offsetLagLow()));
+      await heartbeat();
+    } finally {
+      clearInterval(hb);
+    }
+  }
+
+  /** Commits acknowledged positions that moved. A failed commit (rebalance) only means a redelivery. */
+  private async _commit(): Promise<void> {
+    const consumer = this._consumer;
+    if (!consumer) return;
+    const offsets: { topic: string; partition: number; offset: string }[] = [];
+    for (const [partition, p] of this._parts) {
+      if (p.toCommit === undefined || p.toCommit <= p.committed) continue;
+      offsets.push({ topic: this._config.topic, partition, offset: String(p.toCommit) });
+      p.committed = p.toCommit;
+    }
+    if (!offsets.length) return;
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (err) {
+      this._ctx?.log.warn('Offset commit failed; the messages will be delivered again.', { error: err });
+    }
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+const EMPTY = Buffer.alloc(0);
