@@ -109,8 +109,8 @@ export function decodeIpv4(b: Buffer, off: number, end: number, recurse = true):
   f.ip.prec = prec;
   f.ip.ttl = b[off + 8]!;
   f.ip.id = b.readUInt16BE(off + 4);
-  const flags = ipv4Flags(fragOff);
-  if (flags.length) f.ip.flags = flags;
+  // Always set, possibly empty: the kernel-log adapter does the same for every IPv4 header it reads.
+  f.ip.flags = ipv4Flags(fragOff);
   if (fragOff & 0x1fff) f.ip.fragOffset = ipv4FragOffsetBytes(fragOff);
   const hdrLen = ihl * 4;
   if (hdrLen > 20) {

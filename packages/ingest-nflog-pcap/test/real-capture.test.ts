@@ -95,7 +95,7 @@ describe('nflog-pcap: real captures', () => {
   it('decodes the ICMP port unreachable with its inner packet (frame 74)', () => {
     const e = events[73]!;
     assert.deepEqual(e.netfilter.icmp, { type: 3, code: 3 });
-    assert.deepEqual(e.netfilter.ip, { len: 62, tos: 0, prec: 0xc0, ttl: 64, id: 6914 });
+    assert.deepEqual(e.netfilter.ip, { len: 62, tos: 0, prec: 0xc0, ttl: 64, id: 6914, flags: [] });
     assert.deepEqual(e.netfilter.inner, {
       source: { ip: '10.231.0.1', port: 34784 },
       destination: { ip: '10.231.0.2', port: 9 },

@@ -283,8 +283,7 @@ function build(
     if (ttl !== undefined) ip.ttl = ttl;
     if (id !== undefined) ip.id = id;
     if (fragoff !== undefined) {
-      const flags = ipv4Flags(fragoff);
-      if (flags.length) ip.flags = flags;
+      ip.flags = ipv4Flags(fragoff); // possibly empty, as the kernel-log adapter sets it
       if (fragoff & 0x1fff) ip.fragOffset = ipv4FragOffsetBytes(fragoff);
     }
     if (ihl !== undefined && ihl > 5) degraded.push('ip.options');

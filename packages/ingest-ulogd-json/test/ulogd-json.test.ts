@@ -133,7 +133,7 @@ describe('ulogd-json: real ulogd 2.0.8 output', () => {
   it('ICMP port unreachable: type/code, PREC 0xC0, the inner packet named as degraded (line 70)', () => {
     const nf = events[69]!.netfilter;
     assert.deepEqual(nf.icmp, { type: 3, code: 3 });
-    assert.deepEqual(nf.ip, { len: 62, tos: 0, prec: 0xc0, ttl: 64, id: 7313 });
+    assert.deepEqual(nf.ip, { len: 62, tos: 0, prec: 0xc0, ttl: 64, id: 7313, flags: [] });
     assert.deepEqual(nf.degraded, ['inner']);
   });
 

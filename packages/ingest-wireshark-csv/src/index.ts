@@ -362,8 +362,7 @@ function rowToEvent(
   if (flow !== undefined) ip.flowlabel = flow;
   if (ipFlags !== undefined) {
     // tshark's ip.flags is the 3-bit field shifted down (0x02 = DF) in 3.x+, or the raw 0x4000 form in old releases
-    const flags = ipv4Flags(ipFlags > 0x7 ? ipFlags : ipFlags << 13);
-    if (flags.length) ip.flags = flags;
+    ip.flags = ipv4Flags(ipFlags > 0x7 ? ipFlags : ipFlags << 13);
   }
   const ipOpts = get(row, cols, 'ipOptions');
   if (ipOpts !== undefined) ip.options = normaliseHex(ipOpts);
