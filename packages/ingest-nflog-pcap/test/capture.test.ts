@@ -295,6 +295,21 @@ describe('nflog-pcap: every TLV', () => {
   });
 });
 
+describe('nflog-pcap: options', () => {
+  it('keeps the record as hex with keepOriginal, and takes the ifindex map as a Map too', async () => {
+    const rec = nflogRecord({ ...synSpec(), ifOut: 3 }, 'le');
+    const adapter = createNflogPcapAdapter({ ifNames: new Map([[2, 'eth0']]) });
+    const out = await collect(adapter, [pcapFile([{ data: rec }], 'le')], {
+      file: 'k.pcap',
+      keepOriginal: true,
+    });
+    assert.equal(out.events[0]!.event.original, rec.toString('hex'));
+    // index 3 is not in the map: its name stays unknown rather than made up
+    assert.deepEqual(out.events[0]!.observer, { ingress: { interface: { name: 'eth0' } } });
+    assert.equal(out.events[0]!.netfilter.degraded, undefined);
+  });
+});
+
 describe('nflog-pcap: corrupt input', () => {
   const good = (): Buffer => nflogRecord(synSpec(), 'le');
 

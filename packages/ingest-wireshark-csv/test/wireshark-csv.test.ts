@@ -206,6 +206,12 @@ describe('wireshark-csv: columns and RFC 4180', () => {
       ],
     );
     assert.equal(c!.netfilter.prefix, 'multi\nline: ');
+    // a quoted CRLF inside a field is kept as LF (lines are split before records are joined)
+    const kept = await run(csv, { file: 'o.csv', keepOriginal: true });
+    assert.equal(
+      kept.events[2]!.event.original,
+      '"multi\nline: ","a\nb","10.0.0.1","10.0.0.2","UDP","3","","1.5"',
+    );
     assert.equal(c!.ruletrail.origin.line, 4);
     assert.equal(c!['@timestamp'], undefined);
   });
