@@ -150,6 +150,56 @@ describe('ruletrail run (CLI)', function () {
     assert.match(err.text, /"reason":"signal"/);
   });
 
+  it('draws a progress bar for finite inputs when asked (log.progress: on), ending at 100%', () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, {
+      version: 1,
+      sources: [
+        {
+          id: 'kern',
+          type: 'file',
+          paths: [join(ROOT, 'examples/incident/kern.log')],
+          mode: 'read',
+          year: 2023,
+        },
+      ],
+      snapshots: incidentSnapshots(),
+      sinks: [{ id: 'out', type: 'file', path: join(dir, 'out.ndjson') }],
+      log: { progress: 'on' },
+    });
+    const r = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /\r\[#{30}\] 100% 0\.0\/0\.0 MB {2}2 packets {2}2 alerts/);
+    // --no-progress wins over the config.
+    const q = spawnSync(process.execPath, [BIN, 'run', '--config', cfg, '--no-progress'], {
+      encoding: 'utf8',
+    });
+    assert.doesNotMatch(q.stderr, /\r\[/);
+  });
+
+  it('validate: prints a one-line summary for a valid config and every problem for a bad one', () => {
+    const ok = spawnSync(process.execPath, [BIN, 'validate', join(ROOT, 'examples/pipeline/incident.yaml')], {
+      encoding: 'utf8',
+    });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /incident\.yaml: valid \(1 source: incident\/file; 1 sink: stdout\/file\)/);
+    const dir = tempDir();
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(
+      bad,
+      'version: 1\nsources: [{ id: x, type: syslog }]\nsinks: [{ id: y, type: nowhere }]\npipline: {}\n',
+    );
+    const r = spawnSync(process.execPath, [BIN, 'validate', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.deepEqual(lines, [
+      `${bad}:1:1: /: unknown field 'pipline'`,
+      `${bad}:3:9: /sinks/0: unknown type "nowhere"`,
+      `${bad}:2:11: /sources/0: needs udp, tcp or both`,
+      `ruletrail: ${bad}: 3 problems`,
+    ]);
+  });
+
   it('reports a bad config with every problem and exit status 2, without starting', () => {
     const dir = tempDir();
     const cfg = join(dir, 'bad.yaml');

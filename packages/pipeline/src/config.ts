@@ -225,14 +225,16 @@ export function parseConfig(
       problems.push({ path, ...at(nodeAt(doc.contents, path)?.range?.[0]), message: describe(e) });
     }
   }
-  if (problems.length) throw new ConfigError(file, problems);
-  const cfg = resolveConfig(raw as RawConfig, resolve(dirname(file)));
-  const semantic = crossCheck(cfg);
-  if (semantic.length)
-    throw new ConfigError(
-      file,
-      semantic.map((p) => ({ ...p, ...at(nodeAt(doc.contents, p.path)?.range?.[0]) })),
-    );
+  // The checks the schema cannot express run even when it failed, so one pass reports everything; on a
+  // document too broken to resolve they are skipped (the schema problems already say why).
+  let cfg: PipelineConfig | undefined;
+  try {
+    cfg = resolveConfig(raw as RawConfig, resolve(dirname(file)));
+    for (const p of crossCheck(cfg)) problems.push({ ...p, ...at(nodeAt(doc.contents, p.path)?.range?.[0]) });
+  } catch (err) {
+    if (!problems.length) throw err;
+  }
+  if (problems.length || !cfg) throw new ConfigError(file, problems);
   return cfg;
 }
 

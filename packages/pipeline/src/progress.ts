@@ -1,7 +1,7 @@
 /**
  * A one-line progress bar on stderr for finite inputs (files read once, pcaps), only on a TTY: bytes done of
- * the total, packets explained and records in flight, redrawn a few times a second and erased at the end so it
- * never ends up in a redirected log.
+ * the total, packets explained and alerts, redrawn a few times a second; the final state stays on its line.
+ * Only drawn where the operator asked for it (`log.progress: on`) or stderr is a terminal (`auto`).
  */
 import type { Progress, Source } from './types';
 
@@ -16,6 +16,7 @@ export class ProgressBar {
   ) {}
 
   start(): void {
+    this._draw();
     this._timer = setInterval(() => this._draw(), 200);
     this._timer.unref();
   }
@@ -23,7 +24,8 @@ export class ProgressBar {
   stop(): void {
     if (this._timer) clearInterval(this._timer);
     this._timer = undefined;
-    this._stream.write('\r\x1b[K');
+    this._draw();
+    this._stream.write('\n');
   }
 
   private _draw(): void {

@@ -26,7 +26,7 @@ import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { UsageError, isGzip, type IngestAdapter } from '@ruletrail/core';
+import { UsageError, isGzip, readHead, type IngestAdapter } from '@ruletrail/core';
 import {
   OffsetTracker,
   pickAdapter,
@@ -305,12 +305,9 @@ class Tailer {
     try {
       const head = Buffer.alloc(8192);
       const { bytesRead } = await this._fh.read(head, 0, head.length, 0);
-      this._adapter = pickAdapter(
-        this._ctx.adapters,
-        this._cfg.format,
-        head.subarray(0, bytesRead),
-        this.path,
-      );
+      // Sniff the decompressed start of a gzip file, as `ruletrail explain` does.
+      const sniffed = isGzip(head) ? await readHead(this.path, 8192) : head.subarray(0, bytesRead);
+      this._adapter = pickAdapter(this._ctx.adapters, this._cfg.format, sniffed, this.path);
       const whole = isGzip(head) || BINARY_CHANNELS.has(this._adapter.channel);
       if (whole) {
         if (this._cfg.mode !== 'read')
