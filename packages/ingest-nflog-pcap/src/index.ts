@@ -86,11 +86,9 @@ export function nflogRecordToEvent(
   };
   // TLV 3 is the kernel's packet time; the pcap record time is when libpcap received it.
   const ts =
-    nf.timeSec !== undefined && nf.timeSec > 0 && nf.timeUsec !== undefined
+    (nf.timeSec !== undefined && nf.timeSec > 0 && nf.timeUsec !== undefined
       ? isoFromEpoch(nf.timeSec, nf.timeUsec, 6)
-      : rec.hasTime
-        ? isoFromEpoch(rec.tsSec, rec.tsFrac, rec.tsDigits)
-        : undefined;
+      : undefined) ?? (rec.hasTime ? isoFromEpoch(rec.tsSec, rec.tsFrac, rec.tsDigits) : undefined);
   if (ts !== undefined) ev['@timestamp'] = ts;
   if (options.host !== undefined) ev.host = { name: options.host };
   if (options.keepOriginal) ev.event.original = rec.data.toString('hex');

@@ -387,3 +387,22 @@ describe('ulogd-json: sniff', () => {
     assert.ok(!sniffUlogdJson(Buffer.from([0xd4, 0xc3, 0xb2, 0xa1])));
   });
 });
+
+describe('ulogd-json: damaged values (fuzz)', () => {
+  it('wrong types, negative, fractional and huge numbers, cut lines: never a throw, one result per line', async () => {
+    const lines = readFileSync(join(REAL, 'ulogd.json'), 'utf8').trimEnd().split('\n');
+    let seed = 12345;
+    const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const bad: unknown[] = ['x', -1, 1.5, 1e300, null, true, {}, [], ''];
+    const damaged = lines.map((l) => {
+      if (rnd(3) === 0) return l.slice(0, rnd(l.length));
+      const o = JSON.parse(l) as Record<string, unknown>;
+      const keys = Object.keys(o);
+      for (let k = 0; k < 1 + rnd(3); k++) o[keys[rnd(keys.length)]!] = bad[rnd(bad.length)];
+      return JSON.stringify(o);
+    });
+    const out = await run(`${lines[0]}\n${damaged.join('\n')}\n`, { file: 'fuzz.json' });
+    assert.equal(out.events.length + out.errors.length + out.skipped, damaged.length + 1);
+    for (const e of out.errors) assert.equal(typeof e.position.line, 'number');
+  });
+});
