@@ -98,6 +98,9 @@ cp "$out" "$PCAP_OUT/trace.pcap"
 editcap -F nsecpcap "$PCAP_OUT/trace.pcap" "$PCAP_OUT/trace-ns.pcap"
 editcap -F pcapng "$PCAP_OUT/trace.pcap" "$PCAP_OUT/trace.pcapng"
 inb ip -j link show > "$PCAP_OUT/ifnames.json"
+# the rulesets the TRACE steps are explained against (no counters: they change with every packet)
+inb iptables-legacy-save > "$PCAP_OUT/iptables-save.txt"
+inb ip6tables-legacy-save > "$PCAP_OUT/ip6tables-save.txt"
 
 # tshark's view of the same records, for the cross-check test
 tshark -r "$PCAP_OUT/trace.pcap" -o ip.defragment:FALSE -o ipv6.defragment:FALSE -T fields -E header=y -E separator=/t -E occurrence=f \
