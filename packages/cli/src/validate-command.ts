@@ -4,7 +4,10 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '@ruletrail/core';
-import { ConfigError, formatProblem, loadConfig } from '@ruletrail/pipeline';
+import { ConfigError, formatProblem, loadConfig, type ConfigProblem } from '@ruletrail/pipeline';
+import { validateElasticsearchConfig, type ElasticsearchSinkConfig } from '@ruletrail/sink-elasticsearch';
+import { validateFluentdConfig, type FluentdSinkConfig } from '@ruletrail/sink-fluentd';
+import { validateKafkaConfig, type KafkaSinkConfig } from '@ruletrail/sink-kafka';
 
 export const VALIDATE_USAGE = `usage: ruletrail validate <config.yaml>
 
@@ -31,6 +34,20 @@ export function validateCommand(argv: string[]): number {
   const file = positionals[0]!;
   try {
     const cfg = loadConfig(file);
+    // The sink packages check their own options; run them too, so validate reports what run would refuse.
+    const problems: ConfigProblem[] = [];
+    cfg.sinks.forEach((s, i) => {
+      if (s.type === 'file') return;
+      try {
+        if (s.type === 'kafka') validateKafkaConfig(s.options as unknown as KafkaSinkConfig);
+        else if (s.type === 'elasticsearch')
+          validateElasticsearchConfig(s.options as unknown as ElasticsearchSinkConfig);
+        else validateFluentdConfig(s.options as unknown as FluentdSinkConfig);
+      } catch (err) {
+        problems.push({ path: `/sinks/${i}/options`, message: (err as Error).message });
+      }
+    });
+    if (problems.length) throw new ConfigError(file, problems);
     if (!values.quiet)
       process.stdout.write(
         `${file}: valid (${cfg.sources.length} source${cfg.sources.length === 1 ? '' : 's'}: ${cfg.sources.map((s) => `${s.id}/${s.type}`).join(', ')}; ${cfg.sinks.length} sink${cfg.sinks.length === 1 ? '' : 's'}: ${cfg.sinks.map((s) => `${s.id}/${s.type}`).join(', ')})\n`,

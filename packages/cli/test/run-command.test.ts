@@ -198,6 +198,14 @@ describe('ruletrail run (CLI)', function () {
       `${bad}:2:11: /sources/0: needs udp, tcp or both`,
       `ruletrail: ${bad}: 3 problems`,
     ]);
+    // The sink packages' own option checks run too.
+    writeFileSync(
+      bad,
+      'version: 1\nsources: [{ id: x, type: stdin }]\nsinks: [{ id: k, type: kafka, options: { topic: t } }]\n',
+    );
+    const k = spawnSync(process.execPath, [BIN, 'validate', bad], { encoding: 'utf8' });
+    assert.equal(k.status, 1);
+    assert.match(k.stderr, /\/sinks\/0\/options: .*brokers/);
   });
 
   it('reports a bad config with every problem and exit status 2, without starting', () => {

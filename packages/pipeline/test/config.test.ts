@@ -1,6 +1,6 @@
 /** Config loading: defaults, resolved paths, every error at once with its path and line, the committed schema. */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_SCHEMA, ConfigError, loadConfig, parseConfig, type ConfigProblem } from '../src';
 
@@ -18,7 +18,15 @@ function problems(yaml: string, env: NodeJS.ProcessEnv = {}): ConfigProblem[] {
 }
 
 describe('pipeline config', () => {
-  it('loads every example config, applies defaults and resolves paths against the config file', () => {
+  it('accepts every example config in examples/pipeline', () => {
+    const dir = join(ROOT, 'examples/pipeline');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    assert.ok(files.length >= 3);
+    for (const f of files)
+      loadConfig(join(dir, f), { KAFKA_BROKERS: '127.0.0.1:9092', ES_URL: 'http://127.0.0.1:9200' });
+  });
+
+  it('applies defaults and resolves paths against the config file', () => {
     const cfg = loadConfig(join(ROOT, 'examples/pipeline/incident.yaml'));
     const src = cfg.sources[0]!;
     assert.equal(src.type, 'file');
