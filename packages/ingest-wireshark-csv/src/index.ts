@@ -222,6 +222,8 @@ interface CsvState {
   cols: Columns;
   /** Fields every row of this file lacks, from its header alone. */
   fileDegraded: string[];
+  v4Degraded: string[];
+  v6Degraded: string[];
   pending: string | null;
   pendingLine: number;
 }
@@ -237,20 +239,27 @@ function get(row: string[], cols: Columns, role: Role): string | undefined {
 }
 
 function fileDegraded(cols: Columns): string[] {
-  const d = [
-    'mark',
-    'observer.ingress.interface.name',
-    'observer.egress.interface.name',
-    'ip.tos',
-    'ip.prec',
-  ];
-  if (!cols.ipLen) d.push('ip.len');
-  if (!cols.ipTtl && !cols.ipHlim) d.push('ip.ttl');
-  if (!cols.ipId) d.push('ip.id');
-  if (!cols.ipFlags) d.push('ip.flags');
-  if (!cols.ipOptions) d.push('ip.options');
+  const d = ['mark', 'observer.ingress.interface.name', 'observer.egress.interface.name'];
   if (!cols.time && !cols.epoch) d.push('@timestamp');
   if (!cols.uid) d.push('user.id');
+  return d;
+}
+
+/** IP header fields of the row's family that the file has no column for. */
+function familyDegraded(cols: Columns, v6: boolean): string[] {
+  const d: string[] = [];
+  if (!cols.ipLen) d.push('ip.len');
+  if (v6) {
+    d.push('ip.tc');
+    if (!cols.ipHlim) d.push('ip.hoplimit');
+    if (!cols.ipFlow) d.push('ip.flowlabel');
+  } else {
+    d.push('ip.tos', 'ip.prec');
+    if (!cols.ipTtl) d.push('ip.ttl');
+    if (!cols.ipId) d.push('ip.id');
+    if (!cols.ipFlags) d.push('ip.flags');
+  }
+  if (!cols.ipOptions) d.push('ip.options');
   return d;
 }
 
@@ -316,6 +325,7 @@ function rowToEvent(
   if (src !== undefined) ev.source = { ip: src };
   if (dst !== undefined) ev.destination = { ip: dst };
   ev.network.type = (src ?? dst)!.includes(':') ? 'ipv6' : 'ipv4';
+  degraded.push(...(ev.network.type === 'ipv6' ? st.v6Degraded : st.v4Degraded));
 
   // transport
   const protoCol = get(row, cols, 'protocol');
@@ -478,6 +488,8 @@ function handleRecord(
     st.header = h;
     st.cols = cols;
     st.fileDegraded = fileDegraded(cols);
+    st.v4Degraded = familyDegraded(cols, false);
+    st.v6Degraded = familyDegraded(cols, true);
     return;
   }
   if (row.length !== st.header.length) {
@@ -522,7 +534,15 @@ export const wiresharkCsvAdapter: IngestAdapter = {
     return sniffWiresharkCsv(head);
   },
   async *decode(chunks: AsyncIterable<Buffer>, options: DecodeOptions): AsyncIterable<DecodedBatch> {
-    const st: CsvState = { header: null, cols: {}, fileDegraded: [], pending: null, pendingLine: 0 };
+    const st: CsvState = {
+      header: null,
+      cols: {},
+      fileDegraded: [],
+      v4Degraded: [],
+      v6Degraded: [],
+      pending: null,
+      pendingLine: 0,
+    };
     for await (const { lines, firstLine } of splitLines(chunks)) {
       const out = { events: [] as NetfilterEvent[], errors: [] as InputError[], skipped: 0 };
       for (let i = 0; i < lines.length; i++) {

@@ -35,18 +35,20 @@ async function run(
   return out;
 }
 
+// what the GUI's columns cannot show for an IPv4 row, in the order the adapter lists it
 const GUI_DEGRADED = [
   'mark',
   'observer.ingress.interface.name',
   'observer.egress.interface.name',
+  'user.id',
+  '@timestamp', // relative Time column
+  'ip.len',
   'ip.tos',
   'ip.prec',
-  'ip.len',
   'ip.ttl',
   'ip.id',
   'ip.flags',
   'ip.options',
-  'user.id',
 ];
 
 describe('wireshark-csv: the GUI export (default columns + Prefix + TCP Options)', () => {
@@ -64,8 +66,7 @@ describe('wireshark-csv: the GUI export (default columns + Prefix + TCP Options)
         prefix: 'TRACE: raw:PREROUTING:policy:2 ',
         trace: { table: 'raw', chain: 'PREROUTING', kind: 'policy', rulenum: 2 },
         tcp: { flags: ['SYN'], options: '020405B40402080AB1AE01C4000000000103030A' },
-        // relative Time: no wall clock
-        degraded: [...GUI_DEGRADED, '@timestamp', 'tcp.seq', 'tcp.ack', 'tcp.window', 'tcp.res', 'tcp.urgp'],
+        degraded: [...GUI_DEGRADED, 'tcp.seq', 'tcp.ack', 'tcp.window', 'tcp.res', 'tcp.urgp'],
       },
     });
   });
@@ -298,5 +299,41 @@ describe('wireshark-csv: sniff', () => {
       ),
     );
     assert.ok(!sniffWiresharkCsv(Buffer.from('a,b,c\n1,2,3\n')));
+  });
+});
+
+describe('wireshark-csv: degraded fields follow the row family', () => {
+  it('names IPv6 header fields for IPv6 rows and IPv4 ones for IPv4 rows', async () => {
+    const csv =
+      '"Source","Destination","Protocol","Prefix","ipv6.hlim"\n"fd00::1","fd00::2","UDP","x: ","64"\n"10.0.0.1","10.0.0.2","UDP","x: ",""\n';
+    const out = await run(csv);
+    assert.deepEqual(out.events[0]!.netfilter.degraded, [
+      'mark',
+      'observer.ingress.interface.name',
+      'observer.egress.interface.name',
+      '@timestamp',
+      'user.id',
+      'ip.len',
+      'ip.tc',
+      'ip.flowlabel',
+      'ip.options',
+      'udp.length',
+    ]);
+    assert.deepEqual(out.events[0]!.netfilter.ip, { hoplimit: 64 });
+    assert.deepEqual(out.events[1]!.netfilter.degraded, [
+      'mark',
+      'observer.ingress.interface.name',
+      'observer.egress.interface.name',
+      '@timestamp',
+      'user.id',
+      'ip.len',
+      'ip.tos',
+      'ip.prec',
+      'ip.ttl',
+      'ip.id',
+      'ip.flags',
+      'ip.options',
+      'udp.length',
+    ]);
   });
 });
