@@ -11,6 +11,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
+# RT_FIXTURE_ROOT=/tmp/x writes the same tree somewhere else (to try the script without touching the fixtures)
+ROOT=${RT_FIXTURE_ROOT:-$ROOT}
 PCAP_OUT=$ROOT/packages/ingest-nflog-pcap/test/fixtures/real
 ULOGD_OUT=$ROOT/packages/ingest-ulogd-json/test/fixtures/real
 CSV_OUT=$ROOT/packages/ingest-wireshark-csv/test/fixtures/real
