@@ -304,7 +304,18 @@ class Tailer {
   async run(): Promise<void> {
     try {
       const head = Buffer.alloc(8192);
-      const { bytesRead } = await this._fh.read(head, 0, head.length, 0);
+      let { bytesRead } = await this._fh.read(head, 0, head.length, 0);
+      // A tailed file may be empty (or hold half a line) when found: format detection waits for a first line.
+      while (
+        this._cfg.mode === 'tail' &&
+        (this._cfg.format ?? 'auto') === 'auto' &&
+        bytesRead < head.length &&
+        !head.subarray(0, bytesRead).includes(0x0a)
+      ) {
+        if (this._ctx.signal.aborted) return;
+        await sleep(this._cfg.pollIntervalMs, this._ctx.signal);
+        ({ bytesRead } = await this._fh.read(head, 0, head.length, 0));
+      }
       // Sniff the decompressed start of a gzip file, as `ruletrail explain` does.
       const sniffed = isGzip(head) ? await readHead(this.path, 8192) : head.subarray(0, bytesRead);
       this._adapter = pickAdapter(this._ctx.adapters, this._cfg.format, sniffed, this.path);
