@@ -27,7 +27,8 @@ import {
   type Explanation,
   type PacketSelector,
 } from '@ruletrail/explain';
-import { ADAPTERS, adapterByName } from './builtins';
+import { readFile } from 'node:fs/promises';
+import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter } from './output';
 import { loadRules } from './rules-files';
 
@@ -46,6 +47,9 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --year YYYY                year for timestamps that have none (RFC 3164 "Jan  1 21:23:16")
   --window MS                correlation window: longest gap between two lines of one packet (default 2000)
   --host NAME                host name for inputs that carry none
+  --if-names FILE            ifindex → name map for NFLOG captures (they carry indexes only): the output of
+                             'ip -j link show' on the traced host
+  --utc-offset MINUTES       time zone of timestamps that carry none (Wireshark CSV absolute times)
   --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
   --no-color                 plain text (also: NO_COLOR=1)
   --stats                    print run statistics as JSON on stderr
@@ -79,6 +83,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
       year: { type: 'string' },
       window: { type: 'string' },
       host: { type: 'string' },
+      'if-names': { type: 'string' },
+      'utc-offset': { type: 'string' },
       'dead-letter': { type: 'string' },
       'no-color': { type: 'boolean', default: false },
       stats: { type: 'boolean', default: false },
@@ -97,6 +103,9 @@ export async function explainCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('no trace files given (use - for stdin)');
   const year = values.year !== undefined ? intOption('--year', values.year) : undefined;
   const windowMs = values.window !== undefined ? intOption('--window', values.window) : undefined;
+  const utcOffsetMinutes =
+    values['utc-offset'] !== undefined ? signedIntOption('--utc-offset', values['utc-offset']) : undefined;
+  const ifNames = values['if-names'] !== undefined ? await loadInterfaceNames(values['if-names']) : undefined;
   const selector: PacketSelector | undefined =
     values.packet !== undefined ? parseSelector(values.packet) : undefined;
   const forced = values['input-format'];
@@ -143,13 +152,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
   );
 
   for (const file of positionals) {
-    const adapter = forced ? adapterByName(forced)! : await detect(file);
+    const adapter = withInterfaceNames(forced ? adapterByName(forced)! : await detect(file), ifNames);
     const input = await openInput(file);
     const counted = countBytes(input, c);
     const decoded = adapter.decode(counted, {
       file,
       ...(year !== undefined ? { year } : {}),
       ...(values.host !== undefined ? { host: values.host } : {}),
+      ...(utcOffsetMinutes !== undefined ? { utcOffsetMinutes } : {}),
       ...(selector?.kernelLineNeedle && adapter.channel === 'kernel-log'
         ? { lineFilter: selector.kernelLineNeedle }
         : {}),
@@ -200,6 +210,28 @@ export async function explainCommand(argv: string[]): Promise<number> {
     );
   }
   return c.errors > 0 ? 1 : 0;
+}
+
+function signedIntOption(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`${name} must be an integer, got '${v}'`);
+  return n;
+}
+
+/** `ip -j link show` output → ifindex → name. */
+async function loadInterfaceNames(path: string): Promise<Map<number, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--if-names ${path}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed))
+    throw new UsageError(`--if-names ${path}: expected the JSON array 'ip -j link show' prints`);
+  const names = new Map<number, string>();
+  for (const l of parsed as { ifindex?: unknown; ifname?: unknown }[])
+    if (typeof l.ifindex === 'number' && typeof l.ifname === 'string') names.set(l.ifindex, l.ifname);
+  return names;
 }
 
 function intOption(name: string, v: string): number {

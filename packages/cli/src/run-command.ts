@@ -45,7 +45,13 @@ import {
   type ElasticsearchSinkConfig,
 } from '@ruletrail/sink-elasticsearch';
 import { FluentdSink, validateFluentdConfig, type FluentdSinkConfig } from '@ruletrail/sink-fluentd';
+import { nflogPcapAdapter } from '@ruletrail/ingest-nflog-pcap';
 import { ADAPTERS } from './builtins';
+
+/** The explain adapters, plus the NFLOG pcap reader for `pcap` files when the built-in list lacks it. */
+const RUN_ADAPTERS = ADAPTERS.some((a) => a.channel === 'nflog-pcap')
+  ? ADAPTERS
+  : [nflogPcapAdapter, ...ADAPTERS];
 
 export const RUN_USAGE = `usage: ruletrail run --config <config.yaml> [--log-level debug|info|warn|error] [--no-progress]
 
@@ -155,7 +161,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       config,
       sources,
       sinks,
-      adapters: ADAPTERS,
+      adapters: RUN_ADAPTERS,
       snapshots: store,
       log,
       metrics,

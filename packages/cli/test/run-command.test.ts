@@ -150,6 +150,61 @@ describe('ruletrail run (CLI)', function () {
     assert.match(err.text, /"reason":"signal"/);
   });
 
+  it('reads stdin until it ends', () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, {
+      version: 1,
+      sources: [{ id: 'in', type: 'stdin', year: 2023 }],
+      snapshots: incidentSnapshots(),
+      sinks: [{ id: 'out', type: 'file', path: '-', records: ['explanation'] }],
+    });
+    const r = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], {
+      encoding: 'utf8',
+      input: readFileSync(join(ROOT, 'examples/incident/kern.log')),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const x = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      x.map((e) => [e.verdict, e.steps[0].origin.file, e.steps[0].origin.line]),
+      [
+        ['DROP', 'stdin', 2],
+        ['ACCEPT', 'stdin', 29],
+      ],
+    );
+  });
+
+  it('reads pcap captures (NFLOG) given as files, detected by content', () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, {
+      version: 1,
+      sources: [
+        {
+          id: 'pcap',
+          type: 'file',
+          mode: 'read',
+          host: 'lab',
+          paths: [join(ROOT, 'packages/ingest-nflog-pcap/test/fixtures/real/trace.pcap')],
+        },
+      ],
+      sinks: [{ id: 'out', type: 'file', path: '-', records: ['explanation'] }],
+    });
+    const r = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const x = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(x.length > 0);
+    for (const e of x) {
+      assert.equal(e.packet.channel, 'nflog-pcap');
+      assert.equal(e.packet.host, 'lab');
+      assert.ok(e.flags.includes('no_snapshot'));
+    }
+  });
+
   it('draws a progress bar for finite inputs when asked (log.progress: on), ending at 100%', () => {
     const dir = tempDir();
     const cfg = writeConfig(dir, {

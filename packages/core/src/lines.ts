@@ -13,6 +13,9 @@ export interface LineBatch {
   readonly firstLine: number;
 }
 
+/** Most events per decoded batch (see decodeLines). */
+export const MAX_BATCH_EVENTS = 256;
+
 /** Longest line kept whole; longer lines are cut (the kernel itself never logs more than ~1 KiB). */
 export const MAX_LINE_BYTES = 1 << 20;
 
@@ -61,8 +64,8 @@ export async function* decodeLines(
       ? splitLinesContaining(chunks, options.lineFilter)
       : numbered(splitLines(chunks));
   for await (const { lines, numbers } of source) {
-    const events: NetfilterEvent[] = [];
-    const errors: InputError[] = [];
+    let events: NetfilterEvent[] = [];
+    let errors: InputError[] = [];
     let skipped = 0;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
@@ -71,6 +74,14 @@ export async function* decodeLines(
       if (r === null) skipped++;
       else if (r instanceof InputError) errors.push(r);
       else events.push(r);
+      // Small batches: a 1 MiB chunk holds ~3000 events, and keeping them all alive until the consumer is done
+      // with the batch pushes them into the old generation, which costs far more GC time than the extra yields.
+      if (events.length >= MAX_BATCH_EVENTS) {
+        yield { events, errors, skipped };
+        events = [];
+        errors = [];
+        skipped = 0;
+      }
     }
     yield { events, errors, skipped };
   }

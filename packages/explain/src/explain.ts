@@ -356,6 +356,11 @@ function explainWith(
     } else flags.add('silent_drop');
   } else flags.add('silent_drop');
 
+  // A fragment's trace ends where the kernel queues it for reassembly (ip_local_deliver): not a silent drop.
+  if (flags.has('silent_drop') && hooks[lastIdx] === 'PREROUTING' && isFragment(events[0]!)) {
+    flags.delete('silent_drop');
+    flags.add('fragment');
+  }
   const kube = attributeKubernetes(steps, joins, paths, decided, markChanges);
   for (const f of kube.flags) flags.add(f);
 
@@ -468,6 +473,11 @@ function pathRefs(node: PathNode | undefined, steps: ExplainedStep[], joins: Joi
     out.unshift(refOf(s.table, s.chain, s.rulenum, joins[n.idx]!.rule));
   }
   return out;
+}
+
+function isFragment(e: NetfilterEvent): boolean {
+  const ip = e.netfilter.ip;
+  return !!ip && ((ip.fragOffset ?? 0) > 0 || (ip.flags?.includes('MF') ?? false));
 }
 
 function findFrame(stack: Frame[], chain: string): number {
@@ -698,6 +708,8 @@ function describeCause(x: Explanation, ctx: CauseContext): string {
   if (x.flags.includes('snapshot_mismatch'))
     return `snapshot ${x.snapshot?.source ?? '?'} does not match this trace (${ctx.firstProblem ?? 'a step cannot be placed'}); the ruleset changed: supply the snapshot in force${x.packet.firstSeen ? ` at ${x.packet.firstSeen}` : ''}`;
   const d = x.decidedBy;
+  if (x.flags.includes('fragment'))
+    return 'an IP fragment: its trace ends at PREROUTING where the kernel queues it for reassembly; the reassembled packet is traced and explained on its own';
   if (x.verdict === 'UNKNOWN' || !d) {
     const last = x.steps[x.steps.length - 1];
     const where = last ? `${last.table}:${last.chain}:${last.kind}:${last.rulenum}` : 'the first step';

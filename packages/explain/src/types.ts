@@ -21,6 +21,8 @@ export type Verdict = 'ACCEPT' | 'DROP' | 'REJECT' | 'QUEUE' | 'UNKNOWN';
  * - `kube_no_endpoints`: a kube-proxy "has no endpoints" / "has no local endpoints" rule matched.
  * - `evicted`: the packet was still open when the correlation window or the open-packet cap forced it out.
  * - `truncated`: a record of this packet was cut short by the kernel or the capture.
+ * - `fragment`: an IP fragment whose trace ends at PREROUTING: the kernel reassembles fragments before local
+ *   delivery, so the reassembled packet is traced (and explained) on its own.
  * - `snapshot_by_fit`: the packet carries no time (xtables-monitor), so of several snapshots the newest one
  *   that fits every step was used.
  */
@@ -34,7 +36,8 @@ export type Flag =
   | 'kube_no_endpoints'
   | 'evicted'
   | 'truncated'
-  | 'snapshot_by_fit';
+  | 'snapshot_by_fit'
+  | 'fragment';
 
 /** A reference to one rule position (or chain tail) in a snapshot. */
 export interface RuleRef {
