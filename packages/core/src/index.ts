@@ -51,3 +51,5 @@ export {
   type SinkRetryOptions,
   type SinkRunnerOptions,
 } from './sink-runner';
+export * from './netfilter-fields';
+export { ByteReader, ShortRead, hexExcerpt } from './byte-reader';

@@ -25,7 +25,7 @@
  *   anything else: skipped by its length.
  */
 import { InputError, UsageError } from '@ruletrail/core';
-import { hexExcerpt } from './bytes';
+import { hexExcerpt } from '@ruletrail/core';
 
 /** LINKTYPE_NFLOG. */
 export const LINKTYPE_NFLOG = 239;

@@ -8,17 +8,15 @@
  */
 import { InputError, type DecodedBatch, type DecodeOptions, type IngestAdapter } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
-import { ByteReader, ShortRead, hexExcerpt } from './bytes';
+import { ByteReader, ShortRead, hexExcerpt } from '@ruletrail/core';
 import { CaptureFramer, LINKTYPE_NFLOG, type CaptureRecord } from './capture-file';
 import { decodeIpv4, decodeIpv6, toInnerPacket, type PacketFields } from './ip-packet';
 import { NflogCorrupt, parseNflog, type NflogRecord } from './nflog-record';
-import { ecsMacBytes, hexColon, isoFromEpoch, parsePrefix } from './netfilter-text';
+import { ecsMacBytes, hexColon, isoFromEpoch, parsePrefix } from '@ruletrail/core';
 
 export { CaptureFramer, LINKTYPE_NFLOG, type CaptureRecord, type FrameOutput } from './capture-file';
 export { parseNflog, NflogCorrupt, type NflogRecord } from './nflog-record';
 export { decodeIpv4, decodeIpv6, ipv6String, toInnerPacket, type PacketFields } from './ip-packet';
-export { ByteReader, ShortRead, hexExcerpt } from './bytes';
-export * from './netfilter-text';
 
 /** Options of this adapter on top of the common ones. */
 export interface NflogDecodeOptions extends DecodeOptions {

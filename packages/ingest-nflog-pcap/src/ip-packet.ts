@@ -28,7 +28,7 @@ import {
   tcpFlags,
   tcpRes,
   transportName,
-} from './netfilter-text';
+} from '@ruletrail/core';
 
 /** The decoded L3/L4 fields of one packet (the outer one, or the inner packet of an ICMP error). */
 export interface PacketFields {

@@ -25,7 +25,7 @@
  * Sources: libpcap pcap/nflog.h, tcpdump-htdocs LINKTYPE_NFLOG.html (+ PR #48: 2 padding bytes in HWADDR),
  * Wireshark epan/dissectors/packet-nflog.c.
  */
-import type { ByteReader } from './bytes';
+import type { ByteReader } from '@ruletrail/core';
 
 /** Everything an NFLOG record can carry (absent TLVs stay undefined). */
 export interface NflogRecord {

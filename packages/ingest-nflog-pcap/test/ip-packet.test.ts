@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
-import { canonicalIpv6 } from '@ruletrail/core';
-import {
-  decodeIpv4,
-  decodeIpv6,
-  ipv6String,
-  toInnerPacket,
-  tcpFlags,
-  tcpRes,
-  splitTos,
-  parsePrefix,
-} from '../src/index';
+import { canonicalIpv6, parsePrefix, splitTos, tcpFlags, tcpRes } from '@ruletrail/core';
+import { decodeIpv4, decodeIpv6, ipv6String, toInnerPacket } from '../src/index';
 import { hex, icmp, ipv4, ipv6, tcp, udp, be16, be32 } from './fixture-builder';
 
 // The write-up's SYN: OPT (020405B40402080ACCEE00200000000001030307)

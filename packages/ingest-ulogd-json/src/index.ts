@@ -33,7 +33,7 @@ import {
   splitTos,
   transportName,
   type TcpFlag,
-} from '@ruletrail/ingest-nflog-pcap';
+} from '@ruletrail/core';
 
 const CODE_JSON = 'RT_ERR_ULOGD_JSON';
 const CODE_RECORD = 'RT_ERR_ULOGD_RECORD';

@@ -22,13 +22,7 @@ import {
   type IngestAdapter,
 } from '@ruletrail/core';
 import type { Icmp, NetfilterEvent, Tcp } from '@ruletrail/event';
-import {
-  ipv4Flags,
-  isoFromEpoch,
-  parsePrefix,
-  transportName,
-  type TcpFlag,
-} from '@ruletrail/ingest-nflog-pcap';
+import { ipv4Flags, isoFromEpoch, parsePrefix, transportName, type TcpFlag } from '@ruletrail/core';
 import { parseCsvRecord } from './csv';
 
 export { parseCsvRecord } from './csv';

@@ -3,8 +3,7 @@
  * fields the kernel-log adapter reads from text: the TRACE prefix grammar, the TCP flag order, the TOS/PREC
  * split, and the uppercase hex the kernel prints inside `OPT (…)`.
  *
- * These belong in @ruletrail/core once the kernel-log adapter settles; they live here so the three binary/JSON
- * channels (nflog-pcap, ulogd-json, wireshark-csv) share one copy.
+ * Shared by the binary/JSON channels (nflog-pcap, ulogd-json, wireshark-csv) so they all match the kernel's text.
  */
 import type { TraceStep } from '@ruletrail/event';
 
