@@ -333,6 +333,13 @@ export const CONFIG_SCHEMA = {
           default: 100000,
           description: 'Open packets per host; beyond it the oldest is completed (evicted).',
         },
+        reorderMs: {
+          type: 'integer',
+          minimum: 0,
+          default: 250,
+          description:
+            'Lines of one host are put back in log-time order if they arrive at most this late (0 = off); it delays each line by up to this long.',
+        },
         idleFlushMs: {
           ...positiveInt,
           default: 5000,

@@ -121,6 +121,8 @@ export interface PipelineConfig {
     readonly windowMs: number;
     readonly maxOpenPackets: number;
     readonly idleFlushMs: number;
+    /** Lines of one host arriving at most this late are put back in log-time order (0 = off). */
+    readonly reorderMs: number;
   };
   readonly alerts: {
     readonly builtin: { readonly kubeMarkDrop: boolean; readonly kubeNoEndpoints: boolean };
@@ -388,7 +390,7 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
         : {}),
       historyPerHost: (snap.historyPerHost as number | undefined) ?? 16,
     },
-    correlation: { windowMs: 2000, maxOpenPackets: 100000, idleFlushMs: 5000, ...corr },
+    correlation: { windowMs: 2000, maxOpenPackets: 100000, idleFlushMs: 5000, reorderMs: 250, ...corr },
     alerts: {
       builtin: { kubeMarkDrop: true, kubeNoEndpoints: true, ...((alerts.builtin ?? {}) as RawConfig) },
       rules: ((alerts.rules ?? []) as RawConfig[]).map(

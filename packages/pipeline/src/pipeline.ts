@@ -26,6 +26,7 @@ import type { SnapshotStore } from './snapshot-store';
 import type { OutputRecord, RecordSink, Source, SourceContext, SourceUnit } from './types';
 import type { IngestAdapter } from '@ruletrail/core';
 import { ProgressBar } from './progress';
+import { ReorderBuffer } from './reorder';
 
 /** Everything a run needs, built by the caller (the CLI) from the config. */
 export interface PipelineParts {
@@ -59,6 +60,8 @@ export interface RunSummary {
 
 interface HostState {
   readonly correlator: Correlator;
+  /** Puts the host's lines back in log-time order before the correlator (correlation.reorderMs). */
+  readonly reorder: ReorderBuffer;
   lastActivity: number;
 }
 
@@ -123,7 +126,10 @@ export class Pipeline {
     else signal.addEventListener('abort', onAbort, { once: true });
     const idle = setInterval(
       () => this._flushIdleHosts(),
-      Math.max(50, Math.min(1000, config.correlation.idleFlushMs / 2)),
+      Math.max(
+        25,
+        Math.min(1000, config.correlation.idleFlushMs / 2, config.correlation.reorderMs / 2 || Infinity),
+      ),
     );
     idle.unref();
     const gauges = setInterval(() => {
@@ -141,13 +147,14 @@ export class Pipeline {
     try {
       await Promise.all(
         sources.map(async (s) => {
+          const ctxMetrics = metrics.component(s.id, 'source');
           const ctx: SourceContext = {
             log: this._p.log.child(s.id, 'source'),
-            metrics: metrics.component(s.id, 'source'),
+            metrics: ctxMetrics,
             checkpoint: this._p.checkpoints?.slot(`source:${s.id}`),
             adapters: this._p.adapters,
             signal: ctl.signal,
-            emit: (u) => this._emit(u),
+            emit: (u) => this._emit(u, ctxMetrics),
           };
           try {
             await s.run(ctx);
@@ -173,7 +180,10 @@ export class Pipeline {
   /** Completes open packets, drains sinks within the timeout, closes sources (they commit), writes checkpoints. */
   private async _shutdown(): Promise<void> {
     const { config, sinks, sources, checkpoints } = this._p;
-    for (const h of this._hosts.values()) h.correlator.flush();
+    for (const h of this._hosts.values()) {
+      h.reorder.releaseAll();
+      h.correlator.flush();
+    }
     this._hosts.clear();
     for (const a of this._alerts.flush()) this._dispatchAlert(a, undefined);
     const deadline = Date.now() + config.pipeline.shutdownTimeoutMs;
@@ -203,7 +213,7 @@ export class Pipeline {
   }
 
   /** The single way into the pipeline: decode a unit, feed the correlators; waits while sinks lag. */
-  private async _emit(unit: SourceUnit): Promise<void> {
+  private async _emit(unit: SourceUnit, source: ComponentMetrics): Promise<void> {
     await this._room();
     this._summary.units++;
     const base = (unit.firstLine ?? 1) - 1;
@@ -212,7 +222,9 @@ export class Pipeline {
     const seg = unit.segment;
     try {
       for await (const batch of unit.adapter.decode(chunks, { ...unit.decode, file: unit.origin })) {
-        this._batch(batch, base, seg);
+        const newest = this._batch(batch, base, seg);
+        // Lag: how far behind the wall clock the newest record of this source is (event time).
+        if (newest !== undefined) source.lag(Math.max(0, (Date.now() - newest) / 1000));
         // A whole binary file is one unit: keep backpressure inside it too.
         if (this._inFlight >= this._p.config.pipeline.maxInFlight) await this._room();
       }
@@ -227,7 +239,8 @@ export class Pipeline {
     }
   }
 
-  private _batch(batch: DecodedBatch, base: number, seg: Segment | undefined): void {
+  /** Feeds one decoded batch; returns the newest event time in it (epoch ms), if any. */
+  private _batch(batch: DecodedBatch, base: number, seg: Segment | undefined): number | undefined {
     const s = this._summary;
     s.skipped += batch.skipped;
     for (const err of batch.errors) {
@@ -246,8 +259,11 @@ export class Pipeline {
     s.errors += batch.errors.length;
     this._transform.received(batch.events.length);
     const now = Date.now();
+    let newest: string | undefined;
     for (const e of batch.events) {
       s.events++;
+      const ts = e['@timestamp'];
+      if (ts !== undefined && (newest === undefined || ts > newest)) newest = ts;
       if (!e.netfilter.trace) continue; // packet logs without a trace step: nothing to correlate, nothing to hold
       const o = e.ruletrail.origin;
       if (base > 0 && o.line !== undefined) o.line += base;
@@ -255,19 +271,28 @@ export class Pipeline {
         seg.retain();
         this._segmentOf.set(e, seg);
       }
-      this._host(e.host?.name ?? '', now).correlator.push(e);
+      this._host(e.host?.name ?? '', now).reorder.push(e, now);
     }
+    // RFC 3339 strings with the same offset compare in time order; parse only the newest.
+    const t = newest !== undefined ? Date.parse(newest) : NaN;
+    return Number.isNaN(t) ? undefined : t;
   }
 
   private _host(name: string, now: number): HostState {
     let h = this._hosts.get(name);
     if (!h) {
       const c = this._p.config.correlation;
+      const correlator = new Correlator(this._p.snapshots.forHost(name), (p) => this._onPacket(p), {
+        windowMs: c.windowMs,
+        maxOpenPackets: c.maxOpenPackets,
+      });
       h = {
-        correlator: new Correlator(this._p.snapshots.forHost(name), (p) => this._onPacket(p), {
-          windowMs: c.windowMs,
-          maxOpenPackets: c.maxOpenPackets,
-        }),
+        correlator,
+        reorder: new ReorderBuffer(
+          c.reorderMs,
+          (e) => correlator.push(e),
+          this._p.config.pipeline.maxInFlight,
+        ),
         lastActivity: now,
       };
       this._hosts.set(name, h);
@@ -276,12 +301,17 @@ export class Pipeline {
     return h;
   }
 
-  /** A host silent for `idleFlushMs` (wall clock): its open packets will not get more lines in time. */
+  /**
+   * Timer work per host: release reorder buffers of hosts quiet for `reorderMs`, and complete the open packets
+   * of hosts silent for `idleFlushMs` (wall clock): they will not get more lines in time.
+   */
   private _flushIdleHosts(): void {
     const now = Date.now();
     const limit = this._p.config.correlation.idleFlushMs;
     for (const [name, h] of this._hosts) {
+      h.reorder.releaseIfQuiet(now);
       if (now - h.lastActivity < limit) continue;
+      h.reorder.releaseAll();
       h.correlator.flush();
       this._hosts.delete(name);
     }

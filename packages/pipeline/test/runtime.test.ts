@@ -130,4 +130,76 @@ describe('acknowledgements and checkpoints', () => {
     // A unit is decoded whole once admitted, so the bound is maxInFlight plus one unit's packets.
     assert.ok(sink.maxPending <= 9, `max pending ${sink.maxPending}`);
   });
+
+  it('tolerates interleaved and out-of-order lines within the window, per host', async () => {
+    // High-precision stamps (rsyslog's default file format), one microsecond apart per packet line, as the
+    // kernel writes them; packet k's lines start k µs later.
+    const stamp = (lines: string[], k: number) =>
+      lines.map(
+        (l, i) =>
+          `2023-01-01T21:23:16.${String(100 + i * 10 + k).padStart(6, '0')}+00:00${l.slice(l.indexOf(' cos74 ') === -1 ? l.indexOf(' other-host ') : l.indexOf(' cos74 '))}`,
+      );
+    const a = stamp(dropPacket(1), 0);
+    const b = stamp(dropPacket(2), 1);
+    const c = stamp(dropPacket(3, 'other-host'), 2);
+    // Lines of three packets (two hosts) interleaved, two of one packet swapped (a relay delivered them out of
+    // order), and split across units at odd places.
+    const mixed: string[] = [];
+    for (let i = 0; i < a.length; i++) mixed.push(a[i]!, b[i]!, c[i]!);
+    [mixed[4], mixed[7]] = [mixed[7]!, mixed[4]!];
+    const src = new MemorySource('kern', [mixed.slice(0, 10), mixed.slice(10, 41), mixed.slice(41)]);
+    const s2 = store();
+    s2.add(
+      makeEnvelope({
+        host: 'other-host',
+        family: 'ipv4',
+        format: 'iptables-save',
+        takenAt: '2023-01-01T00:00:00Z',
+        tool: 'iptables-save',
+        content: SAVE_0101,
+      }),
+    );
+    const sink = new MemorySink('m', ['explanation']);
+    await run(minimal(), [src], [sink], s2);
+    const x = sink.bodies('explanation');
+    assert.equal(x.length, 3);
+    for (const e of x) {
+      assert.equal(e.verdict, 'DROP', e.cause);
+      assert.equal(e.steps.length, 25);
+      assert.deepEqual(
+        e.flags.filter((f: string) => f === 'trace_gap'),
+        [],
+      );
+    }
+    assert.deepEqual(x.map((e) => e.packet.host).sort(), ['cos74', 'cos74', 'other-host']);
+    assert.equal(src.tracker.committed, 3);
+    // With reordering off, the swapped lines split their packet: the window is what makes it whole.
+    const off = new MemorySink('m', ['explanation']);
+    await run(minimal('correlation: { reorderMs: 0 }\n'), [new MemorySource('kern', [mixed])], [off], s2);
+    assert.equal(off.bodies('explanation').length, 4);
+  });
+
+  it('completes the open packets of a host that went quiet (idleFlushMs), without waiting for the input to end', async () => {
+    const partial = dropPacket(1).slice(0, 10); // no terminal step: stays open
+    let deliveredAt = 0;
+    let endedAt = 0;
+    const sink = new MemorySink('m', ['explanation']);
+    const send = sink.send.bind(sink);
+    sink.send = (r, d) => {
+      deliveredAt = Date.now();
+      send(r, d);
+    };
+    const src = new MemorySource('kern', [partial]);
+    const runOnce = src.run.bind(src);
+    src.run = async (ctx) => {
+      await runOnce(ctx);
+      await new Promise((r) => setTimeout(r, 600));
+      endedAt = Date.now();
+    };
+    await run(minimal('correlation: { idleFlushMs: 100 }\n'), [src], [sink], store());
+    const [x] = sink.bodies('explanation');
+    assert.equal(x.verdict, 'UNKNOWN');
+    assert.ok(x.flags.includes('silent_drop'));
+    assert.ok(deliveredAt > 0 && deliveredAt < endedAt - 200, 'the open packet waited for the end of input');
+  });
 });

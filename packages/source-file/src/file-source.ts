@@ -37,8 +37,11 @@ import {
 } from '@ruletrail/pipeline';
 import { expandGlobs } from './glob';
 
-/** Largest read; a unit is at most this big. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * Largest read; a unit is at most this big. Small enough that one unit's events and packets stay a few MB of
+ * heap and a replay after a crash repeats little; large enough that the per-unit cost is noise.
+ */
+const CHUNK_BYTES = 256 << 10;
 /** Bytes hashed to recognise a file. */
 const HEAD_BYTES = 1024;
 /** Fewest head bytes that identify a copy (shorter heads are too likely to collide). */

@@ -159,7 +159,6 @@ export class KafkaSource implements Source {
         if (parts.length / 2 >= UNIT_MESSAGES || bytes >= UNIT_BYTES) await flush();
       }
       await flush();
-      ctx.metrics.lag(Number(batch.offsetLagLow()));
       await heartbeat();
     } finally {
       clearInterval(hb);
