@@ -7,12 +7,14 @@
  *    partitions; one is SIGKILLed mid-stream (a rebalance) and a third joins: no packet is lost.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import {
+  BIN,
   INCIDENT,
   ROOT,
   collectStderr,
@@ -272,5 +274,53 @@ describe('ruletrail run with the real Kafka and Elasticsearch', function () {
       m.child.kill('SIGTERM');
       assert.equal(await exited(m.child), 0, m.err.text);
     }
+  });
+
+  it('ships snapshots to a Kafka topic and an Elasticsearch index with `ruletrail snapshot ship`', async function () {
+    const env = need(this, ['KAFKA_BROKERS', 'ES_URL']);
+    const id = randomUUID().slice(0, 8);
+    const topic = `rt-snapshots-${id}`;
+    const index = `rt-snapshots-${id}`;
+    await topics(env.KAFKA_BROKERS!, [{ topic, numPartitions: 2 }]);
+    const save = join(INCIDENT, 'iptables-save-0101.txt');
+    for (const to of [`kafka:${env.KAFKA_BROKERS}/${topic}`, `es:${env.ES_URL}/${index}`]) {
+      const r = spawnSync(
+        process.execPath,
+        [
+          BIN,
+          'snapshot',
+          'ship',
+          '--once',
+          '--host',
+          'edge-1',
+          '--to',
+          to,
+          '--command',
+          `ipv4=cat ${save}`,
+          '--command',
+          'ipv6=',
+        ],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+    }
+    // Kafka: keyed by host, the envelope as value — what snapshots.kafka reads.
+    const k = await collect(env.KAFKA_BROKERS!, topic);
+    try {
+      await waitFor(() => k.values.length === 1, 30000, 'the snapshot on the topic');
+    } finally {
+      await k.consumer.disconnect();
+    }
+    const sha = createHash('sha256').update(readFileSync(save)).digest('hex');
+    assert.deepEqual([k.values[0]!.host, k.values[0]!.hash, k.values[0]!.family], ['edge-1', sha, 'ipv4']);
+    // Elasticsearch: one document per snapshot, searchable by host and hash.
+    await fetch(`${env.ES_URL}/${index}/_refresh`, { method: 'POST' });
+    const hits = (await (await fetch(`${env.ES_URL}/${index}/_search?q=host:edge-1`)).json()) as {
+      hits: { hits: { _source: { hash: string } }[] };
+    };
+    assert.equal(hits.hits.hits.length, 1);
+    assert.equal(hits.hits.hits[0]!._source.hash, sha);
   });
 });
