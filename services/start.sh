@@ -52,7 +52,7 @@ kafka_libs() {
     log "resolving Kafka $KAFKA_VERSION and its runtime dependencies from Maven Central"
     rm -rf "$libs"; mkdir -p "$libs"
     mvn_quiet -f "$SERVICES_HOME/maven/kafka.pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs"
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2
     touch "$libs/.complete"
   fi
   printf '%s' "$libs"
@@ -164,7 +164,7 @@ es_zip() {
   if [[ ! -f "$zip" ]]; then
     log "downloading the Elasticsearch $ES_VERSION integ-test-zip from Maven Central"
     mvn_quiet dependency:get -Dtransitive=false \
-      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip"
+      -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" >&2
   fi
   printf '%s' "$zip"
 }
@@ -270,7 +270,9 @@ fluent_receiver_bin() {
     command -v go >/dev/null || die "Go is needed to build the Fluent forward receiver (OpenTelemetry Collector)"
     log "building the Fluent forward receiver (OpenTelemetry Collector fluentforward receiver) with Go"
     mkdir -p "$(dirname "$bin")"
-    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$bin.tmp" .) || die "go build of the receiver failed"
+    local blog="$RULETRAIL_SERVICES_DIR/receiver-build.log"
+    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$bin.tmp" .) >"$blog" 2>&1 ||
+      { tail -40 "$blog" >&2; die "go build of the receiver failed (log: $blog)"; }
     mv "$bin.tmp" "$bin"
   fi
   printf '%s' "$bin"
