@@ -146,7 +146,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     for (const f of feeds) await f.start();
     if (config.snapshots.directory || config.snapshots.files.length || config.snapshots.kafka)
       log.info('Snapshot store ready.', { hosts: store.hostCount });
-    for (const s of config.sinks) sinks.push(await buildSink(s, log));
+    for (const s of config.sinks) sinks.push(await buildSink(s, log, () => ctl.abort()));
     for (const s of config.sources) sources.push(buildSource(s));
     if (config.metrics) {
       server = await metrics.serve(config.metrics.listen);
@@ -203,9 +203,13 @@ function buildSource(s: PipelineConfig['sources'][number]): Source {
   }
 }
 
-async function buildSink(s: PipelineConfig['sinks'][number], log: Logger): Promise<RecordSink> {
+async function buildSink(
+  s: PipelineConfig['sinks'][number],
+  log: Logger,
+  stop: () => void,
+): Promise<RecordSink> {
   const slog = log.child(s.id, 'sink');
-  if (s.type === 'file') return new FileSink(s, slog);
+  if (s.type === 'file') return new FileSink(s, slog, process.stdout, stop);
   const o = s.options;
   let sink: Sink;
   try {

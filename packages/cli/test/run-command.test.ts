@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BIN,
@@ -148,6 +148,63 @@ describe('ruletrail run (CLI)', function () {
     assert.equal(saved.offset, statSync(log).size);
     assert.match(err.text, /Signal received/);
     assert.match(err.text, /"reason":"signal"/);
+  });
+
+  it('stops cleanly when the reader of stdout goes away, without checkpointing what it did not receive', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'kern.log');
+    writeFileSync(log, '');
+    for (let i = 0; i < 400; i++) appendFileSync(log, dropPacket(i).join('\n') + '\n');
+    const cfg = writeConfig(dir, {
+      version: 1,
+      dataDir: join(dir, 'state'),
+      sources: [{ id: 'kern', type: 'file', paths: [log], mode: 'read', year: 2023 }],
+      snapshots: incidentSnapshots(),
+      sinks: [{ id: 'out', type: 'file', path: '-', records: ['explanation'] }],
+      pipeline: { maxInFlight: 20 },
+    });
+    const child = startRun(cfg);
+    const err = collectStderr(child);
+    // Like `ruletrail run … | head -c 1000`: read a little, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    child.stdout!.destroy();
+    assert.equal(await exited(child), 0, err.text);
+    assert.match(err.text, /Standard output is closed; stopping/);
+    // Nothing, or only a prefix, may be checkpointed: the rest was never received.
+    const file = join(dir, 'state/checkpoints.json');
+    const offset = existsSync(file)
+      ? (Object.values(
+          JSON.parse(readFileSync(file, 'utf8')).components['source:kern'].files as Record<
+            string,
+            { offset: number }
+          >,
+        )[0]?.offset ?? 0)
+      : 0;
+    assert.ok(offset < statSync(log).size, 'checkpointed records that were never received');
+  });
+
+  it('dead-letters unreadable lines to the configured file with position, code and reason, and goes on', () => {
+    const dir = tempDir();
+    const log = join(dir, 'kern.log');
+    const bad = dropPacket(9)[2]!.replace('mangle:cali-PREROUTING:rule:3', 'mangle:cali-PREROUTING');
+    writeFileSync(log, [...dropPacket(1), bad, ...dropPacket(2)].join('\n') + '\n');
+    const cfg = writeConfig(dir, {
+      version: 1,
+      sources: [{ id: 'kern', type: 'file', paths: [log], mode: 'read', year: 2023 }],
+      snapshots: incidentSnapshots(),
+      sinks: [{ id: 'out', type: 'file', path: join(dir, 'out.ndjson'), records: ['explanation'] }],
+      deadLetter: { path: join(dir, 'dead.ndjson') },
+    });
+    const r = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(explainedSeqs(join(dir, 'out.ndjson')).sort(), [seqOf(1), seqOf(2)]);
+    const [dl] = readNdjson(join(dir, 'dead.ndjson'));
+    assert.equal(dl!.file, log);
+    assert.equal(dl!.line, 26);
+    assert.match(dl!.code, /^RT_ERR_/);
+    assert.match(dl!.reason, /TRACE prefix/);
+    assert.equal(dl!.record, bad);
+    assert.match(r.stderr, /"msg":"Record dead-lettered\."/);
   });
 
   it('reads stdin until it ends', () => {

@@ -5,7 +5,8 @@
  * A record is acknowledged once its line was handed to the operating system (the write completed): that
  * survives a crash or SIGKILL of ruletrail. With `fsync: true` it is acknowledged only after fdatasync, which
  * also survives a power cut. Lines are written in large chunks; a slow reader of stdout delays the
- * acknowledgements, which is how backpressure reaches the sources.
+ * acknowledgements, which is how backpressure reaches the sources. When stdout's reader goes away (EPIPE), the
+ * records are left unacknowledged and the run is asked to stop.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type {
@@ -35,15 +36,21 @@ export class FileSink implements RecordSink {
   private _pending = 0;
   private _drainWaiters: (() => void)[] = [];
   private _closed = false;
+  /** stdout failed for good: records are no longer written or acknowledged. */
+  private _failed: Error | undefined;
 
   constructor(
     private readonly _config: Pick<FileSinkConfig, 'id' | 'path' | 'records' | 'fsync'>,
     private readonly _log: Logger,
     /** Where `-` writes: stdout unless a test says otherwise. */
     private readonly _stdout: NodeJS.WritableStream = process.stdout,
+    /** Called once when stdout is gone for good (the run should stop: nothing more can be delivered). */
+    private readonly _onFatal: (err: Error) => void = () => undefined,
   ) {
     this.id = _config.id;
     this.kinds = new Set(_config.records);
+    // EPIPE also arrives as an 'error' event; unhandled it would crash the process. The write callback handles it.
+    if (_config.path === '-') _stdout.on('error', () => undefined);
   }
 
   /** Records queued or being written. */
@@ -74,7 +81,7 @@ export class FileSink implements RecordSink {
 
   async flush(timeoutMs: number): Promise<void> {
     this._kick();
-    if (this._pending === 0) return;
+    if (this._pending === 0 || this._failed) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, timeoutMs);
       t.unref();
@@ -93,7 +100,7 @@ export class FileSink implements RecordSink {
   }
 
   private _kick(): void {
-    if (this._writing || this._size === 0) return;
+    if (this._writing || this._size === 0 || this._failed) return;
     const chunk = this._lines.join('');
     const dones = this._dones;
     this._lines = [];
@@ -108,12 +115,14 @@ export class FileSink implements RecordSink {
         this._kick();
       },
       (err: Error) => {
-        // stdout gone (EPIPE): nothing written there can ever be acknowledged.
+        // stdout gone (EPIPE: the reader exited). Nothing written there can ever be acknowledged, and rejecting
+        // would let the sources checkpoint past records nobody received: leave them unacknowledged (read again
+        // after a restart) and ask the run to stop.
         this._writing = undefined;
-        this._pending -= dones.length;
-        for (const d of dones) d('rejected', `write failed: ${err.message}`);
-        if (this._pending === 0) for (const w of this._drainWaiters.splice(0)) w();
-        this._kick();
+        this._failed = err;
+        this._log.error('Standard output is closed; stopping.', { error: err });
+        this._onFatal(err);
+        for (const w of this._drainWaiters.splice(0)) w();
       },
     );
   }
