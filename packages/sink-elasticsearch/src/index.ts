@@ -2,7 +2,6 @@
 export { ElasticsearchSink, docJson, itemOutcome, type ElasticsearchSinkOptions } from './sink';
 export { setupElasticsearch, indexTemplate, type ElasticsearchSetupResult } from './setup';
 export { packetMappings, alertMappings } from './mapping';
-export { createEsClient } from './client';
 export {
   ES_DEFAULTS,
   validateElasticsearchConfig,

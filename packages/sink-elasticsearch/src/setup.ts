@@ -3,7 +3,6 @@
  * sink writes to. Idempotent: running it again updates the templates in place. Needs an admin credential
  * (`manage_index_templates`, and `manage` on the data streams), not the sink's writer key.
  */
-import type { Client } from '@elastic/elasticsearch';
 import { NOOP_LOGGER, type SinkLogger } from '@ruletrail/core';
 import { createEsClient, esRedactor, statusOf } from './client';
 import { ES_DEFAULTS, type ElasticsearchSetupOptions, type ElasticsearchSinkConfig } from './config';
@@ -46,15 +45,16 @@ export function indexTemplate(
 /**
  * Installs the templates for `config.index` (packets) and `config.alertIndex` (alerts).
  * Signature for the CLI: `setupElasticsearch(config, options?, { logger? }) → Promise<ElasticsearchSetupResult>`.
+ * The third-party client stays inside this package: nothing here takes or returns it.
  */
 export async function setupElasticsearch(
   config: ElasticsearchSinkConfig,
   options: ElasticsearchSetupOptions = {},
-  extra: { logger?: SinkLogger; client?: Client } = {},
+  extra: { logger?: SinkLogger } = {},
 ): Promise<ElasticsearchSetupResult> {
   const redactor = esRedactor(config);
   const log = redactor.logger(extra.logger ?? NOOP_LOGGER);
-  const client = extra.client ?? createEsClient(config);
+  const client = createEsClient(config);
   const mode = options.mode ?? 'data_stream';
   const targets: [string, Record<string, unknown>][] = [
     [config.index ?? ES_DEFAULTS.index, packetMappings()],
@@ -94,7 +94,7 @@ export async function setupElasticsearch(
   } catch (err) {
     throw new Error(`Elasticsearch setup failed: ${redactor.error(err)}`);
   } finally {
-    if (extra.client === undefined) await client.close();
+    await client.close();
   }
   return { templates, createdDataStreams: created, deferredDataStreams: deferred, mode };
 }

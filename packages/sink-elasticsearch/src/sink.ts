@@ -46,8 +46,6 @@ export function itemOutcome(item: BulkItemResult | undefined): SinkOutcome {
 
 export interface ElasticsearchSinkOptions {
   readonly logger?: SinkLogger;
-  /** Use this client instead of building one from the config (tests). */
-  readonly client?: Client;
 }
 
 export class ElasticsearchSink implements Sink {
@@ -60,7 +58,7 @@ export class ElasticsearchSink implements Sink {
   private readonly _createLines = new Map<string, string>();
 
   constructor(config: ElasticsearchSinkConfig, options: ElasticsearchSinkOptions = {}) {
-    this._client = options.client ?? createEsClient(config);
+    this._client = createEsClient(config);
     this._redactor = esRedactor(config);
     this._log = this._redactor.logger(options.logger ?? NOOP_LOGGER);
     this._index = config.index ?? ES_DEFAULTS.index;

@@ -13,12 +13,8 @@ import {
   sinkRecordId,
   type SinkRecord,
 } from '@ruletrail/core';
-import {
-  ElasticsearchSink,
-  createEsClient,
-  setupElasticsearch,
-  type ElasticsearchSinkConfig,
-} from '../src/index';
+import { createEsClient } from '../src/client';
+import { ElasticsearchSink, setupElasticsearch, type ElasticsearchSinkConfig } from '../src/index';
 import { alertBody, captureLogger, explainedPacket, requireServices } from './services';
 
 /** All documents of an index / data stream, by `_id`. */
