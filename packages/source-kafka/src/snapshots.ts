@@ -59,7 +59,7 @@ export class KafkaSnapshotFeed implements SnapshotFeed {
         try {
           const env: SnapshotEnvelope = parseEnvelope(message.value?.toString('utf8') ?? '');
           const r = this._store.add(env);
-          this._log.info('Snapshot received.', {
+          this._log.debug('Snapshot received.', {
             host: env.host,
             family: env.family,
             takenAt: env.takenAt,
