@@ -65,7 +65,8 @@ export function packetMappings(): Mapping {
       verdict: keyword,
       decidedBy: ruleRef,
       markSetBy: ruleRef,
-      nat: ruleRef,
+      // `{kind, from, to, by}`: from/to are `addr[:port]` strings, `by` the rule that rewrote (docs/explain-json.md).
+      nat: { properties: { kind: keyword, from: keyword, to: keyword, by: ruleRef } },
       kubernetes: {
         properties: {
           service: keyword,

@@ -4,7 +4,9 @@
  * `elasticsearch-secure` (TLS + file-realm users). Everything is checked by searching back.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import {
   MemorySinkDeadLetter,
@@ -15,7 +17,7 @@ import {
 } from '@ruletrail/core';
 import { createEsClient } from '../src/client';
 import { ElasticsearchSink, setupElasticsearch, type ElasticsearchSinkConfig } from '../src/index';
-import { alertBody, captureLogger, explainedPacket, requireServices } from './services';
+import { REPO_ROOT, alertBody, captureLogger, explainedPacket, requireServices } from './services';
 
 /** All documents of an index / data stream, by `_id`. */
 async function allDocs(client: Client, index: string): Promise<Map<string, Record<string, unknown>>> {
@@ -166,6 +168,56 @@ describe('Elasticsearch sink (real node)', function () {
     }).length;
     assert.ok(expected > 0);
     assert.equal(q.count, expected);
+  });
+
+  it('indexes real `ruletrail explain --format json` output (the bundled incident) without rejects', async function () {
+    const bin = join(REPO_ROOT, 'packages/cli/bin/ruletrail.js');
+    const ex = join(REPO_ROOT, 'examples/incident');
+    if (!existsSync(bin) || !existsSync(join(REPO_ROOT, 'packages/cli/dist'))) this.skip();
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'explain',
+        '--year',
+        '2023',
+        '--rules',
+        join(ex, 'iptables-save-0101.txt'),
+        '--rules',
+        join(ex, 'iptables-save-0103.txt'),
+        '--format',
+        'json',
+        join(ex, 'kern.log'),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status !== 0) this.skip();
+    const bodies = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(bodies.length > 0);
+    const cfg = { ...base, index: unique('real') };
+    await setupElasticsearch(cfg, { replicas: 0 });
+    const recs = bodies.map((b) => explainedPacketRecord(b));
+    const dl = new MemorySinkDeadLetter();
+    const runner = new SinkRunner(new ElasticsearchSink(cfg), {
+      deadLetter: dl,
+      batch: { maxEvents: 100, maxBytes: 5e6, maxWaitMs: 5 },
+    });
+    await runner.pushAll(recs);
+    const c = await runner.close();
+    assert.deepEqual(dl.entries, []);
+    assert.equal(c.sent, recs.length);
+    const docs = await allDocs(client, cfg.index);
+    for (const rec of recs) {
+      // A body without @timestamp gets packet.firstSeen (data streams need one).
+      const firstSeen = (rec.body.packet as { firstSeen: string }).firstSeen;
+      assert.deepEqual(
+        docs.get(rec.id),
+        '@timestamp' in rec.body ? rec.body : { '@timestamp': firstSeen, ...rec.body },
+      );
+    }
   });
 
   it('retries are idempotent: re-sending the same records yields 409 = already delivered, no second document', async () => {
