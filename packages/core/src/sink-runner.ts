@@ -331,10 +331,17 @@ export class SinkRunner {
     while (this._inFlight < this._maxInFlight && this._ready.length > 0) {
       const batch = this._ready.shift()!;
       this._inFlight++;
-      void this._task(batch).finally(() => {
-        this._inFlight--;
-        this._pump();
-      });
+      void this._task(batch)
+        .catch((err: unknown) =>
+          this._log.error('Sink task failed unexpectedly.', {
+            sink: this._sink.name,
+            error: this._redactor.error(err),
+          }),
+        )
+        .finally(() => {
+          this._inFlight--;
+          this._pump();
+        });
     }
   }
 
@@ -362,7 +369,15 @@ export class SinkRunner {
       }
       if (delivered.length > 0) {
         this._settle(delivered.length);
-        this._options.onDelivered?.(delivered);
+        try {
+          this._options.onDelivered?.(delivered);
+        } catch (err) {
+          // A failing checkpoint callback must not stall delivery (the records are delivered either way).
+          this._log.error('onDelivered callback failed.', {
+            sink: this._sink.name,
+            error: this._redactor.error(err),
+          });
+        }
       }
       if (retry.length === 0) break;
       if (attempt >= this._retry.maxAttempts || this._abort.signal.aborted) {

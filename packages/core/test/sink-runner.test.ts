@@ -299,6 +299,19 @@ describe('SinkRunner', () => {
     assert.equal(c.duplicates, 1);
   });
 
+  it('a throwing onDelivered callback neither stalls nor loses delivery', async () => {
+    const runner = new SinkRunner(new ScriptedSink(), {
+      batch: { maxEvents: 2, maxBytes: 1e9, maxWaitMs: 5 },
+      onDelivered: () => {
+        throw new Error('checkpoint store down');
+      },
+    });
+    await runner.pushAll([rec(1), rec(2), rec(3)]);
+    const c = await runner.close({ timeoutMs: 2000 });
+    assert.equal(c.sent, 3);
+    assert.equal(runner.outstanding, 0);
+  });
+
   it('writes NDJSON dead letters', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'rt-dl-')), 'dead.ndjson');
     const dl = new NdjsonSinkDeadLetterFile(file);
