@@ -328,7 +328,7 @@ describe('SinkRunner', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 1);
     assert.deepEqual(
-      { id: lines[0].id, sink: lines[0].sink, reason: lines[0].reason },
+      { id: lines[0]!.id, sink: lines[0]!.sink, reason: lines[0]!.reason },
       { id: 'id-7', sink: 'scripted', reason: 'too large' },
     );
   });
@@ -401,7 +401,7 @@ describe('Redactor', () => {
     assert.equal(out.config.sasl, REDACTED);
     assert.equal(out.config.auth.apiKey, REDACTED);
     assert.equal(out.headers.authorization, REDACTED);
-    assert.equal(out.errors[0].message, `bad ${REDACTED}`);
+    assert.equal(out.errors[0]!.message, `bad ${REDACTED}`);
     assert.equal(out.config.self, '[…]');
     assert.ok(!JSON.stringify(out).includes('pw-123'));
   });
