@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 const root = join(import.meta.dirname, '..');
 const projects = readdirSync(join(root, 'packages'))
   .map((p) => join('packages', p, 'test', 'tsconfig.json'))
+  .concat([join('test', 'tsconfig.json')])
   .filter((p) => existsSync(join(root, p)));
 let failed = 0;
 for (const p of projects) {

@@ -17,7 +17,13 @@ import {
 } from '@ruletrail/core';
 import { createEsClient } from '../src/client';
 import { ElasticsearchSink, setupElasticsearch, type ElasticsearchSinkConfig } from '../src/index';
-import { REPO_ROOT, alertBody, captureLogger, explainedPacket, requireServices } from './services';
+import {
+  REPO_ROOT,
+  alertBody,
+  captureLogger,
+  explainedPacket,
+  requireServices,
+} from '../../../test/support/services';
 
 /** All documents of an index / data stream, by `_id`. */
 async function allDocs(client: Client, index: string): Promise<Map<string, Record<string, unknown>>> {

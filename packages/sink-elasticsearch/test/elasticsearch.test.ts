@@ -16,7 +16,7 @@ import {
   packetMappings,
   validateElasticsearchConfig,
 } from '../src/index';
-import { captureLogger, explainedPacket } from './services';
+import { captureLogger, explainedPacket } from '../../../test/support/services';
 
 interface Seen {
   method: string;

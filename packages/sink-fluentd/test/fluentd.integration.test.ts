@@ -13,7 +13,7 @@ import {
   type SinkRecord,
 } from '@ruletrail/core';
 import { FluentdSink, fluentdPayload } from '../src/index';
-import { alertBody, explainedPacket, requireServices, servicesScript } from './services';
+import { alertBody, explainedPacket, requireServices, servicesScript } from '../../../test/support/services';
 
 interface AnyValue {
   stringValue?: string;

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SINK_SCHEMA_VERSION, type SinkRecord } from '@ruletrail/core';
 import { FluentdSink, fluentdPayload, validateFluentdConfig } from '../src/index';
-import { captureLogger } from './services';
+import { captureLogger } from '../../../test/support/services';
 
 /** A TCP server that reads forward-protocol frames and never answers (a receiver that lost its output). */
 async function silentServer(): Promise<{ port: number; server: Server; sockets: Socket[] }> {

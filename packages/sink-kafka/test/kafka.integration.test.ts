@@ -13,7 +13,13 @@ import {
   type SinkRecord,
 } from '@ruletrail/core';
 import { KAFKA_HEADERS, KafkaSink, type KafkaSinkConfig } from '../src/index';
-import { alertBody, captureLogger, explainedPacket, requireServices, servicesScript } from './services';
+import {
+  alertBody,
+  captureLogger,
+  explainedPacket,
+  requireServices,
+  servicesScript,
+} from '../../../test/support/services';
 
 interface Consumed {
   topic: string;

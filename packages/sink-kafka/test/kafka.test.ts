@@ -8,7 +8,7 @@ import {
   KafkaJSSASLAuthenticationError,
 } from 'kafkajs';
 import { KafkaSink, classifyKafkaError, validateKafkaConfig } from '../src/index';
-import { captureLogger } from './services';
+import { captureLogger } from '../../../test/support/services';
 
 describe('Kafka sink (unit)', () => {
   it('classifies kafkajs errors, unwrapping retry wrappers', () => {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const REPO_ROOT = join(__dirname, '../../..');
+export const REPO_ROOT = join(__dirname, '../..');
 const PORTS_FILE = process.env.RULETRAIL_PORTS_FILE ?? join(REPO_ROOT, 'services/.env.ports');
 
 /** The ports file as a map, or undefined when service tests are off or the named keys are missing. */
