@@ -74,7 +74,16 @@ async function collect(
   });
   const values: Record<string, unknown>[] = [];
   await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
+  // A topic just created may not be in every metadata answer yet (or the shared broker is restarting).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      break;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   await consumer.run({
     eachMessage: ({ message }) => {
       values.push(JSON.parse(message.value!.toString()) as Record<string, unknown>);

@@ -71,9 +71,16 @@ export class KafkaSource implements Source {
     await consumer.connect();
     await consumer.subscribe({ topic: c.topic, fromBeginning: c.fromBeginning });
     this._commitTimer = setInterval(() => void this._commit(), COMMIT_INTERVAL_MS);
-    const stopped = new Promise<void>((resolve) => {
+    const stopped = new Promise<void>((resolve, reject) => {
       if (ctx.signal.aborted) resolve();
       else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      // kafkajs restarts the consumer after retriable failures by itself; a crash it will not restart from
+      // must stop the run (exit 1) rather than leave a pipeline that silently consumes nothing.
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (e.payload.restart)
+          ctx.log.warn('Kafka consumer crashed; kafkajs restarts it.', { error: e.payload.error });
+        else reject(e.payload.error);
+      });
     });
     await consumer.run({
       autoCommit: false,
