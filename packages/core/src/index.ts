@@ -9,6 +9,9 @@ export {
   type LineBatch,
   type LineResult,
   type NumberedLines,
+  decodeStatefulLines,
+  type StatefulLineDecoder,
+  type LineOutput,
 } from './lines';
 export {
   NdjsonDeadLetterFile,

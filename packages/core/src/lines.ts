@@ -151,3 +151,35 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
   }
   return n;
 }
+
+/** A decoder's output for one batch, filled in place. */
+export interface LineOutput {
+  events: NetfilterEvent[];
+  errors: InputError[];
+  skipped: number;
+}
+
+/**
+ * A line decoder that keeps state across lines: channels whose steps need an earlier line (xtables-monitor's
+ * and nft's `packet:` line carries the fields its trace lines omit).
+ */
+export interface StatefulLineDecoder {
+  line(line: string, lineNo: number, out: LineOutput): void;
+  /** End of input: emit what is still held. */
+  end(out: LineOutput): void;
+}
+
+/** Drives a {@link StatefulLineDecoder} over a byte stream, one batch per chunk. */
+export async function* decodeStatefulLines(
+  chunks: AsyncIterable<Buffer>,
+  decoder: StatefulLineDecoder,
+): AsyncIterable<DecodedBatch> {
+  for await (const { lines, firstLine } of splitLines(chunks)) {
+    const out: LineOutput = { events: [], errors: [], skipped: 0 };
+    for (let i = 0; i < lines.length; i++) decoder.line(lines[i]!, firstLine + i, out);
+    yield out;
+  }
+  const out: LineOutput = { events: [], errors: [], skipped: 0 };
+  decoder.end(out);
+  if (out.events.length || out.errors.length || out.skipped) yield out;
+}

@@ -1,6 +1,11 @@
 /** The `nft-monitor` channel: the ingest adapter object the CLI registers. */
-import { splitLines, type DecodedBatch, type DecodeOptions, type IngestAdapter } from '@ruletrail/core';
-import { NftMonitorDecoder, type LineOutput } from './decoder';
+import {
+  decodeStatefulLines,
+  type DecodedBatch,
+  type DecodeOptions,
+  type IngestAdapter,
+} from '@ruletrail/core';
+import { NftMonitorDecoder } from './decoder';
 import { parseNftTraceLine, NftLineSyntaxError } from './trace-line';
 
 /** How much of the head `sniff` looks at. */
@@ -37,7 +42,7 @@ export const nftMonitorAdapter: IngestAdapter = {
   },
 };
 
-async function* decodeNftMonitor(
+function decodeNftMonitor(
   chunks: AsyncIterable<Buffer>,
   options: DecodeOptions,
 ): AsyncIterable<DecodedBatch> {
@@ -46,12 +51,5 @@ async function* decodeNftMonitor(
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.keepOriginal !== undefined ? { keepOriginal: options.keepOriginal } : {}),
   });
-  for await (const { lines, firstLine } of splitLines(chunks)) {
-    const out: LineOutput = { events: [], errors: [], skipped: 0 };
-    for (let i = 0; i < lines.length; i++) decoder.line(lines[i]!, firstLine + i, out);
-    yield out;
-  }
-  const out: LineOutput = { events: [], errors: [], skipped: 0 };
-  decoder.end(out);
-  if (out.events.length || out.errors.length || out.skipped) yield out;
+  return decodeStatefulLines(chunks, decoder);
 }

@@ -10,6 +10,7 @@
  * Older kernels report the end of a base chain as a return event right before its policy event; that return is
  * not a step of its own and is dropped (counted as skipped).
  */
+import type { LineOutput } from '@ruletrail/core';
 import { InputError } from '@ruletrail/core';
 import type { NetfilterEvent, TraceStep } from '@ruletrail/event';
 import { parsePacketStatements, PacketSyntaxError, type PacketFields } from './packet';
@@ -34,11 +35,7 @@ export interface NftMonitorDecoderOptions {
 }
 
 /** What the lines fed so far produced. */
-export interface LineOutput {
-  readonly events: NetfilterEvent[];
-  readonly errors: InputError[];
-  skipped: number;
-}
+export type { LineOutput } from '@ruletrail/core';
 
 interface TraceState {
   packet?: PacketFields;

@@ -1,6 +1,11 @@
 /** The `xtables-monitor` channel: the ingest adapter object the CLI registers. */
-import { splitLines, type DecodedBatch, type DecodeOptions, type IngestAdapter } from '@ruletrail/core';
-import { XtablesMonitorDecoder, type LineOutput } from './decoder';
+import {
+  decodeStatefulLines,
+  type DecodedBatch,
+  type DecodeOptions,
+  type IngestAdapter,
+} from '@ruletrail/core';
+import { XtablesMonitorDecoder } from './decoder';
 import { parsePacketLine, PacketSyntaxError } from './packet';
 import { parseTraceLine, TraceSyntaxError } from './trace-line';
 
@@ -40,7 +45,7 @@ export const xtablesMonitorAdapter: IngestAdapter = {
   },
 };
 
-async function* decodeXtablesMonitor(
+function decodeXtablesMonitor(
   chunks: AsyncIterable<Buffer>,
   options: DecodeOptions,
 ): AsyncIterable<DecodedBatch> {
@@ -49,12 +54,5 @@ async function* decodeXtablesMonitor(
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.keepOriginal !== undefined ? { keepOriginal: options.keepOriginal } : {}),
   });
-  for await (const { lines, firstLine } of splitLines(chunks)) {
-    const out: LineOutput = { events: [], errors: [], skipped: 0 };
-    for (let i = 0; i < lines.length; i++) decoder.line(lines[i]!, firstLine + i, out);
-    yield out;
-  }
-  const out: LineOutput = { events: [], errors: [], skipped: 0 };
-  decoder.end(out);
-  if (out.events.length || out.errors.length || out.skipped) yield out;
+  return decodeStatefulLines(chunks, decoder);
 }

@@ -12,6 +12,7 @@
  * (`raw:PREROUTING:return:` then `raw:PREROUTING:policy:ACCEPT`). That return is not a step of its own: the
  * policy is what happened. It is held back too and dropped (counted as skipped) when the policy follows.
  */
+import type { LineOutput } from '@ruletrail/core';
 import { InputError } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
 import { parsePacketLine, PacketSyntaxError, type PacketFields } from './packet';
@@ -36,11 +37,7 @@ export interface XtablesMonitorDecoderOptions {
 }
 
 /** What one line produced. */
-export interface LineOutput {
-  readonly events: NetfilterEvent[];
-  readonly errors: InputError[];
-  skipped: number;
-}
+export type { LineOutput } from '@ruletrail/core';
 
 interface Held {
   readonly trace: TraceLine;
