@@ -318,17 +318,35 @@ export class Pipeline {
   }
 
   private _onPacket(p: CompletedPacket): void {
-    const x = explainPacket(p.events, p.pick, p.flags);
-    const s = this._summary;
-    s.packets++;
-    s.verdicts[x.verdict] = (s.verdicts[x.verdict] ?? 0) + 1;
-    this._p.metrics.packets.inc({ verdict: x.verdict });
-    this._transform.sent();
     const segments = new Map<Segment, number>();
     for (const e of p.events) {
       const seg = this._segmentOf.get(e);
       if (seg) segments.set(seg, (segments.get(seg) ?? 0) + 1);
     }
+    let x: Explanation;
+    try {
+      x = explainPacket(p.events, p.pick, p.flags);
+    } catch (err) {
+      // An engine bug on one packet must not wedge the checkpoint (its lines would be replayed into the same
+      // failure forever): dead-letter the packet with its first line's position and move on.
+      const o = p.events[0]?.ruletrail.origin;
+      this._p.deadLetter.write(
+        new InputError(
+          'RT_ERR_PIPELINE_EXPLAIN',
+          { file: o?.file ?? '', ...(o?.line !== undefined ? { line: o.line } : {}) },
+          `cannot explain this packet: ${(err as Error).message}`,
+        ),
+      );
+      this._summary.errors++;
+      this._transform.error('RT_ERR_PIPELINE_EXPLAIN');
+      for (const [seg, n] of segments) seg.release(n);
+      return;
+    }
+    const s = this._summary;
+    s.packets++;
+    s.verdicts[x.verdict] = (s.verdicts[x.verdict] ?? 0) + 1;
+    this._p.metrics.packets.inc({ verdict: x.verdict });
+    this._transform.sent();
     const ack: PacketAck = { remaining: 1, segments };
     const id = packetId(x, p.events[0]);
     this._dispatch(
