@@ -7,12 +7,12 @@
 import { parseArgs } from 'node:util';
 import type { Server } from 'node:http';
 import {
+  InputError,
   NdjsonDeadLetterFile,
   TeeDeadLetter,
   UsageError,
   formatPosition,
   type DeadLetterOutput,
-  type InputError,
   type Sink,
 } from '@ruletrail/core';
 import {
@@ -104,7 +104,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       'No dataDir: tailed file positions are not checkpointed, a restart reads the files from their start position again.',
     );
 
-  const store = new SnapshotStore(config.snapshots.historyPerHost);
+  const store = new SnapshotStore(config.snapshots.historyPerHost, (host, err) =>
+    deadLetter.write(new InputError('RT_ERR_SNAPSHOT_INVALID', { file: `snapshot:${host}` }, err.message)),
+  );
   await loadStaticSnapshots(config.snapshots.files, store, log.child('snapshots'));
   const feeds: SnapshotFeed[] = [];
   if (config.snapshots.directory)

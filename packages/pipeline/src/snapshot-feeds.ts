@@ -29,6 +29,8 @@ export async function loadStaticSnapshots(
     const text = await readFile(f.path, 'utf8');
     const rs = parseIptablesSave(text, { source: f.path, ...(f.family ? { family: f.family } : {}) });
     const r = store.addRuleset(f.host, rs, f.takenAt);
+    // Static files are config: check now that this host's set can be ordered in time (not at its first packet).
+    store.forHost(f.host).of(rs.family ?? 'ipv4');
     log.info('Loaded a snapshot file.', {
       host: f.host,
       file: f.path,

@@ -16,18 +16,33 @@ import type { SnapshotEnvelope } from './snapshot-envelope';
 interface Entry {
   readonly time: number;
   readonly hash: string;
-  readonly ruleset: Ruleset;
+  /** Parses the snapshot; called once, when the host first needs it (see `HostSnapshots`), then dropped. */
+  build?: () => Ruleset;
+  ruleset?: Ruleset;
 }
 
 /** What `add` did with a snapshot. */
 export type AddResult = 'added' | 'unchanged' | 'duplicate' | 'unsupported';
 
-/** One host's snapshots, exposed as the `SnapshotSet` the correlator picks from. */
-export class HostSnapshots extends SnapshotSet {
-  private _set: SnapshotSet = new SnapshotSet([]);
-  private readonly _entries = new Map<Family, Entry[]>();
+/** Told about a stored snapshot that turned out unparsable when its host first needed it. */
+export type InvalidSnapshot = (host: string, err: Error) => void;
 
-  constructor(readonly host: string) {
+/**
+ * One host's snapshots, exposed as the `SnapshotSet` the correlator picks from.
+ *
+ * Parsing is deferred until the host has a packet to explain: an instance of a scaled-out pipeline reads every
+ * host's snapshots from the topic but parses only those of the hosts whose lines it consumes. Once a host is
+ * active, new snapshots are parsed as they arrive (so a bad one is reported right away).
+ */
+export class HostSnapshots extends SnapshotSet {
+  private _set: SnapshotSet | undefined = new SnapshotSet([]);
+  private readonly _entries = new Map<Family, Entry[]>();
+  private _active = false;
+
+  constructor(
+    readonly host: string,
+    private readonly _onInvalid: InvalidSnapshot = () => undefined,
+  ) {
     super([]);
   }
 
@@ -38,30 +53,66 @@ export class HostSnapshots extends SnapshotSet {
     return n;
   }
 
+  /** Snapshots parsed so far (the others wait for the host's first packet). */
+  get parsed(): number {
+    let n = 0;
+    for (const l of this._entries.values()) for (const e of l) if (e.ruleset) n++;
+    return n;
+  }
+
   override of(family: Family): readonly Ruleset[] {
-    return this._set.of(family);
+    return this._current().of(family);
   }
 
   override pick(family: string, timeMs: number | undefined): SnapshotPick {
-    return this._set.pick(family, timeMs);
+    return this._current().pick(family, timeMs);
   }
 
-  /** Inserts in time order; see the module comment for what is skipped. */
+  /** Inserts in time order; see the module comment for what is skipped. @throws the parser's error (active host). */
   insert(family: Family, time: number, hash: string, build: () => Ruleset, limit: number): AddResult {
     const list = this._entries.get(family) ?? [];
     let i = list.length;
     while (i > 0 && list[i - 1]!.time > time) i--;
     const before = list[i - 1];
     if (before && before.hash === hash) return before.time === time ? 'duplicate' : 'unchanged';
+    const entry: Entry = this._active ? { time, hash, ruleset: build() } : { time, hash, build };
     const after = list[i];
     // The same rules shipped earlier than what we hold: the interval simply starts earlier.
     if (after && after.hash === hash) list.splice(i, 1);
-    list.splice(i, 0, { time, hash, ruleset: build() });
+    list.splice(i, 0, entry);
     while (list.length > limit) list.shift();
     this._entries.set(family, list);
-    // Rebuilding the SnapshotSet reuses its ordering and pick rule exactly (a few entries: cheap).
-    this._set = new SnapshotSet([...this._entries.values()].flat().map((e) => e.ruleset));
+    this._set = undefined;
     return 'added';
+  }
+
+  /** The SnapshotSet over the held snapshots (rebuilt after a change: a few entries, cheap). */
+  private _current(): SnapshotSet {
+    this._active = true;
+    if (this._set) return this._set;
+    const rulesets: Ruleset[] = [];
+    for (const [family, list] of this._entries)
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!;
+        if (!e.ruleset) {
+          try {
+            e.ruleset = e.build!();
+            // The parsed form replaces the text the closure held.
+            e.build = undefined;
+          } catch (err) {
+            list.splice(i--, 1);
+            this._onInvalid(
+              this.host,
+              err instanceof Error ? err : new Error(`${family} snapshot cannot be parsed`),
+            );
+            continue;
+          }
+        }
+        rulesets.push(e.ruleset);
+      }
+    // Reusing SnapshotSet keeps the explain engine's ordering and pick rule exactly.
+    this._set = new SnapshotSet(rulesets);
+    return this._set;
   }
 }
 
@@ -69,7 +120,11 @@ export class HostSnapshots extends SnapshotSet {
 export class SnapshotStore {
   private readonly _hosts = new Map<string, HostSnapshots>();
 
-  constructor(private readonly _historyPerHost = 16) {}
+  constructor(
+    private readonly _historyPerHost = 16,
+    /** Where snapshots found unparsable at first use are reported (the run dead-letters them). */
+    private readonly _onInvalid?: InvalidSnapshot,
+  ) {}
 
   /** Hosts with at least one snapshot. */
   get hostCount(): number {
@@ -82,7 +137,7 @@ export class SnapshotStore {
   forHost(host: string): HostSnapshots {
     let h = this._hosts.get(host);
     if (!h) {
-      h = new HostSnapshots(host);
+      h = new HostSnapshots(host, this._onInvalid);
       this._hosts.set(host, h);
     }
     return h;

@@ -190,4 +190,31 @@ describe('per-host snapshot history', () => {
     await feed.stop();
     assert.equal(store.hostCount, 1);
   });
+
+  it("parses a host's snapshots only when the host has a packet, and reports one that cannot be parsed then", async () => {
+    const invalid: string[] = [];
+    const store = new SnapshotStore(16, (host, err) => invalid.push(`${host}: ${err.message}`));
+    const env = (host: string, content: string) =>
+      makeEnvelope({
+        host,
+        family: 'ipv4',
+        format: 'iptables-save',
+        takenAt: '2023-01-01T00:00:00Z',
+        tool: 'iptables-save',
+        content,
+      });
+    assert.equal(store.add(env('cos74', SAVE_0101)), 'added');
+    assert.equal(store.add(env('idle', SAVE_0101)), 'added');
+    assert.equal(store.add(env('broken', '*filter\n-A NOWHERE -j ACCEPT\nCOMMIT\n')), 'added');
+    assert.deepEqual([store.forHost('cos74').parsed, store.forHost('idle').parsed], [0, 0]);
+    const sink = new MemorySink();
+    await run(minimal(), [new MemorySource('kern', [dropPacket(1), dropPacket(2, 'broken')])], [sink], store);
+    const [ok, broken] = sink.bodies('explanation');
+    assert.equal(ok.verdict, 'DROP');
+    assert.equal(store.forHost('cos74').parsed, 1);
+    assert.equal(store.forHost('idle').parsed, 0, 'a host with no traffic here was parsed');
+    assert.ok(broken.flags.includes('no_snapshot'));
+    assert.equal(invalid.length, 1);
+    assert.match(invalid[0]!, /^broken: /);
+  });
 });
