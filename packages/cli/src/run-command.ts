@@ -144,6 +144,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // SIGHUP: logrotate renamed our output files; write new ones at the configured paths.
+  const onHup = (): void => {
+    log.info('SIGHUP: reopening output files.');
+    for (const s of sinks) s.reopen?.();
+  };
+  process.on('SIGHUP', onHup);
   try {
     for (const f of feeds) await f.start();
     if (config.snapshots.directory || config.snapshots.files.length || config.snapshots.kafka)
@@ -185,6 +191,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHup);
     for (const f of feeds) await f.stop();
     await deadLetter.close();
     server?.close();

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BIN,
@@ -66,6 +66,65 @@ describe('ruletrail run (CLI)', function () {
     assert.equal(last.msg, 'Pipeline stopped.');
     assert.equal(last.packets, 2);
     assert.equal(last.reason, 'end-of-input');
+  });
+
+  it('writes exactly what `ruletrail explain --format json` writes for the same input and snapshots', () => {
+    const dir = tempDir();
+    const kern = join(ROOT, 'examples/incident/kern.log');
+    const rules = ['iptables-save-0101.txt', 'iptables-save-0103.txt'].map((f) =>
+      join(ROOT, 'examples/incident', f),
+    );
+    const cfg = writeConfig(dir, {
+      version: 1,
+      sources: [{ id: 'kern', type: 'file', paths: [kern], mode: 'read', year: 2023 }],
+      snapshots: { files: rules.map((path) => ({ path, host: 'cos74' })) },
+      sinks: [{ id: 'out', type: 'file', path: '-', records: ['explanation'] }],
+    });
+    const run = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], { encoding: 'utf8' });
+    const explain = spawnSync(
+      process.execPath,
+      [BIN, 'explain', '--year', '2023', '--format', 'json', ...rules.flatMap((r) => ['--rules', r]), kern],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(explain.status, 0, explain.stderr);
+    // The two runs name the snapshot source and its time their own way; everything else is the same JSON.
+    const norm = (text: string) =>
+      text
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const x = JSON.parse(l);
+          delete x.snapshot.source;
+          delete x.snapshot.generatedAt;
+          return x;
+        });
+    assert.deepEqual(norm(run.stdout), norm(explain.stdout));
+  });
+
+  it('reopens its output file on SIGHUP (logrotate), losing nothing', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'kern.log');
+    const out = join(dir, 'out.ndjson');
+    writeFileSync(log, dropPacket(1).join('\n') + '\n');
+    const cfg = writeConfig(dir, {
+      version: 1,
+      sources: [{ id: 'kern', type: 'file', paths: [log], year: 2023, pollIntervalMs: 50 }],
+      snapshots: incidentSnapshots(),
+      sinks: [{ id: 'out', type: 'file', path: out, records: ['explanation'] }],
+    });
+    const child = startRun(cfg, [], 'ignore');
+    const err = collectStderr(child);
+    await waitFor(() => explainedSeqs(out).length === 1, 20000, 'the first packet');
+    renameSync(out, `${out}.1`);
+    child.kill('SIGHUP');
+    await waitFor(() => /reopening output files/.test(err.text), 10000, 'the SIGHUP');
+    appendFileSync(log, dropPacket(2).join('\n') + '\n');
+    await waitFor(() => explainedSeqs(out).length === 1, 20000, 'the second packet in the new file');
+    child.kill('SIGTERM');
+    assert.equal(await exited(child), 0, err.text);
+    assert.deepEqual(explainedSeqs(`${out}.1`), [seqOf(1)]);
+    assert.deepEqual(explainedSeqs(out), [seqOf(2)]);
   });
 
   it('resumes after SIGKILL from the acknowledged checkpoint with no packet lost', async () => {

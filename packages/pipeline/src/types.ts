@@ -100,6 +100,8 @@ export interface RecordSink {
    * after it was refused for good (`rejected`, with the reason). Retries happen inside the sink.
    */
   send(record: OutputRecord, done: (status: FinalStatus, reason?: string) => void): void;
+  /** Reopens output files (SIGHUP, after an external rotation). Optional. */
+  reopen?(): void;
   /** Resolves once everything queued reached a final status, or `timeoutMs` passed. */
   flush(timeoutMs: number): Promise<void>;
   close(): Promise<void>;

@@ -36,6 +36,7 @@ export class FileSink implements RecordSink {
   private _pending = 0;
   private _drainWaiters: (() => void)[] = [];
   private _closed = false;
+  private _reopen = false;
   /** stdout failed for good: records are no longer written or acknowledged. */
   private _failed: Error | undefined;
 
@@ -92,6 +93,14 @@ export class FileSink implements RecordSink {
     });
   }
 
+  /**
+   * Reopens the output file before the next write (SIGHUP after logrotate renamed it): what is being written
+   * finishes in the old file, everything after goes to a new file at the configured path.
+   */
+  reopen(): void {
+    this._reopen = true;
+  }
+
   async close(): Promise<void> {
     this._closed = true;
     await this._writing;
@@ -137,6 +146,12 @@ export class FileSink implements RecordSink {
     // A file error (disk full, permissions) may heal: retry until it does; the backpressure holds the input.
     for (let attempt = 1; ; attempt++) {
       try {
+        if (this._reopen && this._handle) {
+          this._reopen = false;
+          await this._handle.close();
+          this._handle = undefined;
+          this._log.info('Output file reopened.', { path: this._config.path });
+        }
         this._handle ??= await open(this._config.path, 'a');
         await this._handle.write(chunk);
         if (this._config.fsync) await this._handle.datasync();
