@@ -331,7 +331,8 @@ export const CONFIG_SCHEMA = {
         maxOpenPackets: {
           ...positiveInt,
           default: 100000,
-          description: 'Open packets per host; beyond it the oldest is completed (evicted).',
+          description:
+            'Open packets, per host and in total; beyond it the oldest (per host) or the least recently active host’s are completed.',
         },
         reorderMs: {
           type: 'integer',

@@ -225,6 +225,7 @@ export class Pipeline {
         const newest = this._batch(batch, base, seg);
         // Lag: how far behind the wall clock the newest record of this source is (event time).
         if (newest !== undefined) source.lag(Math.max(0, (Date.now() - newest) / 1000));
+        this._capOpenPackets();
         // A whole binary file is one unit: keep backpressure inside it too.
         if (this._inFlight >= this._p.config.pipeline.maxInFlight) await this._room();
       }
@@ -299,6 +300,29 @@ export class Pipeline {
     }
     h.lastActivity = now;
     return h;
+  }
+
+  /**
+   * The open-packet cap is per host inside each correlator and also global: many hosts must not multiply it.
+   * Beyond it, the least recently active host's open packets are completed (they are the least likely to get
+   * more lines soon).
+   */
+  private _capOpenPackets(): void {
+    const max = this._p.config.correlation.maxOpenPackets;
+    let open = this.openPackets;
+    while (open > max && this._hosts.size > 1) {
+      let oldest: [string, HostState] | undefined;
+      for (const e of this._hosts) if (!oldest || e[1].lastActivity < oldest[1].lastActivity) oldest = e;
+      const [name, h] = oldest!;
+      open -= h.correlator.openPackets;
+      h.reorder.releaseAll();
+      h.correlator.flush();
+      this._hosts.delete(name);
+      this._log.warn(
+        'Open-packet cap reached: completed the open packets of the least recently active host.',
+        { host: name },
+      );
+    }
   }
 
   /**

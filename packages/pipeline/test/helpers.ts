@@ -124,6 +124,28 @@ export class MemoryDeadLetter extends StreamDeadLetter {
   }
 }
 
+/** Runs a pipeline to the end of its sources, handing the pipeline to `peek` first. */
+export async function runWith(
+  cfg: PipelineConfig,
+  sources: Source[],
+  sinks: RecordSink[],
+  snapshots: SnapshotStore,
+  peek: (p: Pipeline) => void,
+): Promise<RunSummary> {
+  const p = new Pipeline({
+    config: cfg,
+    sources,
+    sinks,
+    adapters: [kernelLogAdapter],
+    snapshots,
+    log: SILENT,
+    metrics: new PipelineMetrics(),
+    deadLetter: new MemoryDeadLetter(),
+  });
+  peek(p);
+  return p.run(new AbortController().signal);
+}
+
 /** Runs a pipeline to the end of its sources. */
 export async function run(
   cfg: PipelineConfig,

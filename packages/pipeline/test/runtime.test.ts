@@ -13,6 +13,7 @@ import {
   dropPacket,
   minimal,
   run,
+  runWith,
 } from './helpers';
 import { SnapshotStore, makeEnvelope } from '../src';
 import { SAVE_0101, SAVE_0103 } from './helpers';
@@ -201,5 +202,33 @@ describe('acknowledgements and checkpoints', () => {
     assert.equal(x.verdict, 'UNKNOWN');
     assert.ok(x.flags.includes('silent_drop'));
     assert.ok(deliveredAt > 0 && deliveredAt < endedAt - 200, 'the open packet waited for the end of input');
+  });
+
+  it('caps open packets in total across hosts, completing the least recently active host first', async () => {
+    // 30 hosts, each with one half packet (no terminal step): 30 open packets against a cap of 10.
+    const chunks = Array.from({ length: 30 }, (_, i) => dropPacket(i, `h${i}`).slice(0, 8));
+    const sink = new MemorySink('m', ['explanation']);
+    const src = new MemorySource('kern', chunks);
+    let pipeline: { openPackets: number } | undefined;
+    let maxOpen = 0;
+    const runOnce = src.run.bind(src);
+    src.run = (ctx) =>
+      runOnce({
+        ...ctx,
+        emit: async (u) => {
+          await ctx.emit(u);
+          maxOpen = Math.max(maxOpen, pipeline!.openPackets);
+        },
+      });
+    const summary = await runWith(
+      minimal('correlation: { maxOpenPackets: 10 }\n'),
+      [src],
+      [sink],
+      store(),
+      (p) => (pipeline = p),
+    );
+    assert.equal(summary.packets, 30);
+    assert.ok(maxOpen <= 10, `open packets reached ${maxOpen}`);
+    assert.ok(maxOpen >= 9, `the cap completed more than it had to (${maxOpen})`);
   });
 });
