@@ -42,14 +42,14 @@ interface OpenPacket {
   readonly key: string;
   readonly events: NetfilterEvent[];
   readonly pick: SnapshotPick;
-  src?: string;
-  dst?: string;
-  sport?: number;
-  dport?: number;
+  src: string | undefined;
+  dst: string | undefined;
+  sport: number | undefined;
+  dport: number | undefined;
   lastTable: string;
   lastChain: string;
-  lastHook?: Hook;
-  lastTime?: number;
+  lastHook: Hook | undefined;
+  lastTime: number | undefined;
   travEnded: boolean;
   done: boolean;
 }
@@ -115,12 +115,19 @@ export class Correlator {
       }
     }
     const pick = this._snapshots.pick(e.network.type, t);
+    // Every field present from the start: one hidden class for all open packets keeps the hot path monomorphic.
     const p: OpenPacket = {
       key,
       events: [],
       pick,
+      src: undefined,
+      dst: undefined,
+      sport: undefined,
+      dport: undefined,
       lastTable: tr.table,
       lastChain: tr.chain,
+      lastHook: undefined,
+      lastTime: undefined,
       travEnded: false,
       done: false,
     };
