@@ -46,6 +46,8 @@ const CHUNK_BYTES = 256 << 10;
 const HEAD_BYTES = 1024;
 /** Fewest head bytes that identify a copy (shorter heads are too likely to collide). */
 const MIN_COPY_HEAD = 64;
+/** Discovery passes (about a second each) a possible copy in progress is waited for. */
+const MAX_DEFERRALS = 5;
 /** Channels whose input is not line-framed. */
 const BINARY_CHANNELS = new Set(['nflog-pcap']);
 
@@ -60,6 +62,8 @@ interface FileState {
   line: number;
   headLen: number;
   head: string;
+  /** Hash of the first 64 bytes, once the file has them: recognises a copy still being written. */
+  head64?: string;
   /** Whole-file inputs: every packet acknowledged. */
   done?: boolean;
 }
@@ -92,6 +96,8 @@ export class FileSource implements Source {
   private readonly _tailers = new Map<string, Tailer>();
   private _ctx: SourceContext | undefined;
   private _firstPass = true;
+  /** New files skipped while they may be copies still being written, with the passes skipped. */
+  private readonly _deferred = new Map<string, number>();
 
   constructor(private readonly _config: FileSourceConfig) {
     this.id = _config.id;
@@ -194,7 +200,18 @@ export class FileSource implements Source {
           });
       } else {
         const copyOf = await this._copyOf(fh, st.size, key);
-        if (copyOf) {
+        if (copyOf === 'wait') {
+          // Maybe a copy still being written (logrotate's copytruncate copies in place): look again next pass,
+          // for a few passes at most.
+          const n = (this._deferred.get(key) ?? 0) + 1;
+          if (n <= MAX_DEFERRALS) {
+            this._deferred.set(key, n);
+            await fh.close();
+            continue;
+          }
+        }
+        this._deferred.delete(key);
+        if (copyOf && copyOf !== 'wait') {
           start = { offset: copyOf.offset, line: copyOf.line };
           ctx.log.info('A rotated copy of a known file: resuming at the known position.', {
             path,
@@ -222,6 +239,7 @@ export class FileSource implements Source {
         head,
         done,
       );
+      if (st.size >= MIN_COPY_HEAD) t.head64 = await headHash(fh, MIN_COPY_HEAD);
       this._tailers.set(key, t);
       this._setEntry(key, t.entry());
       out.push(t);
@@ -232,13 +250,37 @@ export class FileSource implements Source {
     return out;
   }
 
-  /** The known file whose first bytes this file starts with (a copy made by copytruncate), if any. */
-  private async _copyOf(fh: FileHandle, size: number, key: string): Promise<FileState | undefined> {
+  /**
+   * The known file whose first bytes this file starts with (a copy made by copytruncate), `wait` when it may be
+   * one still being copied (too short to tell, or shorter than what we read of the original), else undefined.
+   */
+  private async _copyOf(fh: FileHandle, size: number, key: string): Promise<FileState | 'wait' | undefined> {
+    if (this._firstPass) return undefined;
+    let wait = false;
     for (const [k, e] of Object.entries(this._state.files)) {
-      if (k === key || e.headLen < MIN_COPY_HEAD || e.headLen > size || e.offset > size) continue;
-      if ((await headHash(fh, e.headLen)) === e.head) return e;
+      if (k === key) continue;
+      // A file still being read: what it already handed on (acknowledged or in flight) is not read again.
+      const live = this._tailers.get(k);
+      const at: FileState = live
+        ? {
+            ...e,
+            offset: live.readPos,
+            line: live.line,
+            headLen: live.headLen,
+            head: live.head,
+            ...(live.head64 ? { head64: live.head64 } : {}),
+          }
+        : e;
+      if (at.headLen < MIN_COPY_HEAD || !at.head64) continue;
+      if (size < MIN_COPY_HEAD) {
+        wait = true;
+        continue;
+      }
+      if ((await headHash(fh, MIN_COPY_HEAD)) !== at.head64) continue;
+      if (size >= at.headLen && size >= at.offset && (await headHash(fh, at.headLen)) === at.head) return at;
+      wait = true;
     }
-    return undefined;
+    return wait ? 'wait' : undefined;
   }
 
   _forget(key: string): void {
@@ -279,6 +321,23 @@ class Tailer {
     this._tracker = this._newTracker(offset, line);
   }
 
+  /** Line number at `readPos`. */
+  get line(): number {
+    return this._line;
+  }
+
+  /** Hash of the first 64 bytes (undefined while the file is shorter). */
+  head64: string | undefined;
+
+  /** Bytes hashed to identify the file, and the hash. */
+  get headLen(): number {
+    return this._headLen;
+  }
+
+  get head(): string {
+    return this._head;
+  }
+
   entry(): FileState {
     return {
       path: this.path,
@@ -288,6 +347,7 @@ class Tailer {
       line: this._tracker.committedMark,
       headLen: this._headLen,
       head: this._head,
+      ...(this.head64 ? { head64: this.head64 } : {}),
       ...(this._done ? { done: true } : {}),
     };
   }
@@ -376,12 +436,13 @@ class Tailer {
         segment: this._tracker.open(this.readPos, this._line),
       });
       this._ctx.metrics.sent(lines);
-      if (this._headLen < HEAD_BYTES) await this._refreshHead();
+      if (this._headLen < HEAD_BYTES || !this.head64) await this._refreshHead();
     }
   }
 
   private async _refreshHead(): Promise<void> {
     const len = Math.min(HEAD_BYTES, this.readPos);
+    if (!this.head64 && this.readPos >= MIN_COPY_HEAD) this.head64 = await headHash(this._fh, MIN_COPY_HEAD);
     if (len <= this._headLen) return;
     this._headLen = len;
     this._head = await headHash(this._fh, len);
@@ -527,6 +588,7 @@ class Tailer {
     this._line = 1;
     this._headLen = 0;
     this._head = '';
+    this.head64 = undefined;
     this._tracker = this._newTracker(0, 1);
     this._src._setEntry(this.key, this.entry());
   }
