@@ -383,6 +383,11 @@ class Tailer {
       const sniffed = isGzip(head) ? await readHead(this.path, 8192) : head.subarray(0, bytesRead);
       this._adapter = pickAdapter(this._ctx.adapters, this._cfg.format, sniffed, this.path);
       const whole = isGzip(head) || BINARY_CHANNELS.has(this._adapter.channel);
+      if (whole && this._cfg.mode !== 'read' && isGzip(head)) {
+        // A glob like kern.log* also matches logrotate's compressed generations: older than what is tailed.
+        this._ctx.log.debug('Not tailing a compressed file.', { path: this.path });
+        return;
+      }
       if (whole) {
         if (this._cfg.mode !== 'read')
           throw new UsageError(`${this.path}: gzip and binary captures are read with mode: read, not tailed`);
