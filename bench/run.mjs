@@ -416,7 +416,9 @@ function main() {
               res.error ??
               `exit ${res.code}${res.signal ? ` (${res.signal})` : ''}${partial ? ` (${stats.errors} unreadable records)` : ''}`;
             const tail = res.stderr.slice(-1000);
-            if (i === 0) failures.push(`${t} ${mode} on ${meta.lines} lines: ${why}: ${tail}`);
+            const first = !failures.some((f) => f.startsWith(`${t} ${mode} on ${meta.lines} lines, run `));
+            if (!partial || first)
+              failures.push(`${t} ${mode} on ${meta.lines} lines, run ${i + 1}: ${why}: ${tail}`);
             log(`  ${label}: ${partial ? 'exit 1' : 'FAILED'} ${why}\n${tail}`);
             if (!partial) {
               skip.add(t);
@@ -455,6 +457,16 @@ function main() {
     }
   }
   env.loadEnd = loadavg();
+  const distEnd = fs.existsSync(BUILT)
+    ? fs
+        .statSync(BUILT)
+        .mtime.toISOString()
+        .replace(/\.\d+Z$/, 'Z')
+    : null;
+  if (cli.ok && distEnd !== env.distBuilt)
+    notes.push(
+      `packages/cli/dist/main.js was rebuilt during the run (${env.distBuilt} → ${distEnd}): results mix two builds`,
+    );
   log(`\nload average at end: ${env.loadEnd}`);
 
   const summary = summarize(rows, cli);
