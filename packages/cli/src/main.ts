@@ -3,15 +3,15 @@
  * usage errors into exit status 2 with a one-line message.
  */
 import { InputError, UsageError } from '@ruletrail/core';
-import { EXPLAIN_USAGE, explainCommand } from './explain-command';
-import { runCommand } from './run-command';
-import { snapshotCommand } from './snapshot-command';
-import { validateCommand } from './validate-command';
 
 const USAGE = `usage: ruletrail <command> [options]
 
 commands:
   explain   explain netfilter TRACE output against iptables-save snapshots (ruletrail explain --help)
+  run       run the streaming pipeline a config file describes (ruletrail run --config FILE)
+  validate  check a pipeline config and report every problem at once (ruletrail validate FILE)
+  snapshot  ship ruleset snapshots periodically and on change (ruletrail snapshot ship --help)
+  setup     install the Elasticsearch index templates (ruletrail setup elasticsearch --help)
 
 Docs: README.md and docs/ in the ruletrail repository.`;
 
@@ -20,19 +20,22 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
+      // Subcommands load lazily: `explain` must not pay for the Kafka and Elasticsearch clients at start-up.
       case 'explain':
-        return await explainCommand(rest);
+        return await (await import('./explain-command.js')).explainCommand(rest);
       case 'run':
-        return await runCommand(rest);
+        return await (await import('./run-command.js')).runCommand(rest);
       case 'validate':
-        return validateCommand(rest);
+        return (await import('./validate-command.js')).validateCommand(rest);
       case 'snapshot':
-        return await snapshotCommand(rest);
+        return await (await import('./snapshot-command.js')).snapshotCommand(rest);
+      case 'setup':
+        return await (await import('./setup-command.js')).setupCommand(rest);
       case undefined:
       case 'help':
       case '--help':
       case '-h':
-        process.stdout.write(`${USAGE}\n\n${EXPLAIN_USAGE}\n`);
+        process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
         process.stderr.write(`ruletrail: unknown command '${cmd}'\n${USAGE}\n`);
