@@ -4,7 +4,6 @@
  * the packets open inside the correlation window.
  */
 import { parseArgs } from 'node:util';
-import type { Readable } from 'node:stream';
 import {
   NdjsonDeadLetterFile,
   StreamDeadLetter,
@@ -257,8 +256,8 @@ async function detect(file: string): Promise<IngestAdapter> {
   return a;
 }
 
-async function* countBytes(input: Readable, c: Counters): AsyncIterable<Buffer> {
-  for await (const chunk of input as AsyncIterable<Buffer>) {
+async function* countBytes(input: AsyncIterable<Buffer>, c: Counters): AsyncIterable<Buffer> {
+  for await (const chunk of input) {
     c.bytes += chunk.length;
     yield chunk;
   }

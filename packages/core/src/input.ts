@@ -2,10 +2,9 @@
  * Opening inputs: files (gzip detected by magic, not by name), or `-` for stdin. Everything is streamed in
  * large chunks; nothing here reads a whole file.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import type { Readable } from 'node:stream';
 
 /** Chunk size for file reads: large chunks amortise the per-chunk split and decode cost. */
 export const READ_CHUNK_BYTES = 1 << 20;
@@ -18,15 +17,34 @@ export function isGzip(head: Buffer): boolean {
 }
 
 /** The input as a stream of byte chunks, gunzipped when it is gzip. `-` reads stdin. */
-export async function openInput(path: string): Promise<Readable> {
+export async function openInput(path: string): Promise<AsyncIterable<Buffer>> {
   if (path === '-') return process.stdin;
   const head = await readRawHead(path, 2);
+  if (!isGzip(head)) return readFileChunks(path);
   const file = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
-  if (!isGzip(head)) return file;
   const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES });
   // Errors on the file stream are not forwarded by pipe(); forward them so the reader sees them.
   file.on('error', (err) => gunzip.destroy(err));
   return file.pipe(gunzip);
+}
+
+/**
+ * A plain file's chunks, read synchronously: a file on local disk is mostly in the page cache, and a
+ * synchronous read skips the thread-pool round trip a stream pays per chunk (a fifth of a one-packet query's
+ * time was spent waiting on it). Each chunk is a fresh buffer, since decoders may keep slices of it.
+ */
+async function* readFileChunks(path: string): AsyncIterable<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      const n = readSync(fd, buf, 0, READ_CHUNK_BYTES, null);
+      if (n === 0) return;
+      yield n === READ_CHUNK_BYTES ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -19,31 +19,51 @@ export const MAX_BATCH_EVENTS = 256;
 /** Longest line kept whole; longer lines are cut (the kernel itself never logs more than ~1 KiB). */
 export const MAX_LINE_BYTES = 1 << 20;
 
-/** Splits a byte stream into lines (without `\n`, with a trailing `\r` removed). Memory: one chunk + one partial line. */
-export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncIterable<LineBatch> {
+/**
+ * The stream as regions of complete lines, each without its final `\n`, in order. Chunks are sliced, never
+ * copied: only a line split across two chunks is joined (copying every chunk onto its predecessor's tail was a
+ * measurable share of a one-packet query). `last` marks a final line with no newline after it.
+ */
+async function* lineRegions(chunks: AsyncIterable<Buffer>): AsyncIterable<{ region: Buffer; last: boolean }> {
   let carry: Buffer | null = null;
-  let lineNo = 1;
   for await (const chunk of chunks) {
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
-    const last = buf.lastIndexOf(0x0a);
-    if (last < 0) {
-      carry = buf.length > MAX_LINE_BYTES ? buf.subarray(0, MAX_LINE_BYTES) : buf;
+    let start = 0;
+    if (carry) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) {
+        // Still no end of line: keep at most MAX_LINE_BYTES of it.
+        if (carry.length < MAX_LINE_BYTES) carry = Buffer.concat([carry, chunk]).subarray(0, MAX_LINE_BYTES);
+        continue;
+      }
+      yield {
+        region: Buffer.concat([carry, chunk.subarray(0, nl)]).subarray(0, MAX_LINE_BYTES),
+        last: false,
+      };
+      carry = null;
+      start = nl + 1;
+    }
+    const lastNl = chunk.lastIndexOf(0x0a);
+    if (lastNl < start) {
+      if (start < chunk.length) carry = Buffer.from(chunk.subarray(start, start + MAX_LINE_BYTES));
       continue;
     }
-    const text = buf.toString('utf8', 0, last);
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
-    const lines = text.split('\n');
+    yield { region: chunk.subarray(start, lastNl), last: false };
+    carry = lastNl + 1 < chunk.length ? Buffer.from(chunk.subarray(lastNl + 1)) : null;
+  }
+  if (carry && carry.length > 0) yield { region: carry, last: true };
+}
+
+/** Splits a byte stream into lines (without `\n`, with a trailing `\r` removed). Memory: one chunk + one partial line. */
+export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncIterable<LineBatch> {
+  let lineNo = 1;
+  for await (const { region } of lineRegions(chunks)) {
+    const lines = region.toString('utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!;
       if (l.length > 0 && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
     }
     yield { lines, firstLine: lineNo };
     lineNo += lines.length;
-  }
-  if (carry && carry.length > 0) {
-    let l = carry.toString('utf8');
-    if (l.charCodeAt(l.length - 1) === 13) l = l.slice(0, -1);
-    yield { lines: [l], firstLine: lineNo };
   }
 }
 
@@ -107,38 +127,32 @@ export async function* splitLinesContaining(
   needle: string,
 ): AsyncIterable<NumberedLines> {
   const pattern = Buffer.from(needle, 'utf8');
-  let carry: Buffer | null = null;
   let lineNo = 1;
-  for await (const chunk of chunks) {
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
-    const last = buf.lastIndexOf(0x0a);
-    if (last < 0) {
-      carry = buf.length > MAX_LINE_BYTES ? buf.subarray(0, MAX_LINE_BYTES) : buf;
-      continue;
-    }
+  for await (const { region } of lineRegions(chunks)) {
     const lines: string[] = [];
     const nums: number[] = [];
     let pos = 0;
-    let hit = buf.indexOf(pattern, 0);
-    while (hit >= 0 && hit < last) {
-      const start = buf.lastIndexOf(0x0a, hit) + 1;
-      const end = buf.indexOf(0x0a, hit);
-      lineNo += countNewlines(buf, pos, start);
-      const stop = end > start && buf[end - 1] === 13 ? end - 1 : end;
-      lines.push(buf.toString('utf8', start, stop));
+    let hit = region.indexOf(pattern, 0);
+    while (hit >= 0) {
+      const start = region.lastIndexOf(0x0a, hit) + 1;
+      let end = region.indexOf(0x0a, hit);
+      if (end < 0) end = region.length;
+      lineNo += countNewlines(region, pos, start);
+      const stop = end > start && region[end - 1] === 13 ? end - 1 : end;
+      lines.push(region.toString('utf8', start, stop));
       nums.push(lineNo);
+      if (end >= region.length) {
+        pos = region.length;
+        break;
+      }
       lineNo++;
       pos = end + 1;
-      hit = buf.indexOf(pattern, pos);
+      hit = region.indexOf(pattern, pos);
     }
-    lineNo += countNewlines(buf, pos, last + 1);
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
+    // lineNo is the number of the line at `pos`; the region holds countNewlines + 1 more lines from there
+    // (its final newline was cut off), so the next region starts after them.
+    lineNo += countNewlines(region, pos, region.length) + 1;
     if (lines.length) yield { lines, numbers: (i) => nums[i]! };
-  }
-  if (carry && carry.length > 0 && carry.indexOf(pattern) >= 0) {
-    let l = carry.toString('utf8');
-    if (l.charCodeAt(l.length - 1) === 13) l = l.slice(0, -1);
-    yield { lines: [l], numbers: () => lineNo };
   }
 }
 
