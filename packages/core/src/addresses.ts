@@ -4,6 +4,7 @@
  * addresses through here so the same packet looks the same whatever channel it came from.
  */
 import { isIPv6 } from 'node:net';
+import type { Endpoint } from '@ruletrail/event';
 
 /** RFC 5952 form of an IPv6 address (lowercase, leading zeros dropped, longest zero run as `::`). */
 export function canonicalIpv6(addr: string): string {
@@ -61,4 +62,18 @@ export function ecsMac(mac: string): string {
     .split(':')
     .map((b) => b.padStart(2, '0').toUpperCase())
     .join('-');
+}
+
+/** An ECS `source`/`destination` from whatever the channel printed; undefined when it printed none of them. */
+export function endpointOf(
+  ip: string | undefined,
+  port: number | undefined,
+  mac: string | undefined,
+): Endpoint | undefined {
+  if (ip === undefined && port === undefined && mac === undefined) return undefined;
+  const e: { ip?: string; port?: number; mac?: string } = {};
+  if (ip !== undefined) e.ip = ip;
+  if (port !== undefined) e.port = port;
+  if (mac !== undefined) e.mac = ecsMac(mac);
+  return e;
 }

@@ -20,7 +20,7 @@ export {
   toDeadLetterRecord,
   type DeadLetterRecord,
 } from './dead-letter';
-export { canonicalIp, canonicalIpv6, ecsMac } from './addresses';
+export { canonicalIp, canonicalIpv6, ecsMac, endpointOf } from './addresses';
 export {
   SINK_SCHEMA_VERSION,
   DELIVERED,

@@ -11,7 +11,7 @@
  * `tcp …`, `ether type ip`). Several TCP flags print as hex (`tcp flags == 0x18`). Bytes it cannot attribute to
  * a field print raw (`@th,64,96 0x…`) and are skipped. The mark is not on this line (see trace-line.ts).
  */
-import { canonicalIp, ecsMac } from '@ruletrail/core';
+import { canonicalIp, endpointOf } from '@ruletrail/core';
 import type { Endpoint, Icmp, Ip, NetfilterEvent, Tcp } from '@ruletrail/event';
 
 /** The packet-derived part of an event, shared by every step that follows the packet line. */
@@ -409,20 +409,8 @@ export function parsePacketStatements(text: string, family: string): PacketField
     ingress: { interface: { name: inIf ?? '' } },
     egress: { interface: { name: outIf ?? '' } },
   };
-  let source: Endpoint | undefined;
-  let destination: Endpoint | undefined;
-  if (src !== undefined || sport !== undefined || macSrc !== undefined) {
-    source = {};
-    if (src !== undefined) source.ip = src;
-    if (sport !== undefined) source.port = sport;
-    if (macSrc !== undefined) source.mac = ecsMac(macSrc);
-  }
-  if (dst !== undefined || dport !== undefined || macDst !== undefined) {
-    destination = {};
-    if (dst !== undefined) destination.ip = dst;
-    if (dport !== undefined) destination.port = dport;
-    if (macDst !== undefined) destination.mac = ecsMac(macDst);
-  }
+  const source = endpointOf(src, sport, macSrc);
+  const destination = endpointOf(dst, dport, macDst);
 
   const netfilter: { -readonly [K in keyof PacketFields['netfilter']]: PacketFields['netfilter'][K] } = {};
   if (macSrc !== undefined && macDst !== undefined && !vlan && l3 !== undefined) {

@@ -20,7 +20,7 @@
  * a printed transport header has no known transport. IPv6 `LEN=` is the payload length + 20 (the code adds
  * `sizeof(struct iphdr)`), normalised here to + 40 as the kernel log prints it.
  */
-import { canonicalIp, ecsMac } from '@ruletrail/core';
+import { canonicalIp, endpointOf } from '@ruletrail/core';
 import type { Endpoint, Ip, NetfilterEvent, Tcp } from '@ruletrail/event';
 
 /** The packet-derived part of an event, shared by every step that follows the PACKET line. */
@@ -253,20 +253,8 @@ export function parsePacketLine(line: string): PacketLine | PacketSyntaxError {
     egress: { interface: { name: outIf ?? '' } },
   };
   if (unknownIf) degraded.push('observer.interface.name');
-  let source: Endpoint | undefined;
-  let destination: Endpoint | undefined;
-  if (src !== undefined || sport !== undefined || macSrc !== undefined) {
-    source = {};
-    if (src !== undefined) source.ip = src;
-    if (sport !== undefined) source.port = sport;
-    if (macSrc !== undefined) source.mac = ecsMac(macSrc);
-  }
-  if (dst !== undefined || dport !== undefined || macDst !== undefined) {
-    destination = {};
-    if (dst !== undefined) destination.ip = dst;
-    if (dport !== undefined) destination.port = dport;
-    if (macDst !== undefined) destination.mac = ecsMac(macDst);
-  }
+  const source = endpointOf(src, sport, macSrc);
+  const destination = endpointOf(dst, dport, macDst);
 
   const netfilter: { -readonly [K in keyof PacketFields['netfilter']]: PacketFields['netfilter'][K] } = {
     mark,
