@@ -271,6 +271,25 @@ function checkQuery(tool, res, meta) {
   };
 }
 
+// Newest .js under the dist directories of the packages `explain` loads: tells which build was measured and
+// whether it changed during the run (other work rebuilds the checkout).
+const DIST_PACKAGES = ['cli', 'core', 'event', 'explain', 'ruleset', 'ingest-kernel-log'];
+function distStamp() {
+  let newest = 0;
+  const walk = (dir) => {
+    for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, d.name);
+      if (d.isDirectory()) walk(p);
+      else if (d.name.endsWith('.js')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  for (const p of DIST_PACKAGES) {
+    const dir = path.join(ROOT, 'packages', p, 'dist');
+    if (fs.existsSync(dir)) walk(dir);
+  }
+  return newest ? new Date(newest).toISOString().replace(/\.\d+Z$/, 'Z') : null;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 function machine() {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
@@ -285,12 +304,7 @@ function machine() {
     node: process.version,
     python: sh('python3 --version 2>&1').replace(/^Python /, ''),
     commit: sh(`git -C '${ROOT}' rev-parse --short HEAD`),
-    distBuilt: fs.existsSync(BUILT)
-      ? fs
-          .statSync(BUILT)
-          .mtime.toISOString()
-          .replace(/\.\d+Z$/, 'Z')
-      : null,
+    distBuilt: distStamp(),
     rssMethod: GNU_TIME ? 'GNU time %M (ru_maxrss)' : 'python3 getrusage(RUSAGE_CHILDREN).ru_maxrss',
     pinning: TASKSET ? 'taskset -c CPU' : 'none (taskset missing)',
   };
@@ -457,15 +471,11 @@ function main() {
     }
   }
   env.loadEnd = loadavg();
-  const distEnd = fs.existsSync(BUILT)
-    ? fs
-        .statSync(BUILT)
-        .mtime.toISOString()
-        .replace(/\.\d+Z$/, 'Z')
-    : null;
+  const distEnd = distStamp();
   if (cli.ok && distEnd !== env.distBuilt)
     notes.push(
-      `packages/cli/dist/main.js was rebuilt during the run (${env.distBuilt} → ${distEnd}): results mix two builds`,
+      `the CLI's dist (cli and the packages it loads) was rebuilt during the run (newest file ${env.distBuilt} → ` +
+        `${distEnd}): results mix two builds`,
     );
   log(`\nload average at end: ${env.loadEnd}`);
 
@@ -574,7 +584,8 @@ function renderResults({ env, opts, cli, rows, summary, notes, failures }) {
   L.push(`- Load average (1, 5, 15 min) at start: ${env.loadStart}; at end: ${env.loadEnd}`);
   if (cli.ok)
     L.push(
-      `- ruletrail at commit ${env.commit || '?'}, \`dist/main.js\` built ${env.distBuilt}; flags: \`${cli.flags.join(' ')}\``,
+      `- ruletrail at commit ${env.commit || '?'}, newest file in its \`dist\` directories ${env.distBuilt}; ` +
+        `flags: \`${cli.flags.join(' ')}\``,
     );
   else L.push(`- **ruletrail not measured**: ${cli.error?.split('\n')[0]}`);
   L.push('');
