@@ -277,8 +277,10 @@ describe('ruletrail run with the real Kafka and Elasticsearch', function () {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { verdict: string; flags: string[] }))
       assert.deepEqual([x.verdict, x.flags.includes('snapshot_mismatch')], ['DROP', false]);
-    // Both survivors did work: the group shared the partitions.
-    assert.ok(explainedSeqs(b.out).length > 0 && explainedSeqs(c.out).length > 0);
+    // The group shared the work: more than one member explained packets. (Which members, and how many each,
+    // depends on when the rebalances land relative to the backlog, so only the sharing itself is asserted.)
+    const workers = [a, b, c].filter((m) => explainedSeqs(m.out).length > 0).length;
+    assert.ok(workers >= 2, `only ${workers} member explained packets`);
     for (const m of [b, c]) {
       m.child.kill('SIGTERM');
       assert.equal(await exited(m.child), 0, m.err.text);
