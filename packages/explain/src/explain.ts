@@ -107,6 +107,8 @@ function explainWith(
   let decidedIdx: number | undefined;
   const terminalIdx: number[] = [];
   let firstProblem: string | undefined;
+  // Whether an earlier step could not be placed: from then on a chain change is no evidence of a gap.
+  let unresolvedBefore = false;
 
   // Hot loop: one iteration per trace step of every packet. Allocation-light on purpose (no spreads, no
   // per-step arrays): explain-all throughput is bounded by this loop and the garbage it makes.
@@ -173,7 +175,7 @@ function explainWith(
       const at = findFrame(stack, chainName);
       if (at >= 0) stack.length = at + 1;
       else stack.push({ chain: chainName, lastRulenum: 0, path: stack[stack.length - 1]!.path });
-      if (j.resolution !== 'unresolved' && !problemBefore(joins) && !(at >= 0 && trace.id !== undefined)) {
+      if (j.resolution !== 'unresolved' && !unresolvedBefore && !(at >= 0 && trace.id !== undefined)) {
         flags.add('trace_gap');
         problem ??= `expected the next step in ${travTable} ${stack[Math.max(0, at)]?.chain ?? '?'}, got ${chainName}`;
       }
@@ -302,6 +304,7 @@ function explainWith(
     if (problem && !firstProblem && j.resolution === 'unresolved')
       firstProblem = `${table}:${chainName}:${kind}:${rulenum}: ${problem}`;
     joins.push(j);
+    if (j.resolution === 'unresolved') unresolvedBefore = true;
     const step: Mutable<ExplainedStep> = {
       table,
       chain: chainName,
@@ -483,10 +486,6 @@ function isFragment(e: NetfilterEvent): boolean {
 function findFrame(stack: Frame[], chain: string): number {
   for (let k = stack.length - 1; k >= 0; k--) if (stack[k]!.chain === chain) return k;
   return -1;
-}
-
-function problemBefore(joins: JoinedStep[]): boolean {
-  return joins.some((j) => j.resolution === 'unresolved');
 }
 
 function refOf(table: string, chain: string, rulenum: number, rule?: Rule): RuleRef {
@@ -757,5 +756,3 @@ function chainsBeforeNat(x: Explanation, by: RuleRef): string[] {
   }
   return out;
 }
-
-export type { Effect };

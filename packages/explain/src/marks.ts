@@ -40,10 +40,7 @@ export function markSetByRule(rule: Rule): MarkSpec | undefined {
       return { value: 0, mask: ~v >>> 0 };
     }
   }
-  if (
-    rule.target === 'CONNMARK' &&
-    (targetOption(rule, 'restore-mark') || targetOption(rule, 'restore-mark'))
-  ) {
+  if (rule.target === 'CONNMARK' && targetOption(rule, 'restore-mark')) {
     const m = targetOption(rule, 'nfmask') ?? targetOption(rule, 'mask');
     return { value: 0, mask: m?.values[0] ? Number(m.values[0]) >>> 0 : 0xffffffff };
   }
