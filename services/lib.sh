@@ -10,8 +10,8 @@ REPO_ROOT="$(cd "$SERVICES_HOME/.." && pwd)"
 
 # ---- versions (Maven Central coordinates) ----
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
-# Elasticsearch publishes its integ-test-zip to Maven Central only up to 8.19.x: no 9.x zip exists there.
-ES_VERSION="${ES_VERSION:-8.19.21}"
+# The integ-test-zip is on Maven Central for 9.x too, although its maven-metadata.xml lists only up to 8.19.x.
+ES_VERSION="${ES_VERSION:-9.5.3}"
 
 # Go (for the Fluent forward receiver) lives in /usr/local/go on these machines, not always on PATH.
 if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="$PATH:/usr/local/go/bin"; fi

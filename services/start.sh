@@ -7,8 +7,8 @@
 #   kafka                    Apache Kafka 4.x, single-node KRaft (broker+controller), jars from Maven Central.
 #                            PLAINTEXT on KAFKA_PORT and SASL_SSL (SCRAM-SHA-512/256, test CA) on KAFKA_SASL_SSL_PORT.
 #   elasticsearch            Elasticsearch integ-test-zip from Maven Central, security off, on ES_PORT.
-#   elasticsearch-secure     The same distribution with TLS on HTTP and file-realm users (basic auth), on ES_SECURE_PORT.
-#                            (API keys need the .security index, which the integ-test-zip cannot create.)
+#   elasticsearch-secure     The same distribution with TLS on HTTP, file-realm users (basic auth) and API keys (the
+#                            .security index needs services/es-security-analysis/, built here), on ES_SECURE_PORT.
 #   elasticsearch-throttled  Security off, one write thread and a write queue of 1: a real 429 storm, on ES_THROTTLED_PORT.
 #   fluentd                  The OpenTelemetry Collector's Fluent forward receiver (acks chunks) writing what it
 #                            receives to a JSON-lines file; built from Go modules, on FLUENTD_PORT.
@@ -223,12 +223,45 @@ start_elasticsearch_throttled() {
   set_port_var ES_THROTTLED_URL "http://$HOST:$ES_THROTTLED_PORT"
 }
 
+# The integ-test-zip lacks the analysis-common module, and the .security index (native users, API keys) is
+# created with an analyzer made of three of its components. services/es-security-analysis/ provides exactly
+# those three as a plugin over the Lucene classes that ship in the distribution's lib/; compiled here with the
+# JDK that runs Elasticsearch, against that distribution's jars, cached by source hash and version.
+es_security_analysis_plugin() {
+  local home="$1" src="$SERVICES_HOME/es-security-analysis"
+  local sum; sum="$(cat "$src"/src/ruletrail/esanalysis/*.java | sha256sum | cut -c1-16)"
+  local out="$RULETRAIL_CACHE_DIR/es-security-analysis-$ES_VERSION-$sum"
+  if [[ ! -f "$out/.complete" ]]; then
+    log "compiling the security-index analysis plugin for Elasticsearch $ES_VERSION"
+    rm -rf "$out"; mkdir -p "$out/classes"
+    "$ES_JAVA_HOME/bin/javac" --release 17 -nowarn -cp "$home/lib/*" -d "$out/classes" \
+      "$src"/src/ruletrail/esanalysis/*.java >&2 || die "javac of the security-index analysis plugin failed"
+    "$ES_JAVA_HOME/bin/jar" --create --file "$out/security-index-analysis.jar" -C "$out/classes" . >&2
+    rm -rf "$out/classes"
+    touch "$out/.complete"
+  fi
+  local p="$home/plugins/security-index-analysis"
+  mkdir -p "$p"
+  cp "$out/security-index-analysis.jar" "$p/"
+  cat >"$p/plugin-descriptor.properties" <<EOF2
+description=uax_url_email, pattern_capture and unique for the .security index (ruletrail test services)
+version=$ES_VERSION
+name=security-index-analysis
+classname=ruletrail.esanalysis.SecurityIndexAnalysisPlugin
+java.version=17
+elasticsearch.version=$ES_VERSION
+EOF2
+  # Readable by the Elasticsearch user whatever umask this script runs under.
+  chmod -R u+rwX,go+rX "$p"
+  chown -R "$ES_USER" "$p" 2>/dev/null || true
+}
+
 es_secure_prepare() {
   local d="$1" c="$RULETRAIL_SERVICES_DIR/certs"
   mkdir -p "$d/home/config/certs"
   cp "$c/ca.crt" "$c/server.crt" "$c/server.key" "$d/home/config/certs/"
-  # File-realm users and roles: the integ-test-zip cannot create the .security index (its mapping needs the
-  # analysis-common module, which that distribution lacks), so API keys and native users are unavailable there.
+  es_security_analysis_plugin "$d/home"
+  # File-realm users and roles (the admin bootstraps; API keys are then created through the real security API).
   # The writer gets what Filebeat's publishing role gets: create_doc + auto_configure on ruletrail-* only.
   cat >>"$d/home/config/roles.yml" <<'EOF2'
 ruletrail_writer:

@@ -78,8 +78,10 @@ export async function setupElasticsearch(
           const status = statusOf(err);
           if (status === 400 && /resource_already_exists/.test(String((err as Error).message))) continue; // re-run
           // No create-data-stream API on this cluster (e.g. a minimal distribution without the data-streams
-          // module): the template still makes the first write create the data stream.
-          if (status === 404 || status === 405) {
+          // module): the template still makes the first write create the data stream. 8.x answers 405 there,
+          // 9.x answers 400 "no handler found for uri".
+          const noHandler = status === 400 && /no handler found/.test(String((err as Error).message));
+          if (status === 404 || status === 405 || noHandler) {
             deferred.push(target);
             log.warn('Cannot create the data stream now; the first write will.', {
               dataStream: target,

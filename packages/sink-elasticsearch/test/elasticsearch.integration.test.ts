@@ -1,7 +1,7 @@
 /**
  * The Elasticsearch sink and `setupElasticsearch` against real Elasticsearch nodes started by services/start.sh
  * (RUN_SERVICE_TESTS=1): `elasticsearch` (plain), `elasticsearch-throttled` (write queue of 1 → real 429s) and
- * `elasticsearch-secure` (TLS + file-realm users). Everything is checked by searching back.
+ * `elasticsearch-secure` (TLS, file-realm users and real API keys). Everything is checked by searching back.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -59,7 +59,7 @@ describe('Elasticsearch sink (real node)', function () {
 
   before(function () {
     const env = requireServices(this, ['ES_URL']);
-    // The integ-test-zip on Maven Central stops at 8.19: announce REST compatibility 8 (a 9.x node accepts it too).
+    // services/start.sh runs 9.x by default; ES_VERSION=8.19.21 runs the same suite against an 8.x node.
     base = { nodes: [env.ES_URL!], apiVersion: env.ES_VERSION?.startsWith('9.') ? 9 : 8 };
     client = createEsClient(base);
   });
@@ -398,6 +398,133 @@ describe('Elasticsearch sink (real node)', function () {
       for (const s of [err.message, JSON.stringify(err), ...lines]) {
         assert.ok(!s.includes(wrong), 'password leaked');
         assert.ok(!s.includes(basic), 'Basic header leaked');
+      }
+      await sink.close();
+    });
+
+    /** A real API key created by the admin through the security API, limited like a Filebeat publishing key. */
+    async function createWriterApiKey(
+      index: string,
+    ): Promise<{ id: string; api_key: string; encoded: string }> {
+      const admin = createEsClient(conf(secure.admin, index));
+      try {
+        const k = await admin.security.createApiKey({
+          name: `ruletrail-writer-${index}`,
+          expiration: '1h',
+          role_descriptors: {
+            ruletrail_writer: {
+              cluster: ['monitor'],
+              indices: [
+                {
+                  names: ['ruletrail-*'],
+                  privileges: ['create_doc', 'auto_configure', 'view_index_metadata'],
+                },
+              ],
+            },
+          },
+        });
+        return { id: k.id, api_key: k.api_key, encoded: k.encoded };
+      } finally {
+        await admin.close();
+      }
+    }
+
+    it('delivers with a real API key (encoded and id/key forms); per-item 403 outside its indices is rejected', async () => {
+      const index = unique('apikey');
+      await setupElasticsearch(conf(secure.admin, index), { replicas: 0 });
+      const key = await createWriterApiKey(index);
+      const lines: string[] = [];
+      const withKey = (
+        apiKey: string | { id: string; api_key: string },
+        idx: string,
+      ): ElasticsearchSinkConfig => ({
+        ...conf(secure.admin, idx),
+        auth: { apiKey },
+      });
+      const recs = Array.from({ length: 200 }, (_, i) =>
+        explainedPacketRecord(explainedPacket(i, 'apikey-host')),
+      );
+      for (const [form, apiKey] of [
+        ['encoded', key.encoded],
+        ['id/key', { id: key.id, api_key: key.api_key }],
+      ] as const) {
+        const half = form === 'encoded' ? recs.slice(0, 100) : recs.slice(100);
+        const runner = new SinkRunner(
+          new ElasticsearchSink(withKey(apiKey, index), { logger: captureLogger(lines) }),
+          {
+            logger: captureLogger(lines),
+            batch: { maxEvents: 50, maxBytes: 5e6, maxWaitMs: 10 },
+          },
+        );
+        await runner.start();
+        await runner.pushAll(half);
+        const c = await runner.close();
+        assert.deepEqual(
+          { sent: c.sent, rejected: c.rejected, failed: c.failed },
+          { sent: 100, rejected: 0, failed: 0 },
+          form,
+        );
+      }
+      const admin = createEsClient(conf(secure.admin, index));
+      try {
+        const docs = await allDocs(admin, index);
+        assert.equal(docs.size, 200);
+        for (const r of recs) assert.deepEqual(docs.get(r.id), r.body);
+        // The key really authenticated as an API key (not through some fallback realm).
+        const who = createEsClient(withKey(key.encoded, index));
+        try {
+          const auth = await who.security.authenticate();
+          assert.equal(auth.authentication_type, 'api_key');
+          assert.equal(auth.api_key?.id, key.id);
+        } finally {
+          await who.close();
+        }
+      } finally {
+        await admin.close();
+      }
+      const dl = new MemorySinkDeadLetter();
+      const outside = new SinkRunner(
+        new ElasticsearchSink({ ...withKey(key.encoded, index), index: 'other-index' }),
+        {
+          deadLetter: dl,
+          logger: captureLogger(lines),
+          batch: { maxEvents: 10, maxBytes: 5e6, maxWaitMs: 5 },
+        },
+      );
+      await outside.pushAll([explainedPacketRecord(explainedPacket(1))]);
+      assert.equal((await outside.close()).rejected, 1);
+      assert.match(dl.entries[0]!.reason, /^403 security_exception/);
+      for (const s of [...lines, dl.entries[0]!.reason]) {
+        assert.ok(!s.includes(key.api_key), 'API key secret leaked');
+        assert.ok(!s.includes(key.encoded), 'encoded API key leaked');
+      }
+    });
+
+    it('an invalidated API key fails connect() (not retriable) with no secret in the error or the logs', async () => {
+      const index = unique('apikey-revoked');
+      const key = await createWriterApiKey(index);
+      const admin = createEsClient(conf(secure.admin, index));
+      try {
+        const inv = await admin.security.invalidateApiKey({ ids: [key.id] });
+        assert.deepEqual(inv.invalidated_api_keys, [key.id]);
+      } finally {
+        await admin.close();
+      }
+      const lines: string[] = [];
+      const sink = new ElasticsearchSink(
+        { ...conf(secure.admin, index), auth: { apiKey: { id: key.id, api_key: key.api_key } } },
+        { logger: captureLogger(lines) },
+      );
+      const err = await new SinkRunner(sink, { logger: captureLogger(lines) }).start().then(
+        () => undefined,
+        (e: unknown) => e as Error & { retriable: boolean },
+      );
+      assert.ok(err, 'an invalidated key must not connect');
+      assert.equal(err.retriable, false);
+      assert.match(err.message, /401|security_exception|unable to authenticate/i);
+      for (const s of [err.message, JSON.stringify(err), ...lines]) {
+        assert.ok(!s.includes(key.api_key), 'API key secret leaked');
+        assert.ok(!s.includes(key.encoded), 'encoded API key leaked');
       }
       await sink.close();
     });
