@@ -22,6 +22,7 @@ declare -A need=(
   [ping]=iputils-ping
   [python3]=python3
   [stdbuf]=coreutils
+  [stunnel4]=stunnel4 # services/start.sh fluentd: the TLS listener in front of the forward receiver
 )
 pkgs=()
 for cmd in "${!need[@]}"; do

@@ -11,7 +11,10 @@
 #                            .security index needs services/es-security-analysis/, built here), on ES_SECURE_PORT.
 #   elasticsearch-throttled  Security off, one write thread and a write queue of 1: a real 429 storm, on ES_THROTTLED_PORT.
 #   fluentd                  The OpenTelemetry Collector's Fluent forward receiver (acks chunks) writing what it
-#                            receives to a JSON-lines file; built from Go modules, on FLUENTD_PORT.
+#                            receives to a JSON-lines file; built from Go modules, on FLUENTD_PORT. In front of it,
+#                            stunnel (Debian's stunnel4) terminates TLS with the test CA's server certificate on
+#                            FLUENTD_TLS_PORT (the receiver has no TLS listener). fluentd-restart restarts only the
+#                            receiver; stunnel stays up.
 #
 # Each start gets a fresh data dir (the format step runs every time). Downloads are cached (~/.m2, ~/go/pkg/mod,
 # RULETRAIL_CACHE_DIR). Every service's address, and the generated test credentials, go to services/.env.ports
@@ -326,8 +329,12 @@ fluentd_ready() {
 
 start_fluentd() {
   local d="$RULETRAIL_SERVICES_DIR/fluentd"
-  if pid_alive "$d/receiver.pid"; then log "fluentd receiver already running"; return 0; fi
+  if pid_alive "$d/receiver.pid"; then log "fluentd receiver already running"; fluentd_tls_start; return 0; fi
+  ensure_certs
+  fluentd_stunnel_bin >/dev/null
   fluent_receiver_bin >/dev/null
+  # A stunnel left from a receiver that died: its pid file is about to be removed with the data dir.
+  stop_pid "$d/stunnel.pid" 20 "fluentd TLS (stunnel)"
   rm -rf "$d"; mkdir -p "$d"
   cat >"$d/config.yaml" <<EOF
 receivers:
@@ -355,6 +362,51 @@ EOF
   set_port_var FLUENTD_PORT "$FLUENTD_PORT"
   set_port_var FLUENTD_RECEIVED_FILE "$d/received.jsonl"
   set_port_var FLUENTD_PID_FILE "$d/receiver.pid"
+  fluentd_tls_start
+}
+
+# TLS in front of the receiver (which has none): stunnel terminates TLS on FLUENTD_TLS_PORT with the test CA's
+# server certificate (SAN IP:127.0.0.1, DNS:localhost) and forwards the plain stream to FLUENTD_PORT.
+fluentd_stunnel_bin() {
+  command -v stunnel4 || command -v stunnel ||
+    die "stunnel is needed for the Fluentd TLS listener: apt-get install stunnel4 (bash lab/install.sh installs it)"
+}
+
+fluentd_tls_start() {
+  local d="$RULETRAIL_SERVICES_DIR/fluentd" c="$RULETRAIL_SERVICES_DIR/certs"
+  if ! pid_alive "$d/stunnel.pid"; then
+    ensure_certs
+    local bin; bin="$(fluentd_stunnel_bin)"
+    cat >"$d/stunnel.conf" <<EOF
+; stunnel: TLS for the Fluent forward receiver. Runs in the foreground of its own session (setsid), pid in stunnel.pid.
+foreground = quiet
+syslog = no
+output = $d/stunnel.log
+debug = notice
+[fluentd-tls]
+accept = $HOST:$FLUENTD_TLS_PORT
+connect = $HOST:$FLUENTD_PORT
+cert = $c/server.crt
+key = $c/server.key
+EOF
+    log "starting stunnel (TLS) on $HOST:$FLUENTD_TLS_PORT -> $HOST:$FLUENTD_PORT"
+    setsid "$bin" "$d/stunnel.conf" >>"$d/stunnel.log" 2>&1 </dev/null &
+    echo $! >"$d/stunnel.pid"
+    wait_for "fluentd TLS (stunnel)" 30 fluentd_tls_ready "$d" "$c/ca.crt" ||
+      { tail -30 "$d/stunnel.log" >&2; die "stunnel did not start (log: $d/stunnel.log)"; }
+  fi
+  set_port_var FLUENTD_TLS_PORT "$FLUENTD_TLS_PORT"
+  set_port_var FLUENTD_TLS_CA "$c/ca.crt"
+}
+
+# Ready = a TLS handshake verified against the test CA for 127.0.0.1 succeeds.
+fluentd_tls_ready() {
+  pid_alive "$1/stunnel.pid" || return 2
+  port_open "$FLUENTD_TLS_PORT" || return 1
+  local out
+  out="$(openssl s_client -connect "$HOST:$FLUENTD_TLS_PORT" -CAfile "$2" -verify_ip "$HOST" -verify_return_error \
+    </dev/null 2>&1 || true)"
+  [[ "$out" == *'Verify return code: 0 (ok)'* ]]
 }
 
 restart_fluentd() {

@@ -31,6 +31,7 @@ stop_es() {
 }
 
 stop_fluentd() {
+  stop_pid "$RULETRAIL_SERVICES_DIR/fluentd/stunnel.pid" 20 "fluentd TLS (stunnel)"
   stop_pid "$RULETRAIL_SERVICES_DIR/fluentd/receiver.pid" 20 "fluentd receiver"
   clean fluentd
   unset_port_vars FLUENTD_

@@ -1,10 +1,15 @@
 /**
  * The Fluentd sink against a real Fluent forward receiver (the OpenTelemetry Collector's fluentforward receiver,
  * which acknowledges chunks, started by services/start.sh fluentd with RUN_SERVICE_TESTS=1). The receiver writes
- * what it got to a JSON-lines file (OTLP JSON); the tests read it back.
+ * what it got to a JSON-lines file (OTLP JSON); the tests read it back. The receiver has no TLS listener: the TLS
+ * tests go through stunnel (started by the same script), which terminates TLS with the test CA's server
+ * certificate (SAN IP:127.0.0.1, DNS:localhost) and forwards the plain stream to the receiver.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   MemorySinkDeadLetter,
   SinkRunner,
@@ -12,8 +17,14 @@ import {
   sinkRecordId,
   type SinkRecord,
 } from '@ruletrail/core';
-import { FluentdSink, fluentdPayload } from '../src/index';
-import { alertBody, explainedPacket, requireServices, servicesScript } from '../../../test/support/services';
+import { FluentdSink, fluentdPayload, type FluentdSinkConfig, type FluentdTlsConfig } from '../src/index';
+import {
+  alertBody,
+  captureLogger,
+  explainedPacket,
+  requireServices,
+  servicesScript,
+} from '../../../test/support/services';
 
 interface AnyValue {
   stringValue?: string;
@@ -85,6 +96,44 @@ async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 30_
   }
 }
 
+/**
+ * Sends 400 explained packets and 10 alerts through a runner with `config`, then checks every one was acknowledged
+ * and arrived at the receiver exactly as sent: tag per kind, every field, the event time.
+ */
+async function roundTrip(receivedFile: string, config: FluentdSinkConfig): Promise<void> {
+  const tag = config.tag;
+  const packets = Array.from({ length: 400 }, (_, i) => explainedPacketRecord(explainedPacket(i)));
+  const alerts: SinkRecord[] = Array.from({ length: 10 }, (_, i) => ({
+    id: sinkRecordId('alert', i),
+    key: `a${i}`,
+    kind: 'alert',
+    body: alertBody(i),
+  }));
+  const runner = new SinkRunner(new FluentdSink(config), {
+    batch: { maxEvents: 100, maxBytes: 5e6, maxWaitMs: 10 },
+    maxInFlight: 2,
+  });
+  await runner.start();
+  await runner.pushAll([...packets, ...alerts]);
+  const c = await runner.close();
+  assert.deepEqual({ sent: c.sent, failed: c.failed }, { sent: 410, failed: 0 });
+
+  // Acknowledged means the receiver has it; the file exporter may write it a moment later.
+  const got = await waitFor('410 records in the receiver file', () => {
+    const mine = received(receivedFile).filter((r) => r.tag.startsWith(`${tag}.`));
+    return mine.length >= 410 ? mine : undefined;
+  });
+  assert.equal(got.length, 410);
+  const byId = new Map(got.map((g) => [(g.record.ruletrail as { id: string }).id, g]));
+  for (const r of [...packets, ...alerts]) {
+    const g = byId.get(r.id);
+    assert.ok(g, `record ${r.id} missing`);
+    assert.equal(g.tag, `${tag}.${r.kind}`);
+    assert.deepEqual(g.record, fluentdPayload(r));
+    assert.equal(g.timeMs, Date.parse(String(r.body['@timestamp'])));
+  }
+}
+
 describe('Fluentd sink (real forward receiver)', function () {
   this.timeout(120_000);
   let env: Record<string, string>;
@@ -93,37 +142,11 @@ describe('Fluentd sink (real forward receiver)', function () {
   });
 
   it('round trip: every record arrives acknowledged, tagged per kind, field by field', async () => {
-    const tag = `rt.rt${Date.now()}`;
-    const packets = Array.from({ length: 400 }, (_, i) => explainedPacketRecord(explainedPacket(i)));
-    const alerts: SinkRecord[] = Array.from({ length: 10 }, (_, i) => ({
-      id: sinkRecordId('alert', i),
-      key: `a${i}`,
-      kind: 'alert',
-      body: alertBody(i),
-    }));
-    const runner = new SinkRunner(
-      new FluentdSink({ host: '127.0.0.1', port: Number(env.FLUENTD_PORT), tag }),
-      { batch: { maxEvents: 100, maxBytes: 5e6, maxWaitMs: 10 }, maxInFlight: 2 },
-    );
-    await runner.start();
-    await runner.pushAll([...packets, ...alerts]);
-    const c = await runner.close();
-    assert.deepEqual({ sent: c.sent, failed: c.failed }, { sent: 410, failed: 0 });
-
-    // Acknowledged means the receiver has it; the file exporter may write it a moment later.
-    const got = await waitFor('410 records in the receiver file', () => {
-      const mine = received(env.FLUENTD_RECEIVED_FILE!).filter((r) => r.tag.startsWith(tag));
-      return mine.length >= 410 ? mine : undefined;
+    await roundTrip(env.FLUENTD_RECEIVED_FILE!, {
+      host: '127.0.0.1',
+      port: Number(env.FLUENTD_PORT),
+      tag: `rt.rt${Date.now()}`,
     });
-    assert.equal(got.length, 410);
-    const byId = new Map(got.map((g) => [(g.record.ruletrail as { id: string }).id, g]));
-    for (const r of [...packets, ...alerts]) {
-      const g = byId.get(r.id);
-      assert.ok(g, `record ${r.id} missing`);
-      assert.equal(g.tag, `${tag}.${r.kind}`);
-      assert.deepEqual(g.record, fluentdPayload(r));
-      assert.equal(g.timeMs, Date.parse(String(r.body['@timestamp'])));
-    }
   });
 
   it('receiver restart: writes fail retriably while it is down, then every record arrives', async () => {
@@ -191,5 +214,176 @@ describe('Fluentd sink (real forward receiver)', function () {
     );
     assert.equal(out[0]!.status, 'retriable');
     await sink.close();
+  });
+});
+
+describe('Fluentd sink over TLS (stunnel in front of the real forward receiver)', function () {
+  this.timeout(120_000);
+  let env: Record<string, string>;
+  let ca: Buffer;
+  let tmp: string;
+  // A client certificate and key (what an mTLS `<transport tls>` would want) and a shared key: configured secrets
+  // that must never appear in an outcome, a dead-letter reason or a log line. The TLS handshake fails before the
+  // forward-protocol handshake would start, so the shared key is never used on the wire here.
+  let client: { cert: string; key: string; sharedKey: string };
+
+  before(function () {
+    env = requireServices(this, [
+      'FLUENTD_TLS_PORT',
+      'FLUENTD_TLS_CA',
+      'FLUENTD_PORT',
+      'FLUENTD_RECEIVED_FILE',
+    ]);
+    ca = readFileSync(env.FLUENTD_TLS_CA!);
+    tmp = mkdtempSync(join(tmpdir(), 'rt-fluentd-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+      ].concat([
+        '-subj',
+        '/CN=ruletrail test client',
+        '-keyout',
+        join(tmp, 'client.key'),
+        '-out',
+        join(tmp, 'client.crt'),
+      ]),
+      { stdio: 'ignore' },
+    );
+    client = {
+      cert: readFileSync(join(tmp, 'client.crt'), 'utf8'),
+      key: readFileSync(join(tmp, 'client.key'), 'utf8'),
+      sharedKey: `shared-${Date.now()}-do-not-log`,
+    };
+  });
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Every string that would be a leak: the shared key, the client key (whole PEM and each base64 line), the cert. */
+  function secrets(): string[] {
+    const lines = client.key.split('\n').filter((l) => l.length >= 16 && !l.startsWith('-----'));
+    return [client.sharedKey, client.key.trim(), client.cert.trim(), ...lines];
+  }
+
+  /**
+   * `tls` must make the handshake fail. Checks: one direct write gives a retriable outcome per record naming the
+   * certificate problem; through a runner with 3 attempts nothing counts as sent, every record is `failed` and
+   * dead-lettered with that reason; the receiver never got a record under the tag (a marker sent over the plain
+   * port afterwards does arrive); no secret anywhere in outcomes, dead-letter reasons or log lines.
+   */
+  async function expectTlsRefused(tag: string, tls: FluentdTlsConfig, error: RegExp): Promise<void> {
+    const lines: string[] = [];
+    const logger = captureLogger(lines);
+    const config: FluentdSinkConfig = {
+      port: Number(env.FLUENTD_TLS_PORT),
+      tag,
+      ackTimeoutMs: 10_000,
+      tls: { ...tls, cert: client.cert, key: client.key },
+      security: { selfHostname: 'node-1', sharedKey: client.sharedKey },
+    };
+    const records: SinkRecord[] = Array.from({ length: 20 }, (_, i) =>
+      explainedPacketRecord(explainedPacket(i)),
+    );
+
+    const sink = new FluentdSink(config, { logger });
+    const t0 = Date.now();
+    const out = await sink.write(records.slice(0, 3), new AbortController().signal);
+    await sink.close();
+    assert.ok(Date.now() - t0 < 5000, 'a certificate error must fail the write at once, not by ack timeout');
+    assert.deepEqual(
+      out.map((o) => o.status),
+      ['retriable', 'retriable', 'retriable'],
+    );
+    for (const o of out) assert.match(o.status === 'retriable' ? o.reason : '', error);
+
+    const dl = new MemorySinkDeadLetter();
+    const runner = new SinkRunner(new FluentdSink(config, { logger }), {
+      deadLetter: dl,
+      logger,
+      batch: { maxEvents: 10, maxBytes: 5e6, maxWaitMs: 5 },
+      retry: { initialMs: 20, maxMs: 100, maxAttempts: 3 },
+    });
+    await runner.start();
+    await runner.pushAll(records);
+    const c = await runner.close({ timeoutMs: 30_000 });
+    assert.deepEqual(
+      { sent: c.sent, failed: c.failed, rejected: c.rejected, retried: c.retried },
+      { sent: 0, failed: records.length, rejected: 0, retried: 2 * records.length },
+    );
+    assert.deepEqual(dl.entries.map((e) => e.id).sort(), records.map((r) => r.id).sort());
+    for (const e of dl.entries) {
+      assert.equal(e.outcome, 'failed');
+      assert.equal(e.attempts, 3);
+      assert.match(e.reason, error);
+    }
+
+    // The receiver got nothing under this tag: a marker sent over the plain port afterwards arrives alone.
+    const marker = new FluentdSink({ port: Number(env.FLUENTD_PORT), tag });
+    const [m] = await marker.write(
+      [{ id: `marker-${tag}`, key: 'm', kind: 'alert', body: alertBody(0) }],
+      new AbortController().signal,
+    );
+    await marker.close();
+    assert.equal(m!.status, 'delivered');
+    const mine = await waitFor('the marker in the receiver file', () => {
+      const got = received(env.FLUENTD_RECEIVED_FILE!).filter((r) => r.tag.startsWith(`${tag}.`));
+      return got.some((g) => g.tag === `${tag}.alert`) ? got : undefined;
+    });
+    assert.deepEqual(
+      mine.map((g) => g.tag),
+      [`${tag}.alert`],
+    );
+
+    const texts = [...out.map((o) => JSON.stringify(o)), ...dl.entries.map((e) => e.reason), ...lines];
+    assert.ok(lines.length > 0, 'the failures must have been logged');
+    for (const t of texts)
+      for (const s of secrets()) assert.ok(!t.includes(s), `secret in ${JSON.stringify(t.slice(0, 200))}`);
+  }
+
+  it('round trip with tls.ca = the test CA: every record arrives acknowledged, field by field', async () => {
+    await roundTrip(env.FLUENTD_RECEIVED_FILE!, {
+      host: '127.0.0.1',
+      port: Number(env.FLUENTD_TLS_PORT),
+      tag: `rt.tls${Date.now()}`,
+      tls: { ca },
+    });
+  });
+
+  it('without the test CA (default trust store) the certificate is refused: retriable, then failed, never delivered, no secret in any text', async () => {
+    await expectTlsRefused(
+      `rt.tlsnoca${Date.now()}`,
+      {},
+      /unable to verify the first certificate|UNABLE_TO_VERIFY_LEAF_SIGNATURE/,
+    );
+  });
+
+  it('a servername the certificate does not name is refused likewise (and the name it does carry works)', async () => {
+    await expectTlsRefused(
+      `rt.tlsname${Date.now()}`,
+      { ca, servername: 'fluentd.example' },
+      /ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/,
+    );
+    // Control: the same CA with a name that is in the certificate (DNS:localhost) delivers, so the failure above
+    // is the hostname check and nothing else.
+    const sink = new FluentdSink({
+      port: Number(env.FLUENTD_TLS_PORT),
+      tag: `rt.tlsname${Date.now()}`,
+      tls: { ca, servername: 'localhost' },
+    });
+    const out = await sink.write(
+      [{ id: 'name-ok', key: 'k', kind: 'packet', body: explainedPacket(1) }],
+      new AbortController().signal,
+    );
+    await sink.close();
+    assert.deepEqual(out, [{ status: 'delivered' }]);
   });
 });
