@@ -31,6 +31,7 @@ export {
   bodyJson,
   collectSecrets,
   explainedPacketRecord,
+  isCertificateError,
   recordSize,
   sinkRecordId,
   streamLogger,

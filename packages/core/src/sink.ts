@@ -75,6 +75,32 @@ export class SinkError extends Error {
   }
 }
 
+/**
+ * OpenSSL / Node codes of a peer certificate the client's trust settings will never accept (unknown CA, name
+ * mismatch, expired, self-signed). Retrying cannot fix these until someone changes the config or the server's
+ * certificate, so sinks report them as not retriable from `connect()`.
+ */
+const CERTIFICATE_ERROR_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** True when `err` says the peer's TLS certificate was refused by the client's verification. */
+export function isCertificateError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && CERTIFICATE_ERROR_CODES.has(code);
+}
+
 /** A structured logger the sinks and the runner write to. Every message goes through a `Redactor` first. */
 export interface SinkLogger {
   debug(message: string, fields?: Record<string, unknown>): void;

@@ -15,13 +15,15 @@ import {
   SINK_SCHEMA_VERSION,
   SinkError,
   collectSecrets,
+  isCertificateError,
   type Sink,
   type SinkLogger,
   type SinkOutcome,
   type SinkRecord,
 } from '@ruletrail/core';
 import { FLUENTD_DEFAULTS, validateFluentdConfig, type FluentdSinkConfig } from './config';
-import { Socket } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 export interface FluentdSinkOptions {
   readonly logger?: SinkLogger;
@@ -52,15 +54,28 @@ export class FluentdSink implements Sink {
     this._log = this._redactor.logger(options.logger ?? NOOP_LOGGER);
   }
 
-  /** Checks the receiver accepts TCP connections (the forward protocol has no request/response to probe). */
+  /**
+   * Checks the receiver accepts connections (the forward protocol has no request/response to probe). With TLS it
+   * completes the handshake with the configured trust, so a certificate the sink will never accept fails here,
+   * not retry by retry at the first write: that is a configuration error, not retriable.
+   */
   async connect(): Promise<void> {
     if (this._cfg.path !== undefined) return;
     const host = this._cfg.host ?? FLUENTD_DEFAULTS.host;
     const port = this._cfg.port ?? FLUENTD_DEFAULTS.port;
+    const tlsOptions = this._tlsOptions();
     await new Promise<void>((resolve, reject) => {
-      const s = new Socket();
+      const s =
+        tlsOptions === undefined
+          ? netConnect({ port, host })
+          : tlsConnect({
+              port,
+              host,
+              ...tlsOptions,
+              ...(tlsOptions.servername === undefined && isIP(host) === 0 ? { servername: host } : {}),
+            });
       s.setTimeout(10_000);
-      s.once('connect', () => {
+      s.once(tlsOptions === undefined ? 'connect' : 'secureConnect', () => {
         s.destroy();
         resolve();
       });
@@ -72,16 +87,17 @@ export class FluentdSink implements Sink {
           }),
         );
       });
-      s.once('error', (err) =>
+      s.once('error', (err: Error & { code?: string }) => {
+        s.destroy();
+        const cert = isCertificateError(err);
         reject(
           new SinkError(
-            'RT_ERR_FLUENTD_CONNECT',
-            `Fluentd: cannot connect to ${host}:${port}: ${this._redactor.error(err)}`,
-            { retriable: true },
+            cert ? 'RT_ERR_FLUENTD_TLS' : 'RT_ERR_FLUENTD_CONNECT',
+            `Fluentd: ${cert ? 'TLS certificate of' : 'cannot connect to'} ${host}:${port}: ${this._redactor.error(err)}`,
+            { retriable: !cert },
           ),
-        ),
-      );
-      s.connect(port, host);
+        );
+      });
     });
   }
 
@@ -133,9 +149,23 @@ export class FluentdSink implements Sink {
     return new Promise((resolve) => s.end(undefined, undefined, () => resolve()));
   }
 
+  /** Node TLS options for the config, shared by the connect() probe and the sender; undefined without TLS. */
+  private _tlsOptions(): ConnectionOptions | undefined {
+    const t = this._cfg.tls;
+    if (t === undefined) return undefined;
+    return {
+      ...(t.ca !== undefined ? { ca: t.ca } : {}),
+      ...(t.cert !== undefined ? { cert: t.cert } : {}),
+      ...(t.key !== undefined ? { key: t.key } : {}),
+      ...(t.servername !== undefined ? { servername: t.servername } : {}),
+      rejectUnauthorized: t.rejectUnauthorized !== false,
+    };
+  }
+
   private _createSender(): FluentSender {
     const c = this._cfg;
     const log = this._log;
+    const tlsOptions = this._tlsOptions();
     const opts: FluentSenderOptions = {
       host: c.host ?? FLUENTD_DEFAULTS.host,
       port: c.port ?? FLUENTD_DEFAULTS.port,
@@ -152,18 +182,7 @@ export class FluentdSink implements Sink {
         error: (...a: unknown[]) =>
           log.warn(`fluent-logger: ${a.map((x) => (x instanceof Error ? x.message : String(x))).join(' ')}`),
       },
-      ...(c.tls
-        ? {
-            tls: true,
-            tlsOptions: {
-              ...(c.tls.ca !== undefined ? { ca: c.tls.ca } : {}),
-              ...(c.tls.cert !== undefined ? { cert: c.tls.cert } : {}),
-              ...(c.tls.key !== undefined ? { key: c.tls.key } : {}),
-              ...(c.tls.servername !== undefined ? { servername: c.tls.servername } : {}),
-              rejectUnauthorized: c.tls.rejectUnauthorized !== false,
-            },
-          }
-        : {}),
+      ...(tlsOptions !== undefined ? { tls: true, tlsOptions } : {}),
       ...(c.security
         ? {
             security: {

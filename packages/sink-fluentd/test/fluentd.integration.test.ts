@@ -276,9 +276,9 @@ describe('Fluentd sink over TLS (stunnel in front of the real forward receiver)'
 
   /**
    * `tls` must make the handshake fail. Checks: one direct write gives a retriable outcome per record naming the
-   * certificate problem; through a runner with 3 attempts nothing counts as sent, every record is `failed` and
-   * dead-lettered with that reason; the receiver never got a record under the tag (a marker sent over the plain
-   * port afterwards does arrive); no secret anywhere in outcomes, dead-letter reasons or log lines.
+   * certificate problem (a certificate can change under a running sink); the runner's start() (the sink's
+   * connect() handshake) fails at once as not retriable; the receiver never got a record under the tag (a marker
+   * sent over the plain port afterwards does arrive); no secret anywhere in outcomes, errors or log lines.
    */
   async function expectTlsRefused(tag: string, tls: FluentdTlsConfig, error: RegExp): Promise<void> {
     const lines: string[] = [];
@@ -305,26 +305,20 @@ describe('Fluentd sink over TLS (stunnel in front of the real forward receiver)'
     );
     for (const o of out) assert.match(o.status === 'retriable' ? o.reason : '', error);
 
-    const dl = new MemorySinkDeadLetter();
+    // Through the runner the refusal is a configuration error: start() fails at once, not retriable, no retries.
     const runner = new SinkRunner(new FluentdSink(config, { logger }), {
-      deadLetter: dl,
       logger,
-      batch: { maxEvents: 10, maxBytes: 5e6, maxWaitMs: 5 },
-      retry: { initialMs: 20, maxMs: 100, maxAttempts: 3 },
+      retry: { initialMs: 20, maxMs: 100, maxAttempts: 5 },
     });
-    await runner.start();
-    await runner.pushAll(records);
-    const c = await runner.close({ timeoutMs: 30_000 });
-    assert.deepEqual(
-      { sent: c.sent, failed: c.failed, rejected: c.rejected, retried: c.retried },
-      { sent: 0, failed: records.length, rejected: 0, retried: 2 * records.length },
+    const startErr = await runner.start().then(
+      () => undefined,
+      (e: unknown) => e as Error & { retriable?: boolean; code?: string },
     );
-    assert.deepEqual(dl.entries.map((e) => e.id).sort(), records.map((r) => r.id).sort());
-    for (const e of dl.entries) {
-      assert.equal(e.outcome, 'failed');
-      assert.equal(e.attempts, 3);
-      assert.match(e.reason, error);
-    }
+    assert.ok(startErr, 'start() must refuse a receiver certificate the sink will never accept');
+    assert.equal(startErr.retriable, false);
+    assert.match(startErr.message, error);
+    assert.ok(!lines.some((l) => /retrying/i.test(l)), 'a certificate error must not be retried');
+    await runner.close({ timeoutMs: 5_000 });
 
     // The receiver got nothing under this tag: a marker sent over the plain port afterwards arrives alone.
     const marker = new FluentdSink({ port: Number(env.FLUENTD_PORT), tag });
@@ -343,7 +337,12 @@ describe('Fluentd sink over TLS (stunnel in front of the real forward receiver)'
       [`${tag}.alert`],
     );
 
-    const texts = [...out.map((o) => JSON.stringify(o)), ...dl.entries.map((e) => e.reason), ...lines];
+    const texts = [
+      ...out.map((o) => JSON.stringify(o)),
+      startErr.message,
+      JSON.stringify(startErr),
+      ...lines,
+    ];
     assert.ok(lines.length > 0, 'the failures must have been logged');
     for (const t of texts)
       for (const s of secrets()) assert.ok(!t.includes(s), `secret in ${JSON.stringify(t.slice(0, 200))}`);
@@ -358,7 +357,7 @@ describe('Fluentd sink over TLS (stunnel in front of the real forward receiver)'
     });
   });
 
-  it('without the test CA (default trust store) the certificate is refused: retriable, then failed, never delivered, no secret in any text', async () => {
+  it('without the test CA (default trust store) the certificate is refused: start() fails, not retriable; never delivered; no secret in any text', async () => {
     await expectTlsRefused(
       `rt.tlsnoca${Date.now()}`,
       {},
