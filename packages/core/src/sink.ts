@@ -95,11 +95,24 @@ const CERTIFICATE_ERROR_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** True when `err` says the peer's TLS certificate was refused by the client's verification. */
+/**
+ * True when `err` (or an error it wraps, through `cause` or kafkajs's `originalError`) says the peer's TLS
+ * certificate was refused by the client's verification. Client libraries wrap the socket error differently.
+ */
 export function isCertificateError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  return typeof code === 'string' && CERTIFICATE_ERROR_CODES.has(code);
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    const x = e as { code?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof x.code === 'string' && CERTIFICATE_ERROR_CODES.has(x.code)) return true;
+    // @elastic/transport's ConnectionError keeps only the message of the socket error, not its code.
+    if (x.code === undefined && e instanceof Error && CERTIFICATE_ERROR_MESSAGE.test(e.message)) return true;
+    e = x.cause ?? x.originalError;
+  }
+  return false;
 }
+
+/** OpenSSL's X509 verify strings (and Node's altname message) for the codes above, for wrappers that drop codes. */
+const CERTIFICATE_ERROR_MESSAGE =
+  /unable to verify the first certificate|self[- ]signed certificate|unable to get (local )?issuer certificate|certificate has expired|certificate is not yet valid|does not match certificate's altnames|certificate signature failure|invalid CA certificate/i;
 
 /** A structured logger the sinks and the runner write to. Every message goes through a `Redactor` first. */
 export interface SinkLogger {

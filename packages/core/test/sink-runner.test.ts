@@ -13,6 +13,7 @@ import {
   backoffDelay,
   collectSecrets,
   explainedPacketRecord,
+  isCertificateError,
   sinkRecordId,
   type Sink,
   type SinkLogger,
@@ -498,5 +499,41 @@ describe('record helpers', () => {
       r.id,
       explainedPacketRecord({ ...body, steps: [{ '@timestamp': '2026-01-01T00:00:02.000Z' }] }).id,
     );
+  });
+});
+
+describe('isCertificateError', () => {
+  const withCode = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
+  it('recognises verification failures by code, also wrapped in cause / originalError', () => {
+    assert.ok(isCertificateError(withCode('UNABLE_TO_VERIFY_LEAF_SIGNATURE')));
+    assert.ok(isCertificateError(withCode('ERR_TLS_CERT_ALTNAME_INVALID')));
+    assert.ok(isCertificateError(new Error('wrapped', { cause: withCode('CERT_HAS_EXPIRED') })));
+    assert.ok(
+      isCertificateError(
+        Object.assign(new Error('kafkajs'), { originalError: withCode('SELF_SIGNED_CERT_IN_CHAIN') }),
+      ),
+    );
+  });
+  it('falls back to the OpenSSL message only when the wrapper dropped the code', () => {
+    assert.ok(isCertificateError(new Error('unable to verify the first certificate')));
+    assert.ok(
+      isCertificateError(new Error("Hostname/IP does not match certificate's altnames: IP: 10.0.0.1")),
+    );
+    // A socket error that merely mentions a certificate but carries its own code is not one.
+    assert.ok(
+      !isCertificateError(withCode('ECONNRESET', 'reset while fetching the certificate has expired list')),
+    );
+  });
+  it('is false for transient errors and non-errors', () => {
+    for (const e of [
+      withCode('ECONNREFUSED'),
+      withCode('ETIMEDOUT'),
+      new Error('socket hang up'),
+      undefined,
+      null,
+      'CERT_HAS_EXPIRED',
+      42,
+    ])
+      assert.ok(!isCertificateError(e), String(e));
   });
 });

@@ -15,6 +15,7 @@ import {
   DELIVERED,
   NOOP_LOGGER,
   SinkError,
+  isCertificateError,
   bodyJson,
   type Redactor,
   type Sink,
@@ -74,11 +75,13 @@ export class ElasticsearchSink implements Sink {
       const h = await this._client.cluster.health({ timeout: '10s' }, signal ? { signal } : {});
       this._log.info('Connected to Elasticsearch.', { cluster: h.cluster_name, status: h.status });
     } catch (err) {
+      // Wrong credentials and a certificate the config will never accept are configuration errors: fail now.
       const s = statusOf(err);
+      const cert = isCertificateError(err);
       throw new SinkError(
-        'RT_ERR_ES_CONNECT',
+        cert ? 'RT_ERR_ES_TLS' : 'RT_ERR_ES_CONNECT',
         `Elasticsearch: cannot connect: ${this._redactor.error(err)}`,
-        { retriable: s !== 401 },
+        { retriable: s !== 401 && !cert },
       );
     }
   }

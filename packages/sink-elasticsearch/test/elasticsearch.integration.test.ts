@@ -529,13 +529,19 @@ describe('Elasticsearch sink (real node)', function () {
       await sink.close();
     });
 
-    it('refuses the node certificate without the CA', async () => {
+    it('refuses the node certificate without the CA: not retriable (a config error), no secret in the error', async () => {
       const sink = new ElasticsearchSink({
         nodes: [secure.url],
         apiVersion: base.apiVersion ?? 8,
         auth: secure.writer,
       });
-      await assert.rejects(sink.connect(), /certificate|self.signed|CERT/i);
+      await assert.rejects(sink.connect(), (e: Error & { retriable?: boolean; code?: string }) => {
+        assert.match(e.message, /certificate|self.signed|CERT/i);
+        assert.equal(e.retriable, false);
+        assert.equal(e.code, 'RT_ERR_ES_TLS');
+        assert.ok(!e.message.includes(secure.writer.password), 'password leaked');
+        return true;
+      });
       await sink.close();
     });
   });

@@ -29,6 +29,7 @@ import {
   Redactor,
   SINK_SCHEMA_VERSION,
   SinkError,
+  isCertificateError,
   bodyJson,
   collectSecrets,
   type Sink,
@@ -201,11 +202,13 @@ export class KafkaSink implements Sink {
       }
       await this._getProducer();
     } catch (err) {
+      // Wrong credentials and a certificate the config will never accept are configuration errors: fail now.
       const auth = (err as KafkaErrorLike).name === 'KafkaJSSASLAuthenticationError';
+      const cert = isCertificateError(err);
       throw new SinkError(
-        'RT_ERR_KAFKA_CONNECT',
+        cert ? 'RT_ERR_KAFKA_TLS' : 'RT_ERR_KAFKA_CONNECT',
         `Kafka: cannot connect to ${this._cfg.brokers.join(',')}: ${this._redactor.error(err)}`,
-        { retriable: !auth },
+        { retriable: !auth && !cert },
       );
     }
   }

@@ -260,7 +260,7 @@ describe('Kafka sink (real broker)', function () {
       await sink.close();
     });
 
-    it('refuses a broker certificate from an unknown CA', async () => {
+    it('refuses a broker certificate from an unknown CA: not retriable (a config error), no secret in the error', async () => {
       const sink = new KafkaSink({
         brokers: sasl.brokers,
         topic: 'rt-never',
@@ -269,7 +269,13 @@ describe('Kafka sink (real broker)', function () {
         clientRetries: 0,
         connectionTimeoutMs: 3000,
       });
-      await assert.rejects(sink.connect(), /certificate|self.signed|CERT/i);
+      await assert.rejects(sink.connect(), (e: Error & { retriable?: boolean; code?: string }) => {
+        assert.match(e.message, /certificate|self.signed|CERT/i);
+        assert.equal(e.retriable, false);
+        assert.equal(e.code, 'RT_ERR_KAFKA_TLS');
+        assert.ok(!e.message.includes(sasl.password), 'password leaked');
+        return true;
+      });
       await sink.close();
     });
   });
