@@ -1,6 +1,6 @@
 /**
  * Elasticsearch sink units, and cases a real node cannot produce on demand, against a local HTTP mock:
- * a request-level 429 storm, 5xx answers, API-key auth (the integ-test-zip has no API keys) and its redaction.
+ * a request-level 429 storm, 5xx answers, and the exact `Authorization: ApiKey` header and its redaction.
  * The real-server behaviour is covered by elasticsearch.integration.test.ts.
  */
 import assert from 'node:assert/strict';
