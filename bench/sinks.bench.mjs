@@ -2,9 +2,10 @@
 // Sink throughput against the real services started by `services/start.sh kafka elasticsearch`:
 //
 //   node bench/sinks.bench.mjs [--kafka-events 300000] [--es-docs 200000] [--only kafka|elasticsearch] [--write]
+//   node bench/sinks.bench.mjs --encoder-breakdown     (no services: µs per record for each stage of the Kafka path)
 //
 // Each configuration pushes pre-generated explained packets (the shape `ruletrail explain --format json` prints,
-// ~1.3 KB of JSON each) through the real SinkRunner and sink, from the built packages (run `npm run build`
+// 1.4 KB of JSON each on average) through the real SinkRunner and sink, from the built packages (run `npm run build`
 // first), and measures wall time from the first push to the last acknowledgement (runner.close()).
 //   Kafka:         acks=all on a 6-partition topic (single broker, so all ISRs = 1), key = host + packet.
 //   Elasticsearch: bulk `create` into a data stream (1 shard, 0 replicas, refresh 5 s) on the single node.
@@ -38,6 +39,7 @@ function args(argv) {
     else if (a === '--only') o.only = argv[++i];
     else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--write') o.write = true;
+    else if (a === '--encoder-breakdown') o.encoderBreakdown = true;
     else if (a === '--quick') {
       o.kafkaEvents = 50_000;
       o.esDocs = 30_000;
@@ -57,6 +59,12 @@ function portsFile() {
       .filter((l) => l.includes('='))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
+}
+
+/** Mean JSON size of the benchmark's bodies, in KB with one decimal (for the report header). */
+function meanBodyKb() {
+  const sample = bodies(3000);
+  return (sample.reduce((n, b) => n + JSON.stringify(b).length, 0) / sample.length / 1000).toFixed(1);
 }
 
 /** Explained-packet bodies like the CLI's JSON output. */
@@ -354,12 +362,13 @@ function markdown(results, o, env) {
   const k1 = (x) => `${(x / 1000).toFixed(1)}k`;
   const row = (r) =>
     `| ${r.label} | ${r.events.toLocaleString('en')} | **${Math.round(r.perSecond).toLocaleString('en')}** | ${k1(r.min)}–${k1(r.max)} (${r.runs}) | ${(r.nodeCpu * 100).toFixed(0)}% | ${r.retried} |`;
-  // Opt-in durability trade-offs (translog async) and small-record rows do not count toward the targets.
+  // Opt-in durability trade-offs (translog async), small-record rows and the no-broker encoding ceiling do not
+  // count toward the targets: only delivered, acknowledged default-size records do.
   const best = (p) =>
     Math.max(
       0,
       ...results
-        .filter((r) => r.label.startsWith(p) && !/translog async|bytes\)/.test(r.label))
+        .filter((r) => r.label.startsWith(p) && !/translog async|bytes\)|encoding only/.test(r.label))
         .map((r) => r.perSecond),
     );
   const k = best('kafka');
@@ -368,7 +377,7 @@ function markdown(results, o, env) {
     '## Sinks',
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} by \`node bench/sinks.bench.mjs${o.write ? ' --write' : ''}\` on this machine (${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB), Node ${process.version}, against the services of \`services/start.sh\`: Kafka ${env.KAFKA_VERSION ?? '4.4.0'} (single KRaft node, heap 512 MiB) and Elasticsearch ${env.ES_VERSION ?? '?'} (integ-test-zip, heap 1 GiB), all on the same 2 cores as the benchmark.`,
-    'Wall time from the first `push()` to the last acknowledgement (`runner.close()`); explained packets of ~1.3 KB JSON; `node CPU` = the benchmark process (user+system) per wall second; median of the runs, spread = slowest–fastest.',
+    `Wall time from the first \`push()\` to the last acknowledgement (\`runner.close()\`); explained packets of ${meanBodyKb()} KB JSON on average; \`node CPU\` = the benchmark process (user+system) per wall second; median of the runs, spread = slowest–fastest.`,
     `Load average when the run ended: ${os
       .loadavg()
       .map((x) => x.toFixed(1))
@@ -383,7 +392,69 @@ function markdown(results, o, env) {
   ].join('\n');
 }
 
+/**
+ * Where the Kafka sink's time goes per record, without a broker: building the sink record, JSON, kafkajs's
+ * `Record` encoder with and without our three headers, and a whole `RecordBatch` (CRC included).
+ */
+async function kafkaEncoderBreakdown(list) {
+  const kafkajs = path.dirname(
+    require.resolve('kafkajs/package.json', { paths: [path.join(ROOT, 'packages/sink-kafka')] }),
+  );
+  const Record = require(path.join(kafkajs, 'src/protocol/recordBatch/record/v0'));
+  const { RecordBatch } = require(path.join(kafkajs, 'src/protocol/recordBatch/v0'));
+  const n = list.length;
+  const time = (label, fn) => {
+    const t0 = process.hrtime.bigint();
+    fn();
+    const us = Number(process.hrtime.bigint() - t0) / 1e3 / n;
+    console.log(`${label.padEnd(58)} ${us.toFixed(2).padStart(6)} µs/record`);
+  };
+  let recs = [];
+  time('sink record (id hash, key)', () => {
+    recs = list.map((b, i) => core.explainedPacketRecord(b, String(i)));
+  });
+  let values = [];
+  time(`JSON body (${Math.round(core.bodyJson(recs[0]).length)} bytes)`, () => {
+    values = recs.map((r) => Buffer.from(core.bodyJson(r)));
+  });
+  const headers = (r) => ({ 'ruletrail-schema': '1', 'ruletrail-kind': r.kind, 'ruletrail-id': r.id });
+  for (const withHeaders of [false, true])
+    time(`kafkajs Record encoder, ${withHeaders ? 'three headers' : 'no headers'}`, () => {
+      for (let i = 0; i < n; i++)
+        Record({
+          offsetDelta: i % 5000,
+          timestampDelta: 0,
+          key: Buffer.from(recs[i].key),
+          value: values[i],
+          headers: withHeaders ? headers(recs[i]) : {},
+        });
+    });
+  const t0 = process.hrtime.bigint();
+  for (let start = 0; start < n; start += 5000) {
+    const batch = [];
+    for (let i = start; i < Math.min(n, start + 5000); i++)
+      batch.push(
+        Record({
+          offsetDelta: i - start,
+          timestampDelta: 0,
+          key: Buffer.from(recs[i].key),
+          value: values[i],
+          headers: headers(recs[i]),
+        }),
+      );
+    await RecordBatch({ compression: 0, records: batch, firstOffset: 0 });
+  }
+  const us = Number(process.hrtime.bigint() - t0) / 1e3 / n;
+  console.log(
+    `${'kafkajs Record (three headers) + RecordBatch + CRC-32C'.padEnd(58)} ${us.toFixed(2).padStart(6)} µs/record`,
+  );
+}
+
 const o = args(process.argv);
+if (o.encoderBreakdown) {
+  await kafkaEncoderBreakdown(bodies(200_000));
+  process.exit(0);
+}
 const env = portsFile();
 const results = [];
 if (o.only !== 'elasticsearch') {
