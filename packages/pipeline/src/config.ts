@@ -244,9 +244,22 @@ export function parseConfig(
 
 type RawConfig = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** `${NAME}` in any string value → the environment variable (so secrets stay out of the file). */
+/**
+ * `${NAME}` in any string value → the environment variable (so secrets stay out of the file). A value that is
+ * exactly `${NAME:number}` becomes a number (a port from the environment, say); the type is never guessed from
+ * the text, so a numeric password stays a string.
+ */
 function substituteEnv(v: unknown, env: NodeJS.ProcessEnv, path: string, problems: ConfigProblem[]): unknown {
-  if (typeof v === 'string')
+  if (typeof v === 'string') {
+    const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*):number\}$/.exec(v);
+    if (whole) {
+      const val = env[whole[1]!];
+      if (val === undefined) problems.push({ path, message: `environment variable ${whole[1]} is not set` });
+      else if (!/^-?\d+(\.\d+)?$/.test(val.trim()))
+        problems.push({ path, message: `environment variable ${whole[1]} is not a number` });
+      else return Number(val);
+      return v;
+    }
     return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
       const val = env[name];
       if (val === undefined) {
@@ -255,6 +268,7 @@ function substituteEnv(v: unknown, env: NodeJS.ProcessEnv, path: string, problem
       }
       return val;
     });
+  }
   if (Array.isArray(v)) return v.map((x, i) => substituteEnv(x, env, `${path}/${i}`, problems));
   if (v && typeof v === 'object') {
     const o: Record<string, unknown> = {};

@@ -118,6 +118,28 @@ sinks: [{ id: o, type: file }]
     );
   });
 
+  it('${NAME:number} makes a number of a whole value, and never guesses the type of plain ${NAME}', () => {
+    const yaml = `version: 1
+sources: [{ id: s, type: stdin }]
+sinks:
+  - id: f
+    type: fluentd
+    options: { host: "\${FH}", port: "\${FP:number}", tag: rt, security: { selfHostname: n, sharedKey: "\${FP}" } }
+`;
+    const cfg = parseConfig(yaml, '/x/p.yaml', { FH: 'fluentd', FP: '24224' });
+    const options = (cfg.sinks[0] as { options: Record<string, unknown> }).options;
+    assert.equal(options.port, 24224);
+    assert.equal(options.host, 'fluentd');
+    assert.equal((options.security as { sharedKey: unknown }).sharedKey, '24224');
+    const bad = (env: NodeJS.ProcessEnv) => problems(yaml, env).map((x) => `${x.path} ${x.message}`);
+    assert.ok(
+      bad({ FH: 'f', FP: '24224x' }).includes(
+        '/sinks/0/options/port environment variable FP is not a number',
+      ),
+    );
+    assert.ok(bad({ FH: 'f' }).includes('/sinks/0/options/port environment variable FP is not set'));
+  });
+
   it('reports YAML syntax errors with their line', () => {
     const p = problems('version: 1\nsources: [\n');
     assert.equal(p.length >= 1, true);
