@@ -123,12 +123,26 @@ export function explainedPacket(i: number, host = 'node-1'): Record<string, unkn
   };
 }
 
+/** An alert record shaped like the pipeline's (`AlertRecord`: alert + the explanation without steps), varied by `i`. */
 export function alertBody(i: number): Record<string, unknown> {
+  const t = new Date(Date.UTC(2026, 0, 1) + i).toISOString();
+  const packet = explainedPacket(i * 3); // a dropped one
   return {
-    '@timestamp': new Date(Date.UTC(2026, 0, 1) + i).toISOString(),
+    '@timestamp': t,
     host: { name: 'node-1' },
-    alert: { name: 'kube_no_endpoints', severity: 'high' },
-    cause: `alert ${i}`,
+    alert: {
+      rule: 'kube_no_endpoints',
+      severity: 'warning',
+      host: 'node-1',
+      service: 'ootob9/ingress-nginx:http',
+      summary: `alert ${i}: kube-proxy has no endpoints for ootob9/ingress-nginx:http`,
+      count: 1,
+      repeat: false,
+      window: { start: t, end: new Date(Date.UTC(2026, 0, 1) + i + 300_000).toISOString() },
+    },
+    explanation: Object.fromEntries(
+      Object.entries(packet).filter(([k]) => k !== 'steps' && k !== '@timestamp' && k !== 'host'),
+    ),
   };
 }
 

@@ -54,6 +54,32 @@ const packet: Mapping = {
   },
 };
 
+/** The explained-packet fields, shared by the packets index and the `explanation` of an alert. */
+function explanationProperties(): Record<string, Mapping> {
+  return {
+    packet,
+    verdict: keyword,
+    decidedBy: ruleRef,
+    markSetBy: ruleRef,
+    // `{kind, from, to, by}`: from/to are `addr[:port]` strings, `by` the rule that rewrote (docs/explain-json.md).
+    nat: { properties: { kind: keyword, from: keyword, to: keyword, by: ruleRef } },
+    kubernetes: {
+      properties: {
+        service: keyword,
+        namespace: keyword,
+        name: keyword,
+        port: keyword,
+        reason: keyword,
+        chains: keyword,
+        calico: keyword,
+      },
+    },
+    flags: keyword,
+    cause: { type: 'text' },
+    snapshot: { properties: { hash: keyword, source: keyword, generatedAt: date, family: keyword } },
+  };
+}
+
 /** Mapping of the packets index / data stream. */
 export function packetMappings(): Mapping {
   return {
@@ -61,45 +87,35 @@ export function packetMappings(): Mapping {
     properties: {
       '@timestamp': date,
       host: { properties: { name: keyword } },
-      packet,
-      verdict: keyword,
-      decidedBy: ruleRef,
-      markSetBy: ruleRef,
-      // `{kind, from, to, by}`: from/to are `addr[:port]` strings, `by` the rule that rewrote (docs/explain-json.md).
-      nat: { properties: { kind: keyword, from: keyword, to: keyword, by: ruleRef } },
-      kubernetes: {
-        properties: {
-          service: keyword,
-          namespace: keyword,
-          name: keyword,
-          port: keyword,
-          reason: keyword,
-          chains: keyword,
-          calico: keyword,
-        },
-      },
-      flags: keyword,
-      cause: { type: 'text' },
-      snapshot: { properties: { hash: keyword, source: keyword, generatedAt: date, family: keyword } },
+      ...explanationProperties(),
       steps: stored,
     },
   };
 }
 
-/** Mapping of the alerts index / data stream. */
+/**
+ * Mapping of the alerts index / data stream: the pipeline's alert record (`{ "@timestamp", alert: {rule,
+ * severity, host, service, summary, count, repeat, window}, explanation: {…the packet, without steps} }`).
+ */
 export function alertMappings(): Mapping {
   return {
     dynamic: false,
     properties: {
       '@timestamp': date,
       host: { properties: { name: keyword } },
-      alert: { properties: { name: keyword, severity: keyword, reason: { type: 'text' } } },
-      packet,
-      verdict: keyword,
-      flags: keyword,
-      cause: { type: 'text' },
-      kubernetes: { properties: { service: keyword, namespace: keyword } },
-      message: { type: 'text' },
+      alert: {
+        properties: {
+          rule: keyword,
+          severity: keyword,
+          host: keyword,
+          service: keyword,
+          summary: { type: 'text' },
+          count: long,
+          repeat: { type: 'boolean' },
+          window: { properties: { start: date, end: date } },
+        },
+      },
+      explanation: { properties: explanationProperties() },
     },
   };
 }

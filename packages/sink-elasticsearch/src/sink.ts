@@ -148,15 +148,25 @@ export class ElasticsearchSink implements Sink {
 }
 
 /**
- * The document for a record: its body JSON, with `@timestamp` added in front when the body has none (data
- * streams require it): from `record.timestamp`, else `packet.firstSeen`, else now.
+ * The document for a record: its body JSON, with ECS fields added in front when the body has none:
+ * `@timestamp` (data streams require it) from `record.timestamp`, else `packet.firstSeen`, else now; and
+ * `host.name` from `packet.host` (explanations) or `alert.host` (alerts), so Kibana's host filters and ECS
+ * dashboards work on ruletrail's documents as they are. The body itself, as Kafka and Fluentd get it, is unchanged.
  */
 export function docJson(r: SinkRecord): string {
   const json = bodyJson(r);
-  if (Object.prototype.hasOwnProperty.call(r.body, '@timestamp')) return json;
-  const p = r.body.packet as { firstSeen?: unknown } | undefined;
-  const ts = r.timestamp ?? (typeof p?.firstSeen === 'string' ? p.firstSeen : new Date().toISOString());
-  return json === '{}'
-    ? `{"@timestamp":${JSON.stringify(ts)}}`
-    : `{"@timestamp":${JSON.stringify(ts)},${json.slice(1)}`;
+  const b = r.body;
+  const add: string[] = [];
+  if (!Object.prototype.hasOwnProperty.call(b, '@timestamp')) {
+    const p = b.packet as { firstSeen?: unknown } | undefined;
+    const ts = r.timestamp ?? (typeof p?.firstSeen === 'string' ? p.firstSeen : new Date().toISOString());
+    add.push(`"@timestamp":${JSON.stringify(ts)}`);
+  }
+  if (!Object.prototype.hasOwnProperty.call(b, 'host')) {
+    const h =
+      (b.packet as { host?: unknown } | undefined)?.host ?? (b.alert as { host?: unknown } | undefined)?.host;
+    if (typeof h === 'string' && h !== '') add.push(`"host":{"name":${JSON.stringify(h)}}`);
+  }
+  if (add.length === 0) return json;
+  return json === '{}' ? `{${add.join(',')}}` : `{${add.join(',')},${json.slice(1)}`;
 }

@@ -217,12 +217,15 @@ describe('Elasticsearch sink (real node)', function () {
     assert.equal(c.sent, recs.length);
     const docs = await allDocs(client, cfg.index);
     for (const rec of recs) {
-      // A body without @timestamp gets packet.firstSeen (data streams need one).
-      const firstSeen = (rec.body.packet as { firstSeen: string }).firstSeen;
-      assert.deepEqual(
-        docs.get(rec.id),
-        '@timestamp' in rec.body ? rec.body : { '@timestamp': firstSeen, ...rec.body },
-      );
+      // The CLI's output has neither @timestamp nor host: the document gets packet.firstSeen (data streams need
+      // a time) and ECS host.name from packet.host.
+      const packet = rec.body.packet as { firstSeen: string; host: string };
+      assert.ok(!('@timestamp' in rec.body) && !('host' in rec.body));
+      assert.deepEqual(docs.get(rec.id), {
+        '@timestamp': packet.firstSeen,
+        host: { name: packet.host },
+        ...rec.body,
+      });
     }
   });
 

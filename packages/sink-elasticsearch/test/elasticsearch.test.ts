@@ -119,6 +119,35 @@ describe('Elasticsearch sink (unit and mock server)', () => {
     );
   });
 
+  it('adds ECS host.name from packet.host or alert.host when the body has no host', () => {
+    const packet: SinkRecord = {
+      id: 'p',
+      key: 'k',
+      kind: 'packet',
+      body: { '@timestamp': 't', packet: { host: 'node-7' }, verdict: 'DROP' },
+    };
+    assert.deepEqual(JSON.parse(docJson(packet)), {
+      host: { name: 'node-7' },
+      '@timestamp': 't',
+      packet: { host: 'node-7' },
+      verdict: 'DROP',
+    });
+    const alert: SinkRecord = {
+      id: 'a',
+      key: 'k',
+      kind: 'alert',
+      body: { '@timestamp': 't', alert: { host: 'node-8' } },
+    };
+    assert.deepEqual((JSON.parse(docJson(alert)) as { host: unknown }).host, { name: 'node-8' });
+    // A body that already has `host` is sent byte for byte, and no host at all adds nothing.
+    const own = explainedPacketRecord({ '@timestamp': 't', host: { name: 'x' }, packet: { host: 'y' } });
+    assert.equal(docJson(own), JSON.stringify(own.body));
+    assert.equal(
+      docJson({ id: 'n', key: 'k', kind: 'packet', body: { '@timestamp': 't' } }),
+      '{"@timestamp":"t"}',
+    );
+  });
+
   it('builds a data-stream template with the mapping', () => {
     const t = indexTemplate('ruletrail-packets', packetMappings(), { replicas: 0 });
     assert.deepEqual(t.index_patterns, ['ruletrail-packets']);
