@@ -11,6 +11,7 @@ export default tseslint.config(
       'bench/**',
       'scripts/**',
       'lab/**',
+      'demo/**',
       'examples/**',
       'eslint.config.mjs',
       'packages/*/bin/**',
