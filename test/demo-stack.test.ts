@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -151,6 +151,78 @@ describe('demo stack: docker-compose.yml against the repo', () => {
       objects.some((o) => o.type === 'index-pattern' && o.id === dataView),
       `no data view ${dataView} in ${file}`,
     );
+  });
+});
+
+describe('demo stack: the Dockerfile recipe, without Docker', function () {
+  this.timeout(300_000);
+
+  // What `docker build` would do, step by step, in an empty directory: copy exactly the Dockerfile's COPY sources
+  // (what .dockerignore drops excluded), run its install step, then run the image's entrypoint the way the compose
+  // services do. It catches a source the build needs but the Dockerfile does not copy, and a runtime dependency
+  // that `npm prune --omit=dev` removes. (Slow: it installs; it runs with the service tests, as in CI.)
+  it('builds from the COPY sources alone and runs `explain` and the demo config on the pruned tree', function () {
+    if (process.env.RUN_SERVICE_TESTS !== '1') {
+      console.log('      skipped: RUN_SERVICE_TESTS=1 is not set (this test installs dependencies)');
+      this.skip();
+    }
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+    const ctx = tempDir('ruletrail-image-');
+    const copy = (src: string) =>
+      cpSync(join(REPO_ROOT, src), join(ctx, src), {
+        recursive: true,
+        filter: (f) => !/(^|\/)(node_modules|dist)(\/|$)|\.tsbuildinfo$/.test(f.slice(REPO_ROOT.length)),
+      });
+    for (const line of dockerfile.split('\n')) {
+      const c = /^COPY (.+) \S+$/.exec(line);
+      if (c) for (const src of c[1]!.split(' ')) copy(src);
+      const r = /^RUN (npm ci .*)$/.exec(line);
+      if (r) {
+        // The image's own step, minus the cache clean (this is the developer's npm cache, not an image layer).
+        const cmd = r[1]!.replace(/\s*&&\s*npm cache clean --force/, '');
+        const run = spawnSync('sh', ['-c', cmd.replace(/npm ci /, 'npm ci --prefer-offline ')], {
+          cwd: ctx,
+          encoding: 'utf8',
+        });
+        assert.equal(run.status, 0, `${cmd}\n${run.stdout}\n${run.stderr}`);
+      }
+    }
+    const entry = /^ENTRYPOINT \["node", "\/app\/([^"]+)"\]$/m.exec(dockerfile)?.[1];
+    assert.ok(entry && existsSync(join(ctx, entry)), `entrypoint ${entry} missing after the build`);
+    assert.ok(!existsSync(join(ctx, 'node_modules/typescript')), 'dev dependencies are pruned');
+    const env = { ...process.env, NODE_ENV: 'production', ...services.ruletrail!.environment! };
+    const explain = spawnSync(
+      process.execPath,
+      [
+        entry,
+        'explain',
+        '--year',
+        '2023',
+        '--rules',
+        'examples/incident/iptables-save-0101.txt',
+        '--rules',
+        'examples/incident/iptables-save-0103.txt',
+        'examples/incident/kern.log',
+      ],
+      { cwd: ctx, encoding: 'utf8', env },
+    );
+    assert.equal(explain.status, 0, explain.stderr);
+    assert.match(explain.stdout, /=> DROP: dropped by filter KUBE-FIREWALL rule 1/);
+    const validate = spawnSync(process.execPath, [entry, ...['validate', 'demo/pipeline.yaml']], {
+      cwd: ctx,
+      encoding: 'utf8',
+      env,
+    });
+    assert.equal(validate.status, 0, validate.stderr + validate.stdout);
+    const replay = spawnSync(
+      process.execPath,
+      ['demo/replay.mjs', '--out', join(ctx, 'traces/kern.log'), '--once'],
+      {
+        cwd: ctx,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(replay.status, 0, replay.stderr);
   });
 });
 
