@@ -45,15 +45,10 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'
 };
 const services = compose.services;
 const PIPELINE = join(REPO_ROOT, 'demo/pipeline.yaml');
-const SCENARIOS = [
-  'incident',
-  'modern-kube-proxy',
-  'explicit-drop',
-  'snat-masquerade',
-  'udp-icmp',
-  'ipv6',
-  'drift',
-];
+/** The replayed scenarios, as the pipeline names their hosts (`demo-<scenario>` → its snapshot). */
+const SCENARIOS = (
+  parse(readFileSync(PIPELINE, 'utf8')) as { snapshots: { files: { host: string }[] } }
+).snapshots.files.map((f) => f.host.replace(/^demo-/, ''));
 
 /** A version the services scripts pin, e.g. `ES_VERSION="${ES_VERSION:-9.5.3}"` → 9.5.3. */
 function pinnedVersion(name: string): string {
@@ -120,6 +115,22 @@ describe('demo stack: docker-compose.yml against the repo', () => {
     );
     // Every snapshot file of the config exists (parseConfig resolved them against demo/).
     for (const f of cfg.snapshots?.files ?? []) assert.ok(existsSync(f.path), f.path);
+  });
+
+  it('replays exactly the scenarios the pipeline has snapshots for, one host each', () => {
+    assert.ok(SCENARIOS.length >= 5, SCENARIOS.join(','));
+    const out = join(tempDir('ruletrail-replay-'), 'kern.log');
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'demo/replay.mjs'), '--out', out, '--once'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const hosts = new Set(
+      readFileSync(out, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[1]),
+    );
+    assert.deepEqual([...hosts].sort(), SCENARIOS.map((s) => `demo-${s}`).sort());
   });
 
   it('points the pipeline at the compose services by their names and ports', () => {

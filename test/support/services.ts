@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sinkRecordId, type SinkRecord } from '@ruletrail/core';
 
 export const REPO_ROOT = join(__dirname, '../..');
 const PORTS_FILE = process.env.RULETRAIL_PORTS_FILE ?? join(REPO_ROOT, 'services/.env.ports');
@@ -144,6 +145,11 @@ export function alertBody(i: number): Record<string, unknown> {
       Object.entries(packet).filter(([k]) => k !== 'steps' && k !== '@timestamp' && k !== 'host'),
     ),
   };
+}
+
+/** `alertBody(i)` as a sink record with a deterministic id (the sinks' alert round trips). */
+export function alertRecord(i: number, key = `a${i}`): SinkRecord {
+  return { id: sinkRecordId('alert', i), key, kind: 'alert', body: alertBody(i) };
 }
 
 /** Captures log lines (as JSON text) for secret-leak assertions. */

@@ -8,18 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
-import {
-  MemorySinkDeadLetter,
-  SinkRunner,
-  explainedPacketRecord,
-  sinkRecordId,
-  type SinkRecord,
-} from '@ruletrail/core';
+import { MemorySinkDeadLetter, SinkRunner, explainedPacketRecord, type SinkRecord } from '@ruletrail/core';
 import { createEsClient } from '../src/client';
 import { ElasticsearchSink, setupElasticsearch, type ElasticsearchSinkConfig } from '../src/index';
 import {
   REPO_ROOT,
-  alertBody,
+  alertRecord,
   captureLogger,
   explainedPacket,
   requireServices,
@@ -128,12 +122,7 @@ describe('Elasticsearch sink (real node)', function () {
     const cfg = { ...base, index: unique('packets'), alertIndex: unique('alerts') };
     await setupElasticsearch(cfg, { replicas: 0 });
     const packets = Array.from({ length: 1500 }, (_, i) => explainedPacketRecord(explainedPacket(i)));
-    const alerts: SinkRecord[] = Array.from({ length: 30 }, (_, i) => ({
-      id: sinkRecordId('alert', i),
-      key: `a${i}`,
-      kind: 'alert',
-      body: alertBody(i),
-    }));
+    const alerts: SinkRecord[] = Array.from({ length: 30 }, (_, i) => alertRecord(i));
     const runner = new SinkRunner(new ElasticsearchSink(cfg), {
       batch: { maxEvents: 250, maxBytes: 5e6, maxWaitMs: 50 },
       maxInFlight: 3,

@@ -10,16 +10,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  MemorySinkDeadLetter,
-  SinkRunner,
-  explainedPacketRecord,
-  sinkRecordId,
-  type SinkRecord,
-} from '@ruletrail/core';
+import { MemorySinkDeadLetter, SinkRunner, explainedPacketRecord, type SinkRecord } from '@ruletrail/core';
 import { FluentdSink, fluentdPayload, type FluentdSinkConfig, type FluentdTlsConfig } from '../src/index';
 import {
   alertBody,
+  alertRecord,
   captureLogger,
   explainedPacket,
   requireServices,
@@ -103,12 +98,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 30_
 async function roundTrip(receivedFile: string, config: FluentdSinkConfig): Promise<void> {
   const tag = config.tag;
   const packets = Array.from({ length: 400 }, (_, i) => explainedPacketRecord(explainedPacket(i)));
-  const alerts: SinkRecord[] = Array.from({ length: 10 }, (_, i) => ({
-    id: sinkRecordId('alert', i),
-    key: `a${i}`,
-    kind: 'alert',
-    body: alertBody(i),
-  }));
+  const alerts: SinkRecord[] = Array.from({ length: 10 }, (_, i) => alertRecord(i));
   const runner = new SinkRunner(new FluentdSink(config), {
     batch: { maxEvents: 100, maxBytes: 5e6, maxWaitMs: 10 },
     maxInFlight: 2,

@@ -5,16 +5,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import {
-  MemorySinkDeadLetter,
-  SinkRunner,
-  explainedPacketRecord,
-  sinkRecordId,
-  type SinkRecord,
-} from '@ruletrail/core';
+import { MemorySinkDeadLetter, SinkRunner, explainedPacketRecord, type SinkRecord } from '@ruletrail/core';
 import { KAFKA_HEADERS, KafkaSink, type KafkaSinkConfig } from '../src/index';
 import {
-  alertBody,
+  alertRecord,
   captureLogger,
   explainedPacket,
   requireServices,
@@ -92,12 +86,7 @@ describe('Kafka sink (real broker)', function () {
       createTopics: { numPartitions: 6, replicationFactor: 1 },
     };
     const packets = Array.from({ length: 600 }, (_, i) => explainedPacketRecord(explainedPacket(i)));
-    const alerts: SinkRecord[] = Array.from({ length: 25 }, (_, i) => ({
-      id: sinkRecordId('alert', i),
-      key: `node-1|alert-${i}`,
-      kind: 'alert',
-      body: alertBody(i),
-    }));
+    const alerts: SinkRecord[] = Array.from({ length: 25 }, (_, i) => alertRecord(i, `node-1|alert-${i}`));
     const runner = new SinkRunner(new KafkaSink(config), {
       batch: { maxEvents: 100, maxBytes: 1e6, maxWaitMs: 50 },
       maxInFlight: 2,
