@@ -85,26 +85,35 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
-# Sets KEY=VALUE in the ports file (created 0600: it also holds the test services' generated secrets).
+# Sets KEY=VALUE in the ports file (created 0600: it also holds the test services' generated secrets). In a
+# subshell, so the umask stays local, and under a lock, so two start.sh runs at once cannot drop each other's lines.
 set_port_var() {
   local key="$1" value="$2"
-  umask 077
-  touch "$PORTS_FILE"
-  local tmp; tmp="$(mktemp)"
-  grep -v "^$key=" "$PORTS_FILE" >"$tmp" || true
-  printf '%s=%s\n' "$key" "$value" >>"$tmp"
-  mv "$tmp" "$PORTS_FILE"
-  chmod 600 "$PORTS_FILE"
+  (
+    umask 077
+    exec 9>"$PORTS_FILE.lock"
+    flock 9
+    touch "$PORTS_FILE"
+    local tmp; tmp="$(mktemp)"
+    grep -v "^$key=" "$PORTS_FILE" >"$tmp" || true
+    printf '%s=%s\n' "$key" "$value" >>"$tmp"
+    mv "$tmp" "$PORTS_FILE"
+    chmod 600 "$PORTS_FILE"
+  )
 }
 
 unset_port_vars() {
   local prefix="$1"
   [[ -f "$PORTS_FILE" ]] || return 0
-  local tmp; tmp="$(mktemp)"
-  grep -v "^$prefix" "$PORTS_FILE" >"$tmp" || true
-  mv "$tmp" "$PORTS_FILE"
-  chmod 600 "$PORTS_FILE"
-  [[ -s "$PORTS_FILE" ]] || rm -f "$PORTS_FILE"
+  (
+    exec 9>"$PORTS_FILE.lock"
+    flock 9
+    local tmp; tmp="$(mktemp)"
+    grep -v "^$prefix" "$PORTS_FILE" >"$tmp" || true
+    mv "$tmp" "$PORTS_FILE"
+    chmod 600 "$PORTS_FILE"
+    [[ -s "$PORTS_FILE" ]] || rm -f "$PORTS_FILE"
+  )
 }
 
 mvn_quiet() { mvn -B -q --no-transfer-progress -Dmaven.repo.local="$M2_REPO" "$@"; }
