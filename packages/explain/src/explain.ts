@@ -584,6 +584,8 @@ function ruleComments(rule: Rule): RuleComments {
   }
   return c;
 }
+/** The verdict maps kube-proxy's nftables proxier drops or rejects service traffic with when there are no endpoints. */
+const NFT_NO_ENDPOINTS_VMAP = /\bvmap @no-endpoint-(services|nodeports)\b/;
 const serviceChainCache = new Map<string, boolean>();
 function isServiceChainCached(chain: string): boolean {
   let v = serviceChainCache.get(chain);
@@ -628,6 +630,13 @@ function attributeKubernetes(
         flags.push('kube_no_endpoints');
       }
     }
+    // kube-proxy's nftables mode writes no comments on these rules: its "no endpoints" drop or reject is the
+    // verdict of the no-endpoint-services / no-endpoint-nodeports map in table kube-proxy (the service is named
+    // only in that map's element comments, which the snapshot model does not keep).
+    if (i === decided && s.table === 'kube-proxy' && NFT_NO_ENDPOINTS_VMAP.test(rule.text)) {
+      reason ??= 'has no endpoints';
+      flags.push('kube_no_endpoints');
+    }
     if (rule.target === 'DNAT' && s.chain.startsWith('KUBE-SEP-'))
       endpoint = targetOption(rule, 'to-destination')?.values[0];
   }
@@ -656,7 +665,7 @@ function attributeKubernetes(
   }
   const svc = ref?.service ?? anyService;
   const uniqFlags = [...new Set(flags)];
-  if (!svc && chains.length === 0 && calico.length === 0) return { flags: uniqFlags };
+  if (!svc && !reason && chains.length === 0 && calico.length === 0) return { flags: uniqFlags };
   const attribution: Mutable<KubernetesAttribution> = { chains };
   if (svc) {
     attribution.service = svc.service;
@@ -741,6 +750,12 @@ function describeCause(x: Explanation, ctx: CauseContext): string {
   }
   if (x.kubernetes?.reason && x.kubernetes.service)
     s += `; kube-proxy: ${x.kubernetes.service} ${x.kubernetes.reason}`;
+  else if (x.kubernetes?.reason) {
+    // No comment names the service (nftables mode): name what kube-proxy looked up, the destination after DNAT.
+    const dnat = x.nat.filter((n) => n.kind === 'DNAT').pop();
+    const at = dnat?.to ?? `${x.packet.dst ?? '?'}:${x.packet.dport ?? '?'}`;
+    s += `; kube-proxy: the service at ${at} (${x.packet.proto ?? '?'}) ${x.kubernetes.reason}`;
+  }
   return s;
 }
 

@@ -18,7 +18,8 @@ export type Verdict = 'ACCEPT' | 'DROP' | 'REJECT' | 'QUEUE' | 'UNKNOWN';
  *   one), so the packet vanished outside iptables (routing, rp_filter, conntrack) or trace lines were lost.
  * - `trace_gap`: steps are missing inside the trace (rate-limited or lost lines).
  * - `kube_mark_drop`: the packet went through KUBE-MARK-DROP (pre-1.28 kube-proxy drop path).
- * - `kube_no_endpoints`: a kube-proxy "has no endpoints" / "has no local endpoints" rule matched.
+ * - `kube_no_endpoints`: a kube-proxy "has no endpoints" / "has no local endpoints" rule matched, or, in
+ *   kube-proxy's nftables mode (no comments), its `no-endpoint-services` / `no-endpoint-nodeports` verdict map decided.
  * - `evicted`: the packet was still open when the correlation window or the open-packet cap forced it out.
  * - `truncated`: a record of this packet was cut short by the kernel or the capture.
  * - `fragment`: an IP fragment whose trace ends at PREROUTING: the kernel reassembles fragments before local

@@ -85,13 +85,20 @@ describe('nft-monitor: kube-proxy nftables mode explained with the nft -j snapsh
       x.decidedBy?.path.map((p) => [p.chain, p.rulenum]),
       [['filter-input', 1]],
     );
-    assert.deepEqual(x.flags, []);
+    // No comment names anything in nftables mode: the no-endpoint verdict map itself says "no endpoints".
+    assert.deepEqual(x.flags, ['kube_no_endpoints']);
+    assert.equal(x.kubernetes?.reason, 'has no endpoints');
+    assert.equal(x.kubernetes?.service, undefined);
+    assert.match(x.cause, /; kube-proxy: the service at 172\.28\.129\.4:52000 \(tcp\) has no endpoints$/);
   });
 
   it('port 80: the host DNAT to 52000 runs into the same NodePort check', () => {
     const x = first(80);
     assert.equal(x.verdict, 'DROP');
     assert.equal(x.decidedBy?.chain, 'nodeport-endpoints-check');
+    // What kube-proxy looked up is the address after the DNAT, not the port the client used.
+    assert.match(x.cause, /the service at 172\.28\.129\.4:52000 \(tcp\) has no endpoints$/);
+    assert.deepEqual(x.flags, ['kube_no_endpoints']);
     assert.deepEqual(
       x.nat.map((n) => [n.kind, n.from, n.to, n.by?.table, n.by?.chain, n.by?.rulenum]),
       [['DNAT', '172.28.129.4:80', '172.28.129.4:52000', 'host', 'prerouting', 1]],
