@@ -10,13 +10,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssignerProtocol, Kafka, logLevel, type Consumer } from 'kafkajs';
 import {
   BIN,
   INCIDENT,
-  ROOT,
   collectStderr,
   dropPacket,
   exited,
@@ -28,31 +27,7 @@ import {
   waitFor,
   writeConfig,
 } from './pipeline-helpers';
-
-/** Service addresses from the environment or the ports file services/start.sh writes; undefined = skip. */
-function services(keys: string[]): Record<string, string> | string {
-  if (process.env.RUN_SERVICE_TESTS !== '1')
-    return 'RUN_SERVICE_TESTS=1 is not set (start the services with `npm run services:start`)';
-  const file = process.env.RULETRAIL_PORTS_FILE ?? join(ROOT, 'services/.env.ports');
-  const env: Record<string, string> = {};
-  if (existsSync(file))
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const eq = line.indexOf('=');
-      if (eq > 0 && keys.includes(line.slice(0, eq))) env[line.slice(0, eq)] = line.slice(eq + 1);
-    }
-  for (const k of keys) if (process.env[k]) env[k] = process.env[k];
-  const missing = keys.filter((k) => !env[k]);
-  return missing.length ? `${missing.join(', ')} not set and not in ${file}: run services/start.sh` : env;
-}
-
-function need(ctx: Mocha.Context, keys: string[]): Record<string, string> {
-  const s = services(keys);
-  if (typeof s === 'string') {
-    console.log(`      skipped: ${s}`);
-    ctx.skip();
-  }
-  return s;
-}
+import { requireServices } from '../../../test/support/services';
 
 async function topics(brokers: string, specs: { topic: string; numPartitions: number }[]): Promise<void> {
   const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
@@ -98,7 +73,7 @@ describe('ruletrail run with the real Kafka and Elasticsearch', function () {
   afterEach(killChildren);
 
   it('tails a capture and receives syslog into a Kafka topic and an Elasticsearch index', async function () {
-    const env = need(this, ['KAFKA_BROKERS', 'ES_URL']);
+    const env = requireServices(this, ['KAFKA_BROKERS', 'ES_URL']);
     const id = randomUUID().slice(0, 8);
     const explained = `rt-explained-${id}`;
     const index = `rt-packets-${id}`;
@@ -113,7 +88,7 @@ describe('ruletrail run with the real Kafka and Elasticsearch', function () {
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
     const udpPort = sock.address().port;
     await new Promise<void>((r) => sock.close(() => r()));
-    const esVersion = (services(['ES_VERSION']) as Record<string, string>).ES_VERSION ?? '8';
+    const esVersion = env.ES_VERSION ?? '8';
     const cfg = writeConfig(dir, {
       version: 1,
       dataDir: join(dir, 'state'),
@@ -184,7 +159,7 @@ describe('ruletrail run with the real Kafka and Elasticsearch', function () {
   });
 
   it('scales out as one consumer group: hosts keyed, snapshots from a topic, a SIGKILLed member loses nothing', async function () {
-    const env = need(this, ['KAFKA_BROKERS']);
+    const env = requireServices(this, ['KAFKA_BROKERS']);
     const id = randomUUID().slice(0, 8);
     const raw = `rt-raw-${id}`;
     const snaps = `rt-snapshots-${id}`;
@@ -304,7 +279,7 @@ describe('ruletrail run with the real Kafka and Elasticsearch', function () {
   });
 
   it('ships snapshots to a Kafka topic and an Elasticsearch index with `ruletrail snapshot ship`', async function () {
-    const env = need(this, ['KAFKA_BROKERS', 'ES_URL']);
+    const env = requireServices(this, ['KAFKA_BROKERS', 'ES_URL']);
     const id = randomUUID().slice(0, 8);
     const topic = `rt-snapshots-${id}`;
     const index = `rt-snapshots-${id}`;
