@@ -364,7 +364,7 @@ function explainWith(
     flags.delete('silent_drop');
     flags.add('fragment');
   }
-  const kube = attributeKubernetes(steps, joins, paths, decided, markChanges);
+  const kube = attributeKubernetes(steps, joins, paths, decided, markChanges, rs, events);
   for (const f of kube.flags) flags.add(f);
 
   let markSetBy: MarkSetter[] | undefined;
@@ -585,7 +585,28 @@ function ruleComments(rule: Rule): RuleComments {
   return c;
 }
 /** The verdict maps kube-proxy's nftables proxier drops or rejects service traffic with when there are no endpoints. */
-const NFT_NO_ENDPOINTS_VMAP = /\bvmap @no-endpoint-(services|nodeports)\b/;
+const NFT_NO_ENDPOINTS_VMAP = /\bvmap @(no-endpoint-(?:services|nodeports))\b/;
+
+/**
+ * The service of a kube-proxy nftables no-endpoints verdict, from the map element's comment. The keys are
+ * `l4proto . port` (no-endpoint-nodeports) and `daddr . l4proto . port` (no-endpoint-services), looked up with
+ * the packet as the deciding step saw it (after any DNAT).
+ */
+function noEndpointsService(
+  rs: Ruleset | undefined,
+  table: string,
+  map: string,
+  e: NetfilterEvent,
+): ServiceRef | undefined {
+  const elems = rs?.tables.get(table)?.verdictMaps?.get(map);
+  const proto = e.network.transport;
+  const port = e.destination?.port;
+  if (!elems || proto === undefined || port === undefined) return undefined;
+  const key =
+    map === 'no-endpoint-nodeports' ? [proto, String(port)] : [e.destination?.ip ?? '', proto, String(port)];
+  const hit = elems.find((el) => el.key.length === key.length && el.key.every((k, j) => k === key[j]));
+  return hit?.comment !== undefined ? parseServiceComment(hit.comment) : undefined;
+}
 const serviceChainCache = new Map<string, boolean>();
 function isServiceChainCached(chain: string): boolean {
   let v = serviceChainCache.get(chain);
@@ -607,6 +628,8 @@ function attributeKubernetes(
   paths: (PathNode | undefined)[],
   decided: number | undefined,
   markChanges: Map<number, MarkChange>,
+  rs: Ruleset | undefined,
+  events: readonly NetfilterEvent[],
 ): KubeResult {
   const flags: Flag[] = [];
   const chains: string[] = [];
@@ -631,11 +654,16 @@ function attributeKubernetes(
       }
     }
     // kube-proxy's nftables mode writes no comments on these rules: its "no endpoints" drop or reject is the
-    // verdict of the no-endpoint-services / no-endpoint-nodeports map in table kube-proxy (the service is named
-    // only in that map's element comments, which the snapshot model does not keep).
-    if (i === decided && s.table === 'kube-proxy' && NFT_NO_ENDPOINTS_VMAP.test(rule.text)) {
-      reason ??= 'has no endpoints';
-      flags.push('kube_no_endpoints');
+    // verdict of the no-endpoint-services / no-endpoint-nodeports map in table kube-proxy, and the service is
+    // named only in the comment of the map element the packet matched.
+    if (i === decided && s.table === 'kube-proxy') {
+      const vmap = NFT_NO_ENDPOINTS_VMAP.exec(rule.text);
+      if (vmap) {
+        reason ??= 'has no endpoints';
+        flags.push('kube_no_endpoints');
+        const svc = noEndpointsService(rs, s.table, vmap[1]!, events[i]!);
+        if (svc) anyService ??= svc;
+      }
     }
     if (rule.target === 'DNAT' && s.chain.startsWith('KUBE-SEP-'))
       endpoint = targetOption(rule, 'to-destination')?.values[0];

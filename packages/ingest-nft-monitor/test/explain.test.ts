@@ -13,7 +13,9 @@ import { nftMonitorAdapter } from '../src';
 
 const DIR = join(__dirname, 'fixtures', 'kube-proxy');
 
-async function explainCapture(): Promise<Explanation[]> {
+async function explainCapture(
+  json = readFileSync(join(DIR, 'ruleset.json'), 'utf8'),
+): Promise<Explanation[]> {
   const events: NetfilterEvent[] = [];
   for await (const b of nftMonitorAdapter.decode(
     Readable.from([readFileSync(join(DIR, 'nft-monitor.txt'))]),
@@ -22,7 +24,6 @@ async function explainCapture(): Promise<Explanation[]> {
     },
   ))
     events.push(...b.events);
-  const json = readFileSync(join(DIR, 'ruleset.json'), 'utf8');
   const snapshots = new SnapshotSet([
     parseNftJson(json, { source: 'ruleset.json', family: 'ipv4' }),
     parseNftJson(json, { source: 'ruleset.json', family: 'ipv6' }),
@@ -85,10 +86,26 @@ describe('nft-monitor: kube-proxy nftables mode explained with the nft -j snapsh
       x.decidedBy?.path.map((p) => [p.chain, p.rulenum]),
       [['filter-input', 1]],
     );
-    // No comment names anything in nftables mode: the no-endpoint verdict map itself says "no endpoints".
+    // No rule comment names anything in nftables mode: the no-endpoint verdict map says "no endpoints", and
+    // the map element that matched (tcp . 52000) names the service in its comment.
     assert.deepEqual(x.flags, ['kube_no_endpoints']);
     assert.equal(x.kubernetes?.reason, 'has no endpoints');
+    assert.equal(x.kubernetes?.service, 'ootob9/ingress-nginx:http');
+    assert.match(x.cause, /; kube-proxy: ootob9\/ingress-nginx:http has no endpoints$/);
+  });
+
+  it('a no-endpoints verdict whose map element has no comment: flagged, the looked-up address named instead', async () => {
+    const doc = JSON.parse(readFileSync(join(DIR, 'ruleset.json'), 'utf8')) as {
+      nftables: { map?: { name: string; elem: [{ elem: { comment?: string } }, unknown][] } }[];
+    };
+    const map = doc.nftables.find((o) => o.map?.name === 'no-endpoint-nodeports')!.map!;
+    for (const [k] of map.elem) delete k.elem.comment;
+    const x = (await explainCapture(JSON.stringify(doc))).find(
+      (p) => p.packet.dport === 80 && p.packet.tcpFlags?.includes('SYN'),
+    )!;
+    assert.deepEqual(x.flags, ['kube_no_endpoints']);
     assert.equal(x.kubernetes?.service, undefined);
+    // What kube-proxy looked up is the address after the DNAT, not the port the client used.
     assert.match(x.cause, /; kube-proxy: the service at 172\.28\.129\.4:52000 \(tcp\) has no endpoints$/);
   });
 
@@ -96,8 +113,8 @@ describe('nft-monitor: kube-proxy nftables mode explained with the nft -j snapsh
     const x = first(80);
     assert.equal(x.verdict, 'DROP');
     assert.equal(x.decidedBy?.chain, 'nodeport-endpoints-check');
-    // What kube-proxy looked up is the address after the DNAT, not the port the client used.
-    assert.match(x.cause, /the service at 172\.28\.129\.4:52000 \(tcp\) has no endpoints$/);
+    // The map is looked up with the address after the DNAT (tcp . 52000), not the port the client used.
+    assert.equal(x.kubernetes?.service, 'ootob9/ingress-nginx:http');
     assert.deepEqual(x.flags, ['kube_no_endpoints']);
     assert.deepEqual(
       x.nat.map((n) => [n.kind, n.from, n.to, n.by?.table, n.by?.chain, n.by?.rulenum]),

@@ -93,10 +93,24 @@ export interface Chain {
   readonly priority?: number;
 }
 
-/** One `*table` … `COMMIT` block. */
+/** One element of an nftables verdict map: `key : verdict`, with the element's comment. */
+export interface VerdictMapElement {
+  /** The key's parts as text (`tcp . 52000` → `['tcp', '52000']`); ranges and prefixes are left out. */
+  readonly key: readonly string[];
+  /** `drop`, `accept`, `goto reject-chain`, … */
+  readonly verdict: string;
+  readonly comment?: string;
+}
+
+/** One `*table` … `COMMIT` block (iptables-save), or one nftables table. */
 export interface Table {
   readonly name: string;
   readonly chains: ReadonlyMap<string, Chain>;
+  /**
+   * nftables only: the table's named verdict maps and their elements, e.g. kube-proxy's `no-endpoint-nodeports`,
+   * whose element comments name the Kubernetes service the rules themselves do not.
+   */
+  readonly verdictMaps?: ReadonlyMap<string, readonly VerdictMapElement[]>;
 }
 
 /** A parsed snapshot file. */

@@ -21,7 +21,18 @@
  */
 import { createHash } from 'node:crypto';
 import { InputError } from '@ruletrail/core';
-import type { Chain, Counters, Family, IpSpec, Rule, RuleMatch, RuleOption, Ruleset, Table } from './model';
+import type {
+  Chain,
+  Counters,
+  Family,
+  IpSpec,
+  Rule,
+  RuleMatch,
+  RuleOption,
+  Ruleset,
+  Table,
+  VerdictMapElement,
+} from './model';
 import { RULESET_SYNTAX_ERROR } from './iptables-save';
 
 /** Options for {@link parseNftJson}. */
@@ -608,7 +619,10 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   // Table key: the name nft monitor prints. Two kept tables with one name (ip filter + inet filter) cannot both
   // have it; the second one is keyed "<family> <name>".
   const keyOf = new Map<string, string>();
-  const drafts = new Map<string, { name: string; chains: Map<string, ChainDraft> }>();
+  const drafts = new Map<
+    string,
+    { name: string; chains: Map<string, ChainDraft>; maps: Map<string, VerdictMapElement[]> }
+  >();
   const renderer = new Renderer();
   for (let i = 0; i < items.length; i++) {
     const it: Json = items[i];
@@ -623,7 +637,7 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
         warnings.push(`${source}: table ${id} has the name of another kept table; it is keyed "${id}"`);
       }
       keyOf.set(id, key);
-      drafts.set(key, { name: t['name'], chains: new Map() });
+      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map() });
       continue;
     }
     const c = it['chain'];
@@ -631,6 +645,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
       const key = keyOf.get(`${str(c['family'])} ${str(c['table'])}`);
       if (key === undefined || typeof c['name'] !== 'string') continue;
       drafts.get(key)!.chains.set(c['name'], { obj: c, line: i + 1, rules: [] });
+      continue;
+    }
+    const m = it['map'];
+    if (isObj(m) && m['map'] === 'verdict' && typeof m['name'] === 'string') {
+      const key = keyOf.get(`${str(m['family'])} ${str(m['table'])}`);
+      if (key !== undefined) drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
       continue;
     }
     const r = it['rule'];
@@ -652,7 +672,7 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   for (const [key, d] of drafts) {
     const chains = new Map<string, Chain>();
     for (const [name, cd] of d.chains) chains.set(name, buildChain(key, name, cd, renderer));
-    tables.set(key, { name: d.name, chains });
+    tables.set(key, { name: d.name, chains, ...(d.maps.size ? { verdictMaps: d.maps } : {}) });
   }
   if (renderer.unsupported.size)
     warnings.push(
@@ -671,6 +691,36 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   };
   if (generator !== undefined) out.generator = generator;
   if (options.generatedAt !== undefined) out.generatedAt = options.generatedAt;
+  return out;
+}
+
+/**
+ * A verdict map's `elem` list: `[[key, verdict], …]`, where the key is a value, a `concat`, or an `elem` object
+ * wrapping one with a `comment`. Interval keys (prefix, range) are left out: only exact keys are looked up.
+ */
+function verdictMapElements(elem: Json): VerdictMapElement[] {
+  const out: VerdictMapElement[] = [];
+  if (!Array.isArray(elem)) return out;
+  for (const pair of elem) {
+    if (!Array.isArray(pair) || pair.length !== 2) continue;
+    let k: Json = pair[0];
+    let comment: string | undefined;
+    if (isObj(k) && isObj(k['elem'])) {
+      if (typeof k['elem']['comment'] === 'string') comment = k['elem']['comment'];
+      k = k['elem']['val'];
+    }
+    const parts = isObj(k) && Array.isArray(k['concat']) ? k['concat'] : [k];
+    if (!parts.every((x) => typeof x === 'string' || typeof x === 'number')) continue;
+    const v: Json = pair[1];
+    const verdict = isObj(v)
+      ? Object.entries(v)
+          .map(([name, arg]) =>
+            isObj(arg) && typeof arg['target'] === 'string' ? `${name} ${arg['target']}` : name,
+          )
+          .join(' ')
+      : str(v);
+    out.push({ key: parts.map((x) => String(x)), verdict, ...(comment !== undefined ? { comment } : {}) });
+  }
   return out;
 }
 

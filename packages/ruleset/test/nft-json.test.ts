@@ -202,6 +202,18 @@ describe('parseNftJson: the model', () => {
     assert.equal(targetOption(n('postrouting', 3), 'to-source')?.values[0], '172.28.129.10-172.28.129.20');
   });
 
+  it("keeps a table's verdict maps with their element keys, verdicts and comments (kube-proxy names services there)", () => {
+    const kp = load('kube-proxy').tables.get('kube-proxy')!;
+    assert.deepEqual(kp.verdictMaps?.get('no-endpoint-nodeports'), [
+      { key: ['tcp', '52000'], verdict: 'drop', comment: 'ootob9/ingress-nginx:http' },
+    ]);
+    assert.deepEqual(kp.verdictMaps?.get('service-nodeports'), [
+      { key: ['tcp', '30081'], verdict: 'goto external-4ZKJHTGX-demo/web/tcp/http' },
+    ]);
+    // Tables without maps carry none; iptables-save tables never have the field.
+    assert.equal(load('kube-proxy').tables.get('host')!.verdictMaps, undefined);
+  });
+
   it('keys a second kept table of the same name by family and name', () => {
     const doc = {
       nftables: [
