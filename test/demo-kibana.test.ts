@@ -12,7 +12,6 @@
  *    document's verdict / flags / decidedBy and pinned per scenario.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { explainedPacketRecord, sinkRecordId, type SinkRecord } from '@ruletrail/core';
@@ -26,6 +25,7 @@ import {
   setupElasticsearch,
   type ElasticsearchSinkConfig,
 } from '@ruletrail/sink-elasticsearch';
+import { explainCapture, type CaptureToExplain } from './support/explain-capture';
 import { REPO_ROOT, requireServices } from './support/services';
 
 const FILE = join(REPO_ROOT, 'demo/kibana/saved-objects.ndjson');
@@ -342,18 +342,10 @@ describe('demo/kibana saved objects (structure)', () => {
 
 // ------------------------------------------------------------------------------------- against Elasticsearch
 
-const CLI = join(REPO_ROOT, 'packages/cli/bin/ruletrail.js');
 const LAB = join(REPO_ROOT, 'test/fixtures/lab');
 const NFT = join(REPO_ROOT, 'packages/ingest-nft-monitor/test/fixtures/kube-proxy');
 
-interface Scenario {
-  readonly name: string;
-  readonly host: string;
-  /** `--rules` files. */
-  readonly rules: readonly string[];
-  /** The capture, and how to feed it. */
-  readonly capture: string;
-  readonly kernelLog: boolean;
+interface Scenario extends CaptureToExplain {
   /** Matches per saved search, pinned (the derived expectations below must agree with these). */
   readonly expect: Readonly<Record<Exclude<SearchKey, 'alerts'>, number>> & {
     packets: number;
@@ -448,29 +440,6 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-/** `ruletrail explain --format json` on a scenario's capture, its packets attributed to the scenario's host. */
-function explainScenario(s: Scenario): Explanation[] {
-  const args = [CLI, 'explain', '--format', 'json', ...s.rules.flatMap((r) => ['--rules', r])];
-  let input: string | undefined;
-  if (s.kernelLog) {
-    // The lab captured every scenario on a node called rtlab-node: give each scenario its own host, as
-    // demo/replay.mjs does, by rewriting the syslog hostname the kernel-log adapter reads.
-    const lines = readFileSync(s.capture, 'utf8').split('\n').filter(Boolean);
-    input =
-      lines.map((l) => l.replace(/^(\S+) rtlab-node kernel: /, `$1 ${s.host} kernel: `)).join('\n') + '\n';
-    assert.equal(input.split(`${s.host} kernel: `).length - 1, lines.length, `${s.name}: host rewritten`);
-    args.push('--input-format', 'kernel-log', '-');
-  } else args.push('--host', s.host, s.capture);
-  const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, input, encoding: 'utf8' });
-  assert.equal(r.status, 0, `explain ${s.name}: ${r.stderr}`);
-  const out = r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Explanation);
-  for (const x of out) assert.equal(x.packet.host, s.host, `${s.name}: packet.host`);
-  return out;
-}
-
 const droppedOrRejected = (x: Explanation) => x.verdict === 'DROP' || x.verdict === 'REJECT';
 
 /**
@@ -562,7 +531,7 @@ describe('demo/kibana saved searches against real Elasticsearch (explained lab c
     const records: SinkRecord[] = [];
     const alertBodies: AlertRecord[] = [];
     for (const s of SCENARIOS) {
-      const xs = explainScenario(s);
+      const xs = explainCapture(s);
       assert.equal(xs.length, s.expect.packets, `${s.name}: packets explained`);
       for (const x of xs) {
         // As the pipeline does: the explanation itself is the document; the id is per packet (its first line).

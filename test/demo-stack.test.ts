@@ -12,21 +12,22 @@
  *    Fluentd receiver, and the incident raises its KUBE-MARK-DROP alert.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
 import { parseConfig } from '@ruletrail/pipeline';
 import {
-  BIN,
   collectStderr,
   exited,
+  freePort,
   killChildren,
+  startRun,
   tempDir,
   waitFor,
 } from '../packages/cli/test/pipeline-helpers';
+import { explainCapture } from './support/explain-capture';
 import { REPO_ROOT, requireServices } from './support/services';
 
 type Service = {
@@ -45,10 +46,11 @@ const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'
 };
 const services = compose.services;
 const PIPELINE = join(REPO_ROOT, 'demo/pipeline.yaml');
-/** The replayed scenarios, as the pipeline names their hosts (`demo-<scenario>` → its snapshot). */
-const SCENARIOS = (
-  parse(readFileSync(PIPELINE, 'utf8')) as { snapshots: { files: { host: string }[] } }
-).snapshots.files.map((f) => f.host.replace(/^demo-/, ''));
+/** The pipeline's snapshot files, one host per replayed scenario (`demo-<scenario>`). */
+const SNAPSHOTS = (
+  parse(readFileSync(PIPELINE, 'utf8')) as { snapshots: { files: { path: string; host: string }[] } }
+).snapshots.files;
+const SCENARIOS = SNAPSHOTS.map((f) => f.host.replace(/^demo-/, ''));
 
 /** A version the services scripts pin, e.g. `ES_VERSION="${ES_VERSION:-9.5.3}"` → 9.5.3. */
 function pinnedVersion(name: string): string {
@@ -256,55 +258,42 @@ describe('demo stack: replayer + pipeline against the real services', function (
     );
     assert.equal(replay.status, 0, replay.stderr);
 
-    const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'run', '--config', PIPELINE, '--no-progress'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        TRACE_FILE: traces,
-        RULETRAIL_STATE_DIR: join(dir, 'state'),
-        ES_URL: env.ES_URL,
-        KAFKA_BROKERS: env.KAFKA_BROKERS,
-        FLUENTD_HOST: '127.0.0.1',
-        FLUENTD_PORT: env.FLUENTD_PORT,
-        METRICS_LISTEN: `127.0.0.1:${port}`,
-      },
+    const child = startRun(PIPELINE, [], 'ignore', [], {
+      TRACE_FILE: traces,
+      RULETRAIL_STATE_DIR: join(dir, 'state'),
+      ES_URL: env.ES_URL,
+      KAFKA_BROKERS: env.KAFKA_BROKERS,
+      FLUENTD_HOST: '127.0.0.1',
+      FLUENTD_PORT: env.FLUENTD_PORT,
+      METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
     });
     const err = collectStderr(child);
 
-    // What the CLI says about each original lab capture, keyed by the packet's 5-tuple.
+    // What the CLI says about each original lab capture with the snapshot the pipeline gives its host, keyed by
+    // the packet's 5-tuple.
     const expected = new Map<string, Record<string, unknown>>();
-    for (const s of SCENARIOS) {
-      const dirOf = join(REPO_ROOT, 'test/fixtures/lab', s, 'kernel-log');
-      const rules = s === 'ipv6' ? 'ip6tables-save.txt' : 'iptables-save.txt';
-      const out = execFileSync(
-        process.execPath,
-        [BIN, 'explain', '--format', 'json', '--rules', join(dirOf, rules), join(dirOf, 'kern.log')],
-        { encoding: 'utf8' },
-      );
-      for (const line of out.split('\n').filter(Boolean)) {
-        const p = JSON.parse(line) as Record<string, unknown>;
-        expected.set(tupleKey(`demo-${s}`, p.packet as Record<string, unknown>), p);
-      }
+    for (const f of SNAPSHOTS) {
+      const name = f.host.replace(/^demo-/, '');
+      const capture = join(REPO_ROOT, 'test/fixtures/lab', name, 'kernel-log/kern.log');
+      const rules = [join(REPO_ROOT, 'demo', f.path)];
+      for (const x of explainCapture({ name, host: f.host, rules, capture, kernelLog: true }))
+        expected.set(tupleKey(f.host, x.packet), x as unknown as Record<string, unknown>);
     }
     assert.ok(expected.size >= SCENARIOS.length, `only ${expected.size} packets explained by the CLI`);
 
     // Elasticsearch: this run's documents (the replayer stamped them after t0), one per packet.
     const docs = new Map<string, Record<string, unknown>>();
-    await waitForAsync(
+    await waitFor(
       async () => {
         for (const h of await search(env.ES_URL!, 'ruletrail-packets', t0)) docs.set(h._id, h._source);
         return docs.size >= expected.size;
       },
       120_000,
       `${expected.size} documents in ruletrail-packets (${err.text.slice(-2000)})`,
+      500,
     );
     const byTuple = new Map(
-      [...docs.values()].map((d) => [
-        tupleKey((d.host as { name: string }).name, d.packet as Record<string, unknown>),
-        d,
-      ]),
+      [...docs.values()].map((d) => [tupleKey((d.host as { name: string }).name, d.packet as object), d]),
     );
     assert.deepEqual([...byTuple.keys()].sort(), [...expected.keys()].sort());
     for (const [k, want] of expected) {
@@ -385,7 +374,8 @@ describe('demo stack: replayer + pipeline against the real services', function (
 });
 
 /** Host, protocol, addresses, ports or ICMP type/code, IP ID: what identifies a lab probe in both outputs. */
-function tupleKey(host: string, p: Record<string, unknown>): string {
+function tupleKey(host: string, packet: object): string {
+  const p = packet as Record<string, unknown>;
   const parts = [p.proto, p.src, p.sport, p.dst, p.dport, p.icmpType, p.icmpCode, p.ipId];
   return [host, ...parts.map((x) => (typeof x === 'string' || typeof x === 'number' ? String(x) : ''))].join(
     '|',
@@ -413,23 +403,4 @@ async function search(
   if (r.status === 404) return [];
   const j = (await r.json()) as { hits?: { hits: { _id: string; _source: Record<string, unknown> }[] } };
   return j.hits?.hits ?? [];
-}
-
-async function waitForAsync(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }

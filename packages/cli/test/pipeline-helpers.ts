@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
@@ -76,13 +77,14 @@ export function startRun(
   extra: string[] = [],
   stdio: 'pipe' | 'ignore' = 'pipe',
   nodeArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): ChildProcess {
   const c = spawn(
     process.execPath,
     [...nodeArgs, BIN, 'run', '--config', config, '--no-progress', ...extra],
     {
       stdio: ['ignore', stdio, 'pipe'],
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...env },
     },
   );
   children.add(c);
@@ -131,13 +133,27 @@ export function readNdjson(path: string): Rec[] {
   return out;
 }
 
-/** Polls `cond` every 50 ms until it is true or `ms` passed. */
-export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+/** Polls `cond` (which may be async, e.g. a search) every `intervalMs` until it is true or `ms` passed. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+  intervalMs = 50,
+): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a listener the test's child process opens). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 /** Explanations (not alerts) in an output file, by TCP SEQ. */

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import {
   collectStderr,
+  freePort,
   dropPacket,
   exited,
   incidentSnapshots,
@@ -17,14 +18,6 @@ import {
   waitFor,
   writeConfig,
 } from './pipeline-helpers';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const msg = (i: number, j: number) => `<4>${dropPacket(i)[j % 25]!}`;
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -15,6 +15,7 @@ import {
   collectStderr,
   dropPacket,
   exited,
+  freePort,
   killChildren,
   readNdjson,
   seqOf,
@@ -26,10 +27,7 @@ import {
 
 /** A free TCP port and a free UDP port on 127.0.0.1. */
 async function freePorts(): Promise<{ tcp: number; udp: number }> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const tcp = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
+  const tcp = await freePort();
   const u = createSocket('udp4');
   await new Promise<void>((r) => u.bind(0, '127.0.0.1', r));
   const udp = u.address().port;
