@@ -251,23 +251,20 @@ type RawConfig = Record<string, any>; // eslint-disable-line @typescript-eslint/
  */
 function substituteEnv(v: unknown, env: NodeJS.ProcessEnv, path: string, problems: ConfigProblem[]): unknown {
   if (typeof v === 'string') {
+    const lookup = (name: string): string | undefined => {
+      const val = env[name];
+      if (val === undefined) problems.push({ path, message: `environment variable ${name} is not set` });
+      return val;
+    };
     const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*):number\}$/.exec(v);
     if (whole) {
-      const val = env[whole[1]!];
-      if (val === undefined) problems.push({ path, message: `environment variable ${whole[1]} is not set` });
-      else if (!/^-?\d+(\.\d+)?$/.test(val.trim()))
+      const val = lookup(whole[1]!);
+      if (val !== undefined && /^-?\d+(\.\d+)?$/.test(val.trim())) return Number(val);
+      if (val !== undefined)
         problems.push({ path, message: `environment variable ${whole[1]} is not a number` });
-      else return Number(val);
       return v;
     }
-    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const val = env[name];
-      if (val === undefined) {
-        problems.push({ path, message: `environment variable ${name} is not set` });
-        return '';
-      }
-      return val;
-    });
+    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => lookup(name) ?? '');
   }
   if (Array.isArray(v)) return v.map((x, i) => substituteEnv(x, env, `${path}/${i}`, problems));
   if (v && typeof v === 'object') {

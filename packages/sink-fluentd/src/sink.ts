@@ -87,7 +87,7 @@ export class FluentdSink implements Sink {
           }),
         );
       });
-      s.once('error', (err: Error & { code?: string }) => {
+      s.once('error', (err: Error) => {
         s.destroy();
         const cert = isCertificateError(err);
         reject(
