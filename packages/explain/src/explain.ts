@@ -733,6 +733,7 @@ function portMatch(rule: Rule | undefined): string {
     findOption(rule, 'tcp', 'dport') ??
     findOption(rule, 'udp', 'dport') ??
     findOption(rule, 'sctp', 'dport') ??
+    findOption(rule, 'th', 'dport') ??
     findOption(rule, 'multiport', 'dports');
   return d?.values[0] ? ` (dport ${d.negated ? '!' : ''}${d.values[0]})` : '';
 }

@@ -19,3 +19,13 @@ export { renderText, ANSI, PLAIN, type Palette } from './render-text';
 export { parseServiceComment, type ServiceRef } from './kubernetes';
 export { hookOf, chainHook, lastTableAt, type Hook } from './hooks';
 export { parseMarkSpec, markSetByRule, markMatchOf, hex } from './marks';
+export * from './evaluate';
+export {
+  baseChainsAt,
+  isNatChain,
+  natStateAfter,
+  natStateOfTcp,
+  whatFollows,
+  type BaseChain,
+  type NatState,
+} from './hooks';

@@ -393,7 +393,10 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
     const b = key === undefined ? undefined : e[key];
     switch (key) {
       case 'match':
-        if (isObj(b)) matchSemantics(b, s, r);
+        // A match the model cannot express is kept as an opaque `nft` criterion, so that an evaluator answers
+        // "unknown" for it instead of silently treating the rule as if the expression were not there.
+        if (isObj(b) && !matchSemantics(b, s, r))
+          s.matches.push({ module: 'nft', options: [opt('expr', r.statement(e))] });
         break;
       case 'counter':
         if (isObj(b) && typeof b['packets'] === 'number' && typeof b['bytes'] === 'number')
@@ -493,12 +496,12 @@ function markSet(key: Json, value: Json): { value: number; mask: number } | unde
 }
 
 /** Match statements the engine reads through the iptables model: marks, ports, addresses, interfaces. */
-function matchSemantics(m: Obj, s: Semantics, r: Renderer): void {
+function matchSemantics(m: Obj, s: Semantics, r: Renderer): boolean {
   const left = m['left'];
   const right = m['right'];
   const op = str(m['op']);
   const negated = op === '!=';
-  if (!isObj(left)) return;
+  if (!isObj(left)) return false;
   // meta mark [& M] ==/!= V → -m mark [!] --mark V/M
   const markOf = (e: Json): boolean => isObj(e) && isObj(e['meta']) && e['meta']['key'] === 'mark';
   if ((op === '==' || op === '!=') && typeof right === 'number') {
@@ -508,18 +511,21 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): void {
       mask = left['&'][1] >>> 0;
     if (mask !== undefined) {
       s.matches.push({ module: 'mark', options: [opt('mark', `${hex(right)}/${hex(mask)}`, negated)] });
-      return;
+      return true;
     }
   }
+  // Only equality is modelled: a `<`, `>=` or flag (`in`) comparison stays an opaque nft criterion.
+  const equality = op === '==' || op === '!=';
   const payload = left['payload'];
-  if (isObj(payload) && typeof payload['protocol'] === 'string') {
+  if (equality && isObj(payload) && typeof payload['protocol'] === 'string') {
     const proto = payload['protocol'];
     const field = str(payload['field']);
     if (
       (proto === 'tcp' || proto === 'udp' || proto === 'sctp' || proto === 'th') &&
       (field === 'dport' || field === 'sport')
     ) {
-      const module = proto === 'th' ? 'tcp' : proto;
+      // `th dport` is any transport header's port: its own module, which does not imply a protocol.
+      const module = proto;
       const set = isObj(right) && right['set'] !== undefined;
       if (set) {
         const v = r
@@ -528,34 +534,39 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): void {
           .replace(/, /g, ',')
           .replace(/-/g, ':');
         s.matches.push({ module: 'multiport', options: [opt(`${field}s`, v, negated)] });
-      } else s.matches.push({ module, options: [opt(field, r.value(right).replace('-', ':'), negated)] });
-      return;
+      } else if (typeof right === 'object' && !(isObj(right) && right['range'] !== undefined)) return false;
+      else s.matches.push({ module, options: [opt(field, r.value(right).replace('-', ':'), negated)] });
+      return true;
     }
     if (
       (proto === 'ip' || proto === 'ip6') &&
       (field === 'saddr' || field === 'daddr') &&
-      typeof right !== 'object'
+      (typeof right !== 'object' || (isObj(right) && isObj(right['prefix'])))
     ) {
       s.ip[field === 'saddr' ? 'source' : 'destination'] = { value: r.value(right), negated };
-      return;
+      return true;
     }
     if ((proto === 'ip' && field === 'protocol') || (proto === 'ip6' && field === 'nexthdr')) {
-      if (typeof right === 'string') s.ip.protocol = { value: right, negated };
-      return;
+      if (typeof right !== 'string') return false;
+      s.ip.protocol = { value: right, negated };
+      return true;
     }
   }
   const meta = left['meta'];
-  if (isObj(meta) && typeof right === 'string') {
-    if (meta['key'] === 'iifname') s.ip.inInterface = { value: right, negated };
-    else if (meta['key'] === 'oifname') s.ip.outInterface = { value: right, negated };
+  if (isObj(meta) && typeof right === 'string' && (op === '==' || op === '!=')) {
+    if (meta['key'] === 'iifname') s.ip.inInterface = { value: right.replace(/\*$/, '+'), negated };
+    else if (meta['key'] === 'oifname') s.ip.outInterface = { value: right.replace(/\*$/, '+'), negated };
     else if (meta['key'] === 'l4proto') s.ip.protocol = { value: right, negated };
-    return;
+    else return false;
+    return true;
   }
   const ct = left['ct'];
   if (isObj(ct) && ct['key'] === 'state') {
     const v = (Array.isArray(right) ? right : [right]).map((x) => str(x).toUpperCase()).join(',');
     s.matches.push({ module: 'conntrack', options: [opt('ctstate', v, negated)] });
+    return true;
   }
+  return false;
 }
 
 /** The nftables family names of a model family. */
