@@ -208,12 +208,21 @@ export function walk(
 
     // --- why not: the rules of this chain the packet passed since the previous step in it
     let skipped: SkippedRules[] | undefined;
-    if (rs && j.resolution !== 'unresolved' && j.chain && !frame.wentTo && rulenum > frame.lastRulenum + 1) {
+    // Only on an unbroken trace: after a gap (lost lines, a capture that starts mid-packet) the call frames are
+    // guesses, and rules "passed" in a guessed frame say nothing about the snapshot.
+    if (
+      rs &&
+      j.resolution !== 'unresolved' &&
+      j.chain &&
+      !frame.wentTo &&
+      !flags.has('trace_gap') &&
+      rulenum > frame.lastRulenum + 1
+    ) {
       pkt ??= packetOfEvent(e, proto);
       const from = i === 0 ? firstTraced(j.chain, rulenum) : frame.lastRulenum + 1;
       const passed = from === undefined ? undefined : passedRules(j.chain, from, rulenum - 1, pkt, ctx);
       if (passed) {
-        skipped = passed.groups;
+        if (passed.groups.length) skipped = passed.groups;
         if (passed.mustHaveMatched) {
           const r = passed.mustHaveMatched;
           flags.add('snapshot_mismatch');
