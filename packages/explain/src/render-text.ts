@@ -36,7 +36,8 @@ function endpoint(ip: string | undefined, port: number | undefined): string {
   return port === undefined ? ip : `${a}:${port}`;
 }
 
-function stepLine(s: ExplainedStep, c: Palette): string[] {
+/** One step as text lines: its trace label, then the rule, policy or return it maps to. */
+export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
   const label = `${s.table}:${s.chain}:${s.kind}:${s.rulenum}`;
   const changed = s.changed
     ? ' ' +

@@ -632,7 +632,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   const keyOf = new Map<string, string>();
   const drafts = new Map<
     string,
-    { name: string; chains: Map<string, ChainDraft>; maps: Map<string, VerdictMapElement[]> }
+    {
+      name: string;
+      chains: Map<string, ChainDraft>;
+      maps: Map<string, VerdictMapElement[]>;
+      intervalMaps: Set<string>;
+    }
   >();
   const renderer = new Renderer();
   for (let i = 0; i < items.length; i++) {
@@ -648,7 +653,7 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
         warnings.push(`${source}: table ${id} has the name of another kept table; it is keyed "${id}"`);
       }
       keyOf.set(id, key);
-      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map() });
+      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map(), intervalMaps: new Set() });
       continue;
     }
     const c = it['chain'];
@@ -661,7 +666,11 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
     const m = it['map'];
     if (isObj(m) && m['map'] === 'verdict' && typeof m['name'] === 'string') {
       const key = keyOf.get(`${str(m['family'])} ${str(m['table'])}`);
-      if (key !== undefined) drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
+      if (key !== undefined) {
+        drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
+        const flags = Array.isArray(m['flags']) ? m['flags'] : [m['flags']];
+        if (flags.includes('interval')) drafts.get(key)!.intervalMaps.add(m['name']);
+      }
       continue;
     }
     const r = it['rule'];
@@ -683,7 +692,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   for (const [key, d] of drafts) {
     const chains = new Map<string, Chain>();
     for (const [name, cd] of d.chains) chains.set(name, buildChain(key, name, cd, renderer));
-    tables.set(key, { name: d.name, chains, ...(d.maps.size ? { verdictMaps: d.maps } : {}) });
+    tables.set(key, {
+      name: d.name,
+      chains,
+      ...(d.maps.size ? { verdictMaps: d.maps } : {}),
+      ...(d.intervalMaps.size ? { intervalVerdictMaps: d.intervalMaps } : {}),
+    });
   }
   if (renderer.unsupported.size)
     warnings.push(

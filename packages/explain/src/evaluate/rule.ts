@@ -40,6 +40,11 @@ export interface RuleEvaluation {
 export interface EvalContext {
   /** The host's addresses, for `-m addrtype` (from the snapshot's host facts). */
   readonly facts?: AddressTyper | undefined;
+  /**
+   * An answer for a criterion the packet view cannot decide (`simulate` exploring one branch of an unknown): called
+   * only for criteria that evaluate to `unknown`; returning undefined keeps them unknown.
+   */
+  readonly assume?: ((c: { readonly criterion: string; readonly kind: string }) => Tri | undefined) | undefined;
 }
 
 interface Check {
@@ -62,7 +67,8 @@ export function evaluateRule(rule: Rule, p: PacketView, ctx: EvalContext = {}): 
   }
   let firstUnknown: Check | undefined;
   for (const c of checks) {
-    const r = c.test(p, ctx);
+    let r = c.test(p, ctx);
+    if (r === 'unknown' && ctx.assume) r = ctx.assume(c) ?? r;
     if (r === 'no') return { result: 'no', because: outcome(c, p, 'no') };
     if (r === 'unknown' && !firstUnknown) firstUnknown = c;
   }
