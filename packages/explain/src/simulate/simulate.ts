@@ -108,8 +108,10 @@ export interface Simulation {
 }
 
 /** Thrown inside a walk that needs one more decision than it was given. */
-class Fork {
-  constructor(readonly question: Assumption) {}
+class Fork extends Error {
+  constructor(readonly question: Assumption) {
+    super(`simulate: needs a decision on ${question.criterion}`);
+  }
 }
 
 type MutablePacket = { -readonly [K in keyof PacketView]: PacketView[K] };
