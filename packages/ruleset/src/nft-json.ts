@@ -419,6 +419,17 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
           s.targetOptions = [];
         }
         break;
+      case 'xt':
+        // iptables-nft's compat expressions: the JSON names the match or target but not its options. A match
+        // (other than a comment) stays an opaque criterion — never a rule that matches everything — and a target
+        // keeps its name, so DNAT/REJECT/MARK are not taken for a rule without a target.
+        if (isObj(b) && b['type'] === 'match' && b['name'] !== 'comment')
+          s.matches.push({ module: 'nft', options: [opt('expr', r.statement(e))] });
+        else if (isObj(b) && b['type'] === 'target' && typeof b['name'] === 'string' && s.target === undefined) {
+          s.target = b['name'];
+          s.targetOptions = [];
+        }
+        break;
       case 'vmap':
         s.target = 'VMAP';
         s.targetOptions = isObj(b) ? [opt('vmap', r.value(b['data']))] : [];
