@@ -44,7 +44,8 @@ export interface EvalContext {
    * An answer for a criterion the packet view cannot decide (`simulate` exploring one branch of an unknown): called
    * only for criteria that evaluate to `unknown`; returning undefined keeps them unknown.
    */
-  readonly assume?: ((c: { readonly criterion: string; readonly kind: string }) => Tri | undefined) | undefined;
+  readonly assume?:
+    ((c: { readonly criterion: string; readonly kind: string }) => Tri | undefined) | undefined;
 }
 
 interface Check {
@@ -534,6 +535,8 @@ function icmpCheck(text: string, value: string, v6: boolean, negated: boolean): 
     test: (p) => {
       if (type === undefined) return 'unknown';
       if (p.proto !== undefined && protoName(p.proto) !== proto) return 'no';
+      // No protocol and no ICMP header (a channel that does not print it): not even `any` is known.
+      if (p.proto === undefined && p.icmpType === undefined) return 'unknown';
       if (type === -1) return neg('yes', negated);
       if (p.icmpType === undefined) return 'unknown';
       if (p.icmpType !== type) return neg('no', negated);
@@ -723,7 +726,8 @@ function addrTypeCheck(text: string, field: 'src' | 'dst', value: string, negate
     detail: (p, r) =>
       r === 'unknown'
         ? `depends on the host's addresses (give the snapshot's host facts)`
-        : `${p[field] ?? '?'} is not ${want.join('/')} on this host`,
+        : // A negated criterion fails because the address IS of a listed type.
+          `${p[field] ?? '?'} is ${negated ? '' : 'not '}${want.join('/')} on this host`,
   };
 }
 
