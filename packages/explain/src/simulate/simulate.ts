@@ -805,14 +805,15 @@ export function simulate(rs: Ruleset, spec: SimPacket, opts: SimulateOptions = {
       truncated = true;
       break;
     }
-    const d = queue.shift()!;
+    const d = queue.pop()!;
     try {
       branches.push(new Walker(rs, spec, opts, d, localOrigin).run());
     } catch (e) {
       if (!(e instanceof Fork)) throw e;
       const q = e.question;
       unknowns.set(`${q.criterion}|${q.at?.table}|${q.at?.chain}|${q.at?.rulenum}`, q);
-      queue.push([...d, true], [...d, false]);
+      // Depth first, the "yes" answer first: branch 1 is the one where every unknown criterion matched.
+      queue.push([...d, false], [...d, true]);
     }
   }
   const first = branches[0]!;
