@@ -27,6 +27,7 @@ import {
   type PacketSelector,
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
+import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter } from './output';
 import { loadRules } from './rules-files';
@@ -48,6 +49,9 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --host NAME                host name for inputs that carry none
   --if-names FILE            ifindex → name map for NFLOG captures (they carry indexes only): the output of
                              'ip -j link show' on the traced host
+  --host-facts FILE          the traced host's addresses and interfaces ('ruletrail snapshot facts' output:
+                             ip -j addr + ip -j link), for addrtype matches; also names NFLOG interfaces
+                             when --if-names is not given
   --utc-offset MINUTES       time zone of timestamps that carry none (Wireshark CSV absolute times)
   --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
   --no-color                 plain text (also: NO_COLOR=1)
@@ -83,6 +87,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       window: { type: 'string' },
       host: { type: 'string' },
       'if-names': { type: 'string' },
+      'host-facts': { type: 'string' },
       'utc-offset': { type: 'string' },
       'dead-letter': { type: 'string' },
       'no-color': { type: 'boolean', default: false },
@@ -104,7 +109,15 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const windowMs = values.window !== undefined ? intOption('--window', values.window) : undefined;
   const utcOffsetMinutes =
     values['utc-offset'] !== undefined ? signedIntOption('--utc-offset', values['utc-offset']) : undefined;
-  const ifNames = values['if-names'] !== undefined ? await loadInterfaceNames(values['if-names']) : undefined;
+  // The engine's input besides traces and snapshots: which addresses are the host's own (addrtype, fib type).
+  const hostFacts =
+    values['host-facts'] !== undefined ? await loadHostFacts(values['host-facts']) : undefined;
+  const ifNames =
+    values['if-names'] !== undefined
+      ? await loadInterfaceNames(values['if-names'])
+      : hostFacts
+        ? new Map(hostFacts.interfaces.map((i) => [i.ifindex, i.ifname] as const))
+        : undefined;
   const selector: PacketSelector | undefined =
     values.packet !== undefined ? parseSelector(values.packet) : undefined;
   const forced = values['input-format'];
@@ -204,6 +217,15 @@ export async function explainCommand(argv: string[]): Promise<number> {
         skipped: c.skipped,
         errors: c.errors,
         elapsedMs: Math.round(elapsedMs),
+        ...(hostFacts
+          ? {
+              hostFacts: {
+                ...(hostFacts.host !== undefined ? { host: hostFacts.host } : {}),
+                addresses: hostFacts.addresses.length,
+                interfaces: hostFacts.interfaces.length,
+              },
+            }
+          : {}),
         maxRssKb: process.resourceUsage().maxRSS,
       }) + '\n',
     );
@@ -215,6 +237,21 @@ function signedIntOption(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`${name} must be an integer, got '${v}'`);
   return n;
+}
+
+/** A host-facts document (`ruletrail snapshot facts`); a bad one is a usage error naming the file and reason. */
+async function loadHostFacts(path: string): Promise<HostFacts> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--host-facts ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseHostFacts(text, path);
+  } catch (err) {
+    throw new UsageError(`--host-facts ${(err as Error).message}`);
+  }
 }
 
 /** `ip -j link show` output → ifindex → name. */
