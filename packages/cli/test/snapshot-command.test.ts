@@ -62,6 +62,76 @@ describe('ruletrail snapshot ship', function () {
     assert.ok(Math.abs(Date.parse(env.takenAt) - Date.now()) < 60000);
   });
 
+  it('attaches the host facts to every snapshot; ships without them when they cannot be read', () => {
+    const F = join(__dirname, '../../ruleset/test/fixtures/host-facts/node.json');
+    // Real `ip -j addr` / `ip -d -j link` output of a lab namespace, printed the way `ip` prints it.
+    const part = (k: string) => `node -e 'process.stdout.write(JSON.stringify(require("${F}").${k}))'`;
+    const ship = (...facts: string[]) => {
+      const dir = tempDir();
+      const r = spawnSync(
+        process.execPath,
+        [
+          BIN,
+          'snapshot',
+          'ship',
+          '--once',
+          '--host',
+          'node-1',
+          '--to',
+          `dir:${dir}`,
+          '--command',
+          `ipv4=cat ${join(INCIDENT, 'iptables-save-0101.txt')}`,
+          '--command',
+          'ipv6=',
+          ...facts.flatMap((f) => ['--command', f]),
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return { env: envelopes(join(dir, 'node-1'))[0], log: r.stdout + r.stderr };
+    };
+    const doc = JSON.parse(readFileSync(F, 'utf8'));
+    const ok = ship(`addr=${part('addr')}`, `link=${part('link')}`);
+    assert.equal(ok.env.facts.version, 1);
+    assert.equal(ok.env.facts.host, 'node-1');
+    assert.deepEqual(ok.env.facts.addr, doc.addr);
+    assert.deepEqual(ok.env.facts.link, doc.link);
+    assert.match(ok.log, /"facts":"9 addresses, 3 interfaces"/);
+    const broken = ship('addr=echo not-json');
+    assert.equal(broken.env.family, 'ipv4', 'the rules are shipped anyway');
+    assert.equal(broken.env.facts, undefined);
+    assert.match(broken.log, /Reading the host facts failed.*did not print JSON/);
+    assert.equal(ship('addr=').env.facts, undefined);
+  });
+
+  it('snapshot facts prints the host-facts document explain --host-facts reads', () => {
+    const F = join(__dirname, '../../ruleset/test/fixtures/host-facts/node.json');
+    const part = (k: string) => `node -e 'process.stdout.write(JSON.stringify(require("${F}").${k}))'`;
+    const r = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'snapshot',
+        'facts',
+        '--host',
+        'n1',
+        '--command',
+        `addr=${part('addr')}`,
+        '--command',
+        `link=${part('link')}`,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual([out.version, out.host, out.addr.length, out.link.length], [1, 'n1', 3, 3]);
+    const bad = spawnSync(process.execPath, [BIN, 'snapshot', 'facts', '--command', 'addr=echo "[{}]"'], {
+      encoding: 'utf8',
+    });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /snapshot facts: .*addr\[0\]: 'ifindex' undefined is not a positive integer/);
+  });
+
   it('fails with status 1 when a command fails (--once), naming it', () => {
     const dir = tempDir();
     const r = spawnSync(

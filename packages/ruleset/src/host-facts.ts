@@ -47,6 +47,17 @@ export interface HostInterface {
   readonly loopback?: boolean;
 }
 
+/** The document as written (`host-facts.json`, or `facts` in a shipped snapshot envelope): `ip`'s own JSON. */
+export interface HostFactsDocument {
+  readonly version: 1;
+  readonly host?: string;
+  readonly capturedAt?: string;
+  /** `ip -j addr` output, as is. */
+  readonly addr: readonly unknown[];
+  /** `ip -j link` / `ip -d -j link` output, as is. */
+  readonly link?: readonly unknown[];
+}
+
 /** What `parseHostFacts` returns. */
 export interface HostFacts {
   readonly version: 1;

@@ -12,5 +12,6 @@ export {
   type AddressType,
   type HostAddress,
   type HostFacts,
+  type HostFactsDocument,
   type HostInterface,
 } from './host-facts';
