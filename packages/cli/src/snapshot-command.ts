@@ -226,7 +226,7 @@ async function takeFacts(commands: Record<string, string>, host: string): Promis
       throw new Error(`'${cmd}' did not print JSON: ${(err as Error).message}`);
     }
     if (!Array.isArray(v)) throw new Error(`'${cmd}' did not print a JSON array`);
-    return v;
+    return v as unknown[];
   };
   const addr = await json(commands.addr!);
   const link = commands.link!.trim() !== '' ? await json(commands.link!) : undefined;
