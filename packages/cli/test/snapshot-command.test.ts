@@ -29,31 +29,43 @@ const envelopes = (d: string) =>
     .sort()
     .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')));
 
+/** `snapshot ship --once` of the incident's first snapshot (IPv4 only) as `host`, plus extra `--command`s. */
+function shipOnce(host: string, ...commands: string[]) {
+  const dir = tempDir();
+  const r = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'snapshot',
+      'ship',
+      '--once',
+      '--host',
+      host,
+      '--to',
+      `dir:${dir}`,
+      '--command',
+      `ipv4=cat ${join(INCIDENT, 'iptables-save-0101.txt')}`,
+      '--command',
+      'ipv6=',
+      ...commands.flatMap((c) => ['--command', c]),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return { env: envelopes(join(dir, host))[0], log: r.stdout + r.stderr };
+}
+
+/** Real `ip -j addr` / `ip -d -j link` output of a lab namespace, printed the way `ip` prints it. */
+const FACTS = join(__dirname, '../../ruleset/test/fixtures/host-facts/node.json');
+const factsPart = (k: 'addr' | 'link') =>
+  `${k}=node -e 'process.stdout.write(JSON.stringify(require("${FACTS}").${k}))'`;
+
 describe('ruletrail snapshot ship', function () {
   this.timeout(60000);
 
   it('ships once to a directory with host, time and hash stamped', () => {
-    const dir = tempDir();
-    const r = spawnSync(
-      process.execPath,
-      [
-        BIN,
-        'snapshot',
-        'ship',
-        '--once',
-        '--host',
-        'cos74',
-        '--to',
-        `dir:${dir}`,
-        '--command',
-        `ipv4=cat ${join(INCIDENT, 'iptables-save-0101.txt')}`,
-        '--command',
-        'ipv6=',
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const [env] = envelopes(join(dir, 'cos74'));
+    // Facts switched off here: whether `ip` exists is not what this test is about.
+    const { env } = shipOnce('cos74', 'addr=');
     assert.equal(env.schema, 'ruletrail.snapshot/v1');
     assert.equal(env.host, 'cos74');
     assert.equal(env.family, 'ipv4');
@@ -63,35 +75,9 @@ describe('ruletrail snapshot ship', function () {
   });
 
   it('attaches the host facts to every snapshot; ships without them when they cannot be read', () => {
-    const F = join(__dirname, '../../ruleset/test/fixtures/host-facts/node.json');
-    // Real `ip -j addr` / `ip -d -j link` output of a lab namespace, printed the way `ip` prints it.
-    const part = (k: string) => `node -e 'process.stdout.write(JSON.stringify(require("${F}").${k}))'`;
-    const ship = (...facts: string[]) => {
-      const dir = tempDir();
-      const r = spawnSync(
-        process.execPath,
-        [
-          BIN,
-          'snapshot',
-          'ship',
-          '--once',
-          '--host',
-          'node-1',
-          '--to',
-          `dir:${dir}`,
-          '--command',
-          `ipv4=cat ${join(INCIDENT, 'iptables-save-0101.txt')}`,
-          '--command',
-          'ipv6=',
-          ...facts.flatMap((f) => ['--command', f]),
-        ],
-        { encoding: 'utf8' },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      return { env: envelopes(join(dir, 'node-1'))[0], log: r.stdout + r.stderr };
-    };
-    const doc = JSON.parse(readFileSync(F, 'utf8'));
-    const ok = ship(`addr=${part('addr')}`, `link=${part('link')}`);
+    const ship = (...facts: string[]) => shipOnce('node-1', ...facts);
+    const doc = JSON.parse(readFileSync(FACTS, 'utf8'));
+    const ok = ship(factsPart('addr'), factsPart('link'));
     assert.equal(ok.env.facts.version, 1);
     assert.equal(ok.env.facts.host, 'node-1');
     assert.deepEqual(ok.env.facts.addr, doc.addr);
@@ -105,8 +91,6 @@ describe('ruletrail snapshot ship', function () {
   });
 
   it('snapshot facts prints the host-facts document explain --host-facts reads', () => {
-    const F = join(__dirname, '../../ruleset/test/fixtures/host-facts/node.json');
-    const part = (k: string) => `node -e 'process.stdout.write(JSON.stringify(require("${F}").${k}))'`;
     const r = spawnSync(
       process.execPath,
       [
@@ -116,9 +100,9 @@ describe('ruletrail snapshot ship', function () {
         '--host',
         'n1',
         '--command',
-        `addr=${part('addr')}`,
+        factsPart('addr'),
         '--command',
-        `link=${part('link')}`,
+        factsPart('link'),
       ],
       { encoding: 'utf8' },
     );
