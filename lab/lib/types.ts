@@ -88,14 +88,14 @@ export interface Expectation {
   /** Every pattern must match `cause` (the one-sentence explanation). */
   readonly causeMatches?: readonly RegExp[];
   /**
-   * Rules the packet passed without matching, reported in `skipped` (issue #16 "why not"): an entry of this
-   * table/chain whose rule text contains `ruleIncludes`; `decided`: its failing match is named, not `unknown`
-   * (e.g. an addrtype match, decidable only with the host facts).
+   * Rules the packet passed without matching (issue #16 "why not"): a step of this table/chain lists `rulenum`
+   * in its `skipped` ranges (`{from, to, result, criterion, reason}`); `decided`: with `result` `no`, not
+   * `unknown` (e.g. an addrtype match, decidable only with the host facts).
    */
   readonly skipped?: readonly {
     readonly table: string;
     readonly chain: string;
-    readonly ruleIncludes: string;
+    readonly rulenum: number;
     readonly decided?: boolean;
   }[];
 }

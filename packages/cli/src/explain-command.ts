@@ -23,11 +23,12 @@ import {
   parseSelector,
   renderText,
   selectorMatches,
+  type ExplainOptions,
   type Explanation,
   type PacketSelector,
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
-import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
+import { addressType, parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter } from './output';
 import { loadRules } from './rules-files';
@@ -115,6 +116,20 @@ export async function explainCommand(argv: string[]): Promise<number> {
   // The engine's input besides traces and snapshots: which addresses are the host's own (addrtype, fib type).
   const hostFacts =
     values['host-facts'] !== undefined ? await loadHostFacts(values['host-facts']) : undefined;
+  const explainOptions: ExplainOptions = hostFacts
+    ? {
+        facts: {
+          // An address the facts cannot type (not an IP) leaves the addrtype criterion unknown.
+          addressType: (ip) => {
+            try {
+              return addressType(hostFacts, ip);
+            } catch {
+              return undefined;
+            }
+          },
+        },
+      }
+    : {};
   const ifNames =
     values['if-names'] !== undefined
       ? await loadInterfaceNames(values['if-names'])
@@ -158,7 +173,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     (p) => {
       c.packets++;
       if (selector && !selectorMatches(selector, p.events)) return;
-      const x: Explanation = explainPacket(p.events, p.pick, p.flags);
+      const x: Explanation = explainPacket(p.events, p.pick, p.flags, explainOptions);
       c.shown++;
       c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
       out.line(
