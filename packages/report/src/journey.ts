@@ -200,11 +200,11 @@ function effectText(s: ExplainedStep): string {
 }
 
 const ENTRY_TEXT: Record<Segment['entry'], { mark: string; word: string }> = {
-  hook: { mark: '▶', word: 'hook' },
+  hook: { mark: '◇', word: 'table traversal starts at the hook' },
   jump: { mark: '⤷', word: 'jumped to' },
   goto: { mark: '↷', word: 'goto' },
   return: { mark: '⤶', word: 'returned to' },
-  next: { mark: '▸', word: 'then' },
+  next: { mark: '·', word: 'then' },
 };
 
 /** The steps as expandable chain blocks. */

@@ -225,16 +225,16 @@ export class HtmlReport {
 
   private _pathsTable(groups: PathGroup[]): string {
     if (groups.length === 0) return '';
-    const shown = groups.slice(0, 50);
+    const shown = groups.slice(0, 15);
     return (
       `<section aria-labelledby="h-paths"><h3 id="h-paths">Paths</h3><table><thead><tr><th scope="col">path</th><th scope="col">verdict</th><th scope="col" class="num">packets</th><th scope="col">first packet</th><th scope="col">cause</th></tr></thead><tbody>` +
       shown
         .map(
           (g) =>
-            `<tr><td>${g.journey !== undefined ? `<a href="#j${g.n}">path ${g.n}</a>` : `path ${g.n}`}</td><td><span class="v-${verdictClass(g.verdict)}">${look(g.verdict).symbol} ${html(g.verdict)}</span></td><td class="num">${link(term.path(g.n), count(g.count))}</td><td><code>${html(g.example)}</code></td><td class="small">${html(g.cause)}</td></tr>`,
+            `<tr><td>${g.journey !== undefined ? `<a href="#j${g.n}">path ${g.n}</a>` : `path ${g.n}`}</td><td class="nowrap"><span class="v-${verdictClass(g.verdict)}">${look(g.verdict).symbol} ${html(g.verdict)}</span></td><td class="num">${link(term.path(g.n), count(g.count))}</td><td><code>${html(g.example)}</code></td><td class="small">${html(g.cause)}</td></tr>`,
         )
         .join('') +
-      `</tbody></table>${groups.length > shown.length ? `<p class="muted">and ${count(groups.length - shown.length)} less frequent paths.</p>` : ''}</section>`
+      `</tbody></table>${groups.length > shown.length ? `<p class="muted">and ${count(groups.length - shown.length)} less frequent paths (their journeys follow).</p>` : ''}</section>`
     );
   }
 

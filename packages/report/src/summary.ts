@@ -106,7 +106,7 @@ export class Summary {
             rules
               .map(({ count: n, value: r }) => {
                 const name = `${r.table} ${r.chain} ${r.kind === 'policy' ? 'policy' : `rule ${r.rulenum}`}`;
-                return `<tr><td>${link(term.rule(r.table, r.chain, r.rulenum), html(name))}${r.rule ? `<br><code class="rule small">${html(r.rule)}</code>` : ''}</td><td><span class="v-${verdictClass(r.verdict)}">${look(r.verdict).symbol} ${html(r.verdict)}</span></td><td class="num">${count(n)}</td></tr>`;
+                return `<tr><td>${link(term.rule(r.table, r.chain, r.rulenum), html(name))}${r.rule ? `<br><code class="rule small">${html(r.rule)}</code>` : ''}</td><td class="nowrap"><span class="v-${verdictClass(r.verdict)}">${look(r.verdict).symbol} ${html(r.verdict)}</span></td><td class="num">${count(n)}</td></tr>`;
               })
               .join('') +
             '</tbody></table>'
