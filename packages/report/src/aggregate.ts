@@ -81,7 +81,7 @@ export class TimeBuckets {
     this._min = Math.min(this._min, i);
     this._max = Math.max(this._max, i);
     let m = this._b.get(i);
-    if (!m) this._b.set(i, (m = new Map()));
+    if (!m) this._b.set(i, (m = new Map<string, number>()));
     m.set(series, (m.get(series) ?? 0) + 1);
   }
 
@@ -94,7 +94,7 @@ export class TimeBuckets {
     const out: { startMs: number; counts: ReadonlyMap<string, number> }[] = [];
     if (this._b.size === 0) return out;
     for (let i = this._min; i <= this._max; i++)
-      out.push({ startMs: i * this._width, counts: this._b.get(i) ?? new Map() });
+      out.push({ startMs: i * this._width, counts: this._b.get(i) ?? new Map<string, number>() });
     return out;
   }
 
@@ -107,7 +107,7 @@ export class TimeBuckets {
     for (const [i, m] of old) {
       const j = Math.floor(i / f);
       let n = this._b.get(j);
-      if (!n) this._b.set(j, (n = new Map()));
+      if (!n) this._b.set(j, (n = new Map<string, number>()));
       for (const [k, v] of m) n.set(k, (n.get(k) ?? 0) + v);
     }
     this._min = Math.floor(this._min / f);

@@ -8,6 +8,7 @@
 // C0/C1 controls and DEL, line/paragraph separators, bidi overrides and isolates, BOM, and lone surrogates
 // (which JSON.parse lets through but UTF-8 cannot encode).
 const SPECIAL =
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   /[&<>"']|[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 const ENTITIES: Record<string, string> = {

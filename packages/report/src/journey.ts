@@ -144,7 +144,7 @@ function stepNotes(x: Explanation): StepNotes[] {
   const state: Record<string, string> = {};
   for (const k of ['src', 'dst', 'sport', 'dport', 'in', 'out'] as const) {
     const v: unknown = p[k];
-    if (v !== undefined && v !== null) state[k] = String(v);
+    if (typeof v === 'string' || typeof v === 'number') state[k] = String(v);
   }
   let mark = '0x0';
   steps.forEach((s, i) => {

@@ -40,6 +40,8 @@ export class Summary {
   readonly time = new TimeBuckets(96);
   first: string | undefined;
   last: string | undefined;
+  private _firstMs = Infinity;
+  private _lastMs = -Infinity;
 
   add(x: Explanation): void {
     this.total++;
@@ -63,8 +65,8 @@ export class Summary {
     const ms = t ? Date.parse(t) : NaN;
     this.time.add(Number.isFinite(ms) ? ms : undefined, x.verdict);
     if (t && Number.isFinite(ms)) {
-      if (!this.first || ms < Date.parse(this.first)) this.first = t;
-      if (!this.last || ms > Date.parse(this.last)) this.last = t;
+      if (ms < this._firstMs) [this.first, this._firstMs] = [t, ms];
+      if (ms > this._lastMs) [this.last, this._lastMs] = [t, ms];
     }
   }
 

@@ -261,7 +261,7 @@ describe('report in a real browser (headless Chromium)', function () {
       await page.keyboard.press('Enter');
       assert.equal(await page.$eval(`#${closed}`, (d) => (d as HTMLDetailsElement).open), true);
       // Tab moves through the diagram's visited tables (SVG links) to the chains.
-      await page.$eval('#j1 svg a.cell', (a) => (a as SVGAElement).focus());
+      await page.$eval('#j1 svg a.cell', (a) => (a as unknown as SVGAElement).focus());
       assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-table')), 'raw');
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => location.hash === '#j1-c0');

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { REPO_ROOT } from '../../../test/support/services';
 
 /** Raw control characters (other than the newlines the page itself uses between rows). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 let cached: Explanation[] | undefined;
