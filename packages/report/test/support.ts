@@ -9,17 +9,10 @@ import { PassThrough } from 'node:stream';
 import type { Explanation } from '@ruletrail/explain';
 import { HtmlReport, type ReportOptions } from '../src';
 import { REPO_ROOT } from '../../../test/support/services';
+import { INCIDENT_ARGS } from '../../../test/support/explain-capture';
 
 export const CLI = join(REPO_ROOT, 'packages/cli/bin/ruletrail.js');
-export const INCIDENT_ARGS = [
-  '--year',
-  '2023',
-  '--rules',
-  'examples/incident/iptables-save-0101.txt',
-  '--rules',
-  'examples/incident/iptables-save-0103.txt',
-  'examples/incident/kern.log',
-];
+export { INCIDENT_ARGS };
 
 /** Runs the CLI in the repository root; asserts exit status 0. */
 export function cli(args: readonly string[], input?: string): string {
