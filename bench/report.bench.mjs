@@ -10,7 +10,7 @@
 //      report:  ruletrail report  corpus.ndjson -o file   (the NDJSON written by the json run)
 //    and prints the median wall time and peak RSS of each, and the html/json time ratio.
 // 2. Page weight: 100 000 explained packets (the incident's two, with varied ports / IP IDs, so 2 paths) rendered
-//    in process with the default cap (20 000 rows) and with --max-packets 100000.
+//    in process with the default cap (10 000 rows) and with --max-packets 100000.
 // Run `npm run build` first. The machine's load average is printed: figures on a shared machine are noisy.
 
 import { spawnSync } from 'node:child_process';

@@ -61,7 +61,7 @@ a.cell:focus .tablerow,a.cell:hover .tablerow{stroke:#fb8500;stroke-width:3}
 .note{margin-left:2em;font:12.5px ui-monospace,"DejaVu Sans Mono",monospace;color:#7d4e00}.problem{margin-left:2em;color:var(--problem)}
 .search{position:sticky;top:0;background:var(--bg);padding:6px 0;z-index:2}
 #q{width:min(640px,90%);font-size:15px;padding:4px 8px}
-table.packets td{font-size:12.5px}table.packets code.opt{word-break:break-all;font-size:11px}
+table.packets{table-layout:fixed}table.packets tbody{content-visibility:auto;contain-intrinsic-size:auto 9000px}table.packets td{font-size:12.5px;overflow-wrap:anywhere}table.packets .mono{font:12px ui-monospace,"DejaVu Sans Mono",monospace}table.packets .opt{word-break:break-all;font-size:11px}
 tr[hidden]{display:none}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;--line:#3d444d;--rule:#3fb950;--policy:#58a6ff;--return:#9198a1;--problem:#d29922;--cyan:#39c5cf}
 th{background:#151b23}.hookbox{fill:#151b23}.tablerow{fill:#0d1117}.tablerow.visited{fill:#0c2d6b}.tablerow.decides{fill:#5d0f12}.route,.local{fill:#0d1117}
@@ -88,7 +88,8 @@ const SCRIPT = `
     for (var i = 0; i < rows.length; i++) {
       var s = texts[i], ok = true;
       for (var t = 0; t < terms.length && ok; t++) ok = s.indexOf(terms[t]) >= 0;
-      rows[i].hidden = !ok;
+      // Touch the DOM only where the state changes: re-hiding 10 000 rows would restyle them all.
+      if (rows[i].hidden === ok) rows[i].hidden = !ok;
       if (ok) shown++;
     }
     countEl.textContent = terms.length ? shown + ' of ' + rows.length + ' packets match' : rows.length + ' packets';

@@ -26,7 +26,7 @@ export interface ReportOptions {
   readonly title?: string;
   /** What the report was made from (file names), shown under the title. */
   readonly sources?: readonly string[];
-  /** Packet rows embedded in the page (default 20 000); the rest are counted in the summary only. */
+  /** Packet rows embedded in the page (default 10 000); the rest are counted in the summary only. */
   readonly maxPackets?: number;
   /** Distinct paths whose journey is drawn (default 200). */
   readonly maxJourneys?: number;
@@ -38,7 +38,7 @@ export interface ReportOptions {
   readonly generatedAt?: Date;
 }
 
-export const REPORT_DEFAULTS = { maxPackets: 20_000, maxJourneys: 200, maxPaths: 10_000 } as const;
+export const REPORT_DEFAULTS = { maxPackets: 10_000, maxJourneys: 200, maxPaths: 10_000 } as const;
 
 /** What a finished report contains. */
 export interface ReportStats {
@@ -61,6 +61,7 @@ interface PathGroup {
 }
 
 const FLUSH = 1 << 16;
+const ROW_BLOCK = 250;
 
 /** A path signature: the verdict, the snapshot and every step's position (not the packet's addresses). */
 export function pathSignature(x: Explanation): string {
@@ -124,6 +125,9 @@ export class HtmlReport {
     else this._otherPaths++;
     if (this._rows < this._o.maxPackets) {
       this._rows++;
+      // Rows come in blocks of ROW_BLOCK, each its own <tbody>, so the browser can skip laying out and painting
+      // the blocks off screen (content-visibility): a page of 10 000 rows stays responsive.
+      if (this._rows > 1 && this._rows % ROW_BLOCK === 1) this._buf += '</tbody><tbody>';
       this._buf += this._row(x, g);
       if (this._buf.length >= FLUSH) this._flush();
     }
@@ -179,7 +183,7 @@ export class HtmlReport {
           (this._rows < this._packets
             ? `<p class="cap" role="note">⚠ Only the first ${count(this._rows)} of ${count(this._packets)} packets are listed (the summary counts all of them); raise the cap with <code>--max-packets</code> or select packets with <code>--packet</code>.</p>`
             : '') +
-          `<table class="packets"><thead><tr><th scope="col">#</th><th scope="col">first seen</th><th scope="col">verdict</th><th scope="col">packet</th><th scope="col">host</th><th scope="col">IP ID</th><th scope="col">TCP options</th><th scope="col">decided by</th><th scope="col">service</th><th scope="col">flags</th><th scope="col">path</th></tr></thead><tbody>`,
+          `<table class="packets"><colgroup><col style="width:4em"><col style="width:11em"><col style="width:6.5em"><col style="width:18em"><col style="width:6em"><col style="width:4.5em"><col style="width:12em"><col style="width:10em"><col style="width:10em"><col style="width:8em"><col style="width:4.5em"></colgroup><thead><tr><th scope="col">#</th><th scope="col">first seen</th><th scope="col">verdict</th><th scope="col">packet</th><th scope="col">host</th><th scope="col">IP ID</th><th scope="col">TCP options</th><th scope="col">decided by</th><th scope="col">service</th><th scope="col">flags</th><th scope="col">path</th></tr></thead><tbody>`,
       );
       for await (const chunk of createReadStream(join(this._dir, 'rows.html'))) await write(chunk as Buffer);
       await write('</tbody></table></section>');
@@ -268,15 +272,15 @@ export class HtmlReport {
     return (
       `<tr id="p${n}" data-s="${attr(s)}" data-verdict="${attr(x.verdict)}"><td><a href="${g?.journey !== undefined ? `#j${g.n}` : `#p${n}`}" class="rowlink">${n}</a></td>` +
       `<td class="nowrap">${html(p.firstSeen ?? '')}</td>` +
-      `<td class="nowrap"><span class="v-${verdictClass(x.verdict)}">${v.symbol} ${html(x.verdict)}</span></td>` +
-      `<td><code>${html(packetLine(x))}</code></td>` +
+      `<td class="nowrap v-${verdictClass(x.verdict)}">${v.symbol} ${html(x.verdict)}</td>` +
+      `<td class="mono">${html(packetLine(x))}</td>` +
       `<td>${html(p.host ?? '')}</td>` +
       `<td class="num">${p.ipId !== undefined ? html(String(p.ipId)) : ''}</td>` +
-      `<td><code class="opt">${html(p.tcpOptions ?? '')}</code></td>` +
+      `<td class="mono opt">${html(p.tcpOptions ?? '')}</td>` +
       `<td>${d ? html(`${d.table} ${d.chain} ${d.kind === 'policy' ? 'policy' : `rule ${d.rulenum}`}`) : ''}</td>` +
       `<td>${svc ? html(svc) : ''}</td>` +
       `<td>${x.flags.map((f) => html(String(f))).join(' ')}</td>` +
-      `<td>${g ? (g.journey !== undefined ? `<a href="#j${g.n}">path ${g.n}</a>` : `path ${g.n}`) : 'other'}</td></tr>\n`
+      `<td>${g ? `path ${g.n}` : 'other'}</td></tr>\n`
     );
   }
 
