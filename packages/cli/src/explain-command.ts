@@ -30,8 +30,9 @@ import {
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
 import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
+import { HtmlReport } from '@ruletrail/report';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
-import { LineWriter } from './output';
+import { LineWriter, openOutput } from './output';
 import { loadRules } from './rules-files';
 
 export const EXPLAIN_USAGE = `usage: ruletrail explain --rules <save file> [--rules <save file>…] [options] <trace files…>
@@ -42,7 +43,9 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --rules [ipv4:|ipv6:]FILE  iptables-save / ip6tables-save output (repeat: one per family, and several per family
                              taken at different times — each packet is joined with the one in force when it was
                              traced). The family is read from the file; prefix ipv4: or ipv6: to force it.
-  --format text|json         text (default; coloured on a terminal) or NDJSON, one object per packet
+  --format text|json|html    text (default; coloured on a terminal), NDJSON (one object per packet), or one
+                             self-contained HTML report (summary, paths drawn, packet search; docs/report.md)
+  -o, --output FILE          write to FILE instead of stdout
   --packet SELECTOR          only packets matching: opt=<TCP OPT hex> (or the bare hex), id=<IP ID>, or
                              src=,dst=,sport=,dport=,proto= (comma separated, all must match)
   --input-format NAME        skip auto-detection: ${ADAPTERS.map((a) => a.channel).join(', ')}
@@ -85,6 +88,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     options: {
       rules: { type: 'string', multiple: true },
       format: { type: 'string', default: 'text' },
+      output: { type: 'string', short: 'o' },
       packet: { type: 'string' },
       'input-format': { type: 'string' },
       year: { type: 'string' },
@@ -106,8 +110,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const format = values.format;
-  if (format !== 'text' && format !== 'json')
-    throw new UsageError(`--format must be text or json, got '${format}'`);
+  if (format !== 'text' && format !== 'json' && format !== 'html')
+    throw new UsageError(`--format must be text, json or html, got '${format}'`);
   if (!values.rules?.length) throw new UsageError('at least one --rules <iptables-save file> is needed');
   if (positionals.length === 0) throw new UsageError('no trace files given (use - for stdin)');
   const year = values.year !== undefined ? intOption('--year', values.year) : undefined;
@@ -137,9 +141,12 @@ export async function explainCommand(argv: string[]): Promise<number> {
     format === 'text' &&
     !values['no-color'] &&
     !process.env.NO_COLOR &&
-    (process.stdout.isTTY || !!process.env.FORCE_COLOR);
+    ((values.output === undefined && process.stdout.isTTY) || !!process.env.FORCE_COLOR);
   const palette = colour ? ANSI : PLAIN;
-  const out = new LineWriter(process.stdout);
+  const output = await openOutput(values.output);
+  const out = new LineWriter(output.stream);
+  const report =
+    format === 'html' ? await HtmlReport.create(output.stream, { sources: positionals }) : undefined;
   const deadLetters: DeadLetterOutput[] = [new StreamDeadLetter(process.stderr)];
   if (values['dead-letter']) deadLetters.push(new NdjsonDeadLetterFile(values['dead-letter']));
   const deadLetter = new TeeDeadLetter(deadLetters);
@@ -164,11 +171,13 @@ export async function explainCommand(argv: string[]): Promise<number> {
       const x: Explanation = explainPacket(p.events, p.pick, p.flags, explainOptions);
       c.shown++;
       c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
-      out.line(
-        format === 'json'
-          ? JSON.stringify(x)
-          : renderText(x, c.shown, palette, { whyNot: values['why-not'] }) + '\n',
-      );
+      if (report) report.add(x);
+      else
+        out.line(
+          format === 'json'
+            ? JSON.stringify(x)
+            : renderText(x, c.shown, palette, { whyNot: values['why-not'] }) + '\n',
+        );
     },
     windowMs !== undefined ? { windowMs } : {},
   );
@@ -197,10 +206,13 @@ export async function explainCommand(argv: string[]): Promise<number> {
         correlator.push(e);
       }
       await out.drain();
+      await report?.drain();
     }
   }
   correlator.flush();
   await out.end();
+  await report?.finish();
+  await output.close();
   await deadLetter.close();
 
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
