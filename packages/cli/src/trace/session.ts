@@ -14,7 +14,7 @@ import { TraceError, explainInsertFailure } from './errors';
 import type { Backend, TraceChannel, TraceOptions } from './options';
 import { buildPlan, insertArgv, planFamilies, type InstallPlan } from './plan';
 import { LiveSnapshots } from './snapshots';
-import { StateFile, undoSession, type SessionState } from './state';
+import { StateFile, missingNftObjects, undoSession, type NftObject, type SessionState } from './state';
 import type { Host } from './system';
 
 /** Where explained packets go: stdout (text/NDJSON) or the pipeline sinks. */
@@ -74,6 +74,7 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
     nftTables: [],
     sysctls: [],
     children: [],
+    nftCreated: [],
   };
   const stateFile = new StateFile(o.stateDir, state);
   stateFile.save();
@@ -136,20 +137,30 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       if (o.netns && channelName === 'kernel-log') setSysctl('net.netfilter.nf_log_all_netns', '1', undefined);
     }
 
-    // 2. The channel, before the rules: the first traced packet must not be missed.
-    channel = await openChannel(channelName, {
-      host,
-      ...(o.netns ? { netns: o.netns } : {}),
-      dir,
-      recordChild: (c) => {
-        state.children.push(c);
-        stateFile.save();
-      },
-    });
+    // 2. The channel, before the rules (the first traced packet must not be missed) — except `nft monitor`,
+    // which reads the ruleset once when it starts and prints "unknown rule handle" for rules added later.
+    const openCh = async (): Promise<LiveChannel> =>
+      openChannel(channelName, {
+        host,
+        ...(o.netns ? { netns: o.netns } : {}),
+        dir,
+        recordChild: (c) => {
+          state.children.push(c);
+          stateFile.save();
+        },
+      });
+    if (channelName !== 'nft-monitor') channel = await openCh();
 
     // 3. The TRACE rules (or table).
     const nsOpt = o.netns ? { netns: o.netns } : {};
     if (plan.kind === 'iptables') {
+      if (backend === 'iptables-nft') {
+        const created: NftObject[] = [];
+        for (const f of families)
+          created.push(...missingNftObjects(host, f === 4 ? 'ip' : 'ip6', 'raw', ['PREROUTING', 'OUTPUT'], o.netns));
+        state.nftCreated!.push(...created);
+        stateFile.save();
+      }
       for (const r of plan.rules) {
         state.rules.push(r);
         stateFile.save();
@@ -162,6 +173,8 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       const res = host.run(['nft', '-f', '-'], { ...nsOpt, input: plan.table.script });
       if (res.code !== 0) throw new TraceError(`nft could not add the trace table: ${res.stderr.trim()}\n${plan.table.script}`);
     }
+
+    channel ??= await openCh();
 
     // 4. The snapshot in force (TRACE rules included: their positions are part of what the kernel reports).
     snapshots = new LiveSnapshots(backend, families, dir, o.netns);
@@ -278,6 +291,7 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
     for (const line of undoSession(host, rulesOnly)) if (!o.quiet) log(`  ${line}`);
     state.rules.length = 0;
     state.nftTables.length = 0;
+    state.nftCreated!.length = 0;
     stateFile.save();
   }
 }

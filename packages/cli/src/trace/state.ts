@@ -38,6 +38,52 @@ export interface SessionState {
   readonly nftTables: { readonly family: string; readonly name: string; readonly netns?: string }[];
   readonly sysctls: SysctlChange[];
   readonly children: ChildRecord[];
+  /**
+   * nft tables and chains iptables-nft created for our rules (`table ip raw`, its PREROUTING chain): removed
+   * again when empty, so the ruleset is exactly as before.
+   */
+  readonly nftCreated?: NftObject[];
+}
+
+/** An nft table (no chain) or chain. */
+export interface NftObject {
+  readonly family: string;
+  readonly table: string;
+  readonly chain?: string;
+  readonly netns?: string;
+}
+
+/** Which of the objects iptables-nft is about to use do not exist yet (table first, then its chains). */
+export function missingNftObjects(host: Host, family: string, table: string, chains: readonly string[], netns?: string): NftObject[] {
+  const o = netns ? { netns } : {};
+  const ns = netns ? { netns } : {};
+  if (host.run(['nft', 'list', 'table', family, table], o).code !== 0)
+    return [{ family, table, ...ns }, ...chains.map((chain) => ({ family, table, chain, ...ns }))];
+  return chains
+    .filter((chain) => host.run(['nft', 'list', 'chain', family, table, chain], o).code !== 0)
+    .map((chain) => ({ family, table, chain, ...ns }));
+}
+
+/** Removes created nft objects that are empty now (chains without rules, then tables without chains). */
+function removeEmptyCreated(host: Host, objs: readonly NftObject[]): string[] {
+  const done: string[] = [];
+  const chains = objs.filter((x) => x.chain !== undefined);
+  const tables = objs.filter((x) => x.chain === undefined);
+  for (const c of [...chains].reverse()) {
+    const o = c.netns ? { netns: c.netns } : {};
+    const r = host.run(['nft', '-j', 'list', 'chain', c.family, c.table, c.chain!], o);
+    if (r.code !== 0 || r.stdout.includes('"rule"')) continue;
+    if (host.run(['nft', 'delete', 'chain', c.family, c.table, c.chain!], o).code === 0)
+      done.push(`removed the empty chain ${c.family} ${c.table} ${c.chain} that iptables-nft created for the trace`);
+  }
+  for (const t of [...tables].reverse()) {
+    const o = t.netns ? { netns: t.netns } : {};
+    const r = host.run(['nft', '-j', 'list', 'table', t.family, t.table], o);
+    if (r.code !== 0 || r.stdout.includes('"chain"')) continue;
+    if (host.run(['nft', 'delete', 'table', t.family, t.table], o).code === 0)
+      done.push(`removed the empty table ${t.family} ${t.table} that iptables-nft created for the trace`);
+  }
+  return done;
 }
 
 export function stateFileName(dir: string, id: string): string {
@@ -111,6 +157,7 @@ export function undoSession(host: Host, s: SessionState): string[] {
     const res = host.run(['nft', 'delete', 'table', t.family, t.name], t.netns ? { netns: t.netns } : {});
     if (res.code === 0) done.push(`removed nft table ${t.family} ${t.name}`);
   }
+  if (s.nftCreated?.length) done.push(...removeEmptyCreated(host, s.nftCreated));
   for (const c of [...s.sysctls].reverse()) {
     const now = host.readSysctl(c.key, c.netns);
     if (now === undefined) continue;
