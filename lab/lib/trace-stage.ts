@@ -1,0 +1,460 @@
+// The `ruletrail trace` stage: the real command, as root, in the lab's node namespace, on every backend.
+//
+// For each scenario × backend it loads the scenario's rules WITHOUT their TRACE rules (trace adds its own),
+// records the ruleset and the sysctls trace may touch, runs `ruletrail trace --netns NODE … --save DIR` with a
+// tcpdump-like filter built from the probes, sends the probes, stops the trace (SIGINT, SIGTERM, --count or
+// --duration, one per backend, so every way out is exercised), and then checks:
+//   - trace's live NDJSON equals `ruletrail explain` on the capture and snapshots it saved (same files, same
+//     adapters; for the monitor channels, whose lines carry no time, the arrival stamps trace adds are left out);
+//   - every probe has its packet, and on the iptables backends the scenario's expectation holds for it;
+//   - the ruleset (iptables-legacy-save, ip6tables-legacy-save, nft list ruleset) and the sysctls are exactly
+//     as before, and no process trace started is left.
+// Then, per backend, a trace killed with SIGKILL leaves its rules behind (checked), and `ruletrail trace
+// --cleanup` restores the node exactly.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { CLI, REPO_ROOT, checkExplanation, describe, packetsForProbe, type Json } from './explain';
+import { createTopology, readSysctl } from './netns';
+import { startService, runProbe } from './pass';
+import { nsRun, run, sleep, waitFor, type Bg } from './proc';
+import type { ChannelName, LabAddresses, Probe, ProbeRun, Scenario } from './types';
+
+export type TraceBackend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
+
+export interface TraceCase {
+  readonly backend: TraceBackend;
+  readonly channel: 'kernel-log' | 'nflog-pcap' | 'xtables-monitor' | 'nft-monitor';
+  /** How the trace is stopped in this case. */
+  readonly stop: 'SIGINT' | 'SIGTERM' | 'count' | 'duration';
+}
+
+export const TRACE_CASES: readonly TraceCase[] = [
+  { backend: 'iptables-legacy', channel: 'kernel-log', stop: 'SIGINT' },
+  { backend: 'iptables-legacy', channel: 'nflog-pcap', stop: 'SIGTERM' },
+  { backend: 'iptables-nft', channel: 'xtables-monitor', stop: 'count' },
+  { backend: 'nftables', channel: 'nft-monitor', stop: 'duration' },
+];
+
+/** Scenarios the stage runs by default: the write-up, an explicit DROP, UDP/ICMP with DNAT and REJECT. */
+export const TRACE_SCENARIOS: readonly string[] = ['incident', 'explicit-drop', 'udp-icmp'];
+
+type Report = (ok: boolean | 'known', text: string) => void;
+
+export interface TraceStageContext {
+  readonly prefix: string;
+  readonly tmp: string;
+  readonly outRoot: string;
+  readonly addresses: LabAddresses;
+  readonly macPrefix: string;
+  readonly report: Report;
+}
+
+const LAUNCHER = path.join(REPO_ROOT, 'packages', 'cli', 'bin', 'ruletrail.js');
+const cliPath = (): string => (fs.existsSync(LAUNCHER) ? LAUNCHER : CLI);
+
+/** The scenario's rules without TRACE rules: trace must install (and remove) its own. */
+function withoutTrace(rules: string): string {
+  return rules
+    .split('\n')
+    .filter((l) => !/ -j TRACE\b/.test(l))
+    .join('\n');
+}
+
+/** What must be identical before and after a trace. */
+function nodeState(node: string): string {
+  const parts: string[] = [];
+  for (const argv of [['iptables-legacy-save'], ['ip6tables-legacy-save'], ['nft', 'list', 'ruleset']]) {
+    const out = nsRun(node, argv, { allowFail: true }).stdout;
+    // Stamps and packet counters change with time and traffic, not with rules.
+    const norm = out
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.replace(/\[\d+:\d+\]/g, '[]').replace(/counter packets \d+ bytes \d+/g, 'counter'))
+      .join('\n');
+    parts.push(`== ${argv.join(' ')}\n${norm}`);
+  }
+  for (const k of ['net.netfilter.nf_log.2', 'net.netfilter.nf_log.10'])
+    parts.push(`== ${k} (node) ${nsRun(node, ['cat', `/proc/sys/${k.replace(/\./g, '/')}`]).stdout.trim()}`);
+  parts.push(`== net.netfilter.nf_log_all_netns (host) ${readSysctl('net.netfilter.nf_log_all_netns')}`);
+  return parts.join('\n');
+}
+
+function diff(a: string, b: string): string {
+  const al = a.split('\n');
+  const bl = b.split('\n');
+  const out: string[] = [];
+  for (const l of al) if (!bl.includes(l)) out.push(`- ${l}`);
+  for (const l of bl) if (!al.includes(l)) out.push(`+ ${l}`);
+  return out.slice(0, 12).join('\n        ');
+}
+
+/** A tcpdump-like filter selecting exactly the probes' first packets (SYNs, datagrams, echo requests). */
+export function probeFilter(probes: readonly Probe[], srcOf: (p: Probe) => string): string {
+  const parts = probes.map((p) => {
+    const src = `src host ${srcOf(p)}`;
+    if (p.proto === 'icmp') return `(${p.family === 6 ? 'icmp6' : 'icmp'} and ${src})`;
+    const syn = p.proto === 'tcp' ? ' and tcp[tcpflags] & tcp-syn != 0' : '';
+    return `(${p.proto} and ${src} and dst port ${p.dport}${syn})`;
+  });
+  return [...new Set(parts)].join(' or ');
+}
+
+function parseNdjson(text: string): Json[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Json);
+}
+
+/**
+ * The comparable form of an explanation. Monitor channels print no time, so trace stamps arrival times that the
+ * saved capture cannot carry: those fields are left out for them (and only for them).
+ */
+function comparable(p: Json, monitor: boolean): string {
+  const c = JSON.parse(JSON.stringify(p)) as Json;
+  if (monitor) {
+    const pk = c['packet'] as Json | undefined;
+    if (pk) delete pk['firstSeen'];
+    for (const s of (c['steps'] as Json[] | undefined) ?? []) delete s['time'];
+    c['flags'] = ((c['flags'] as string[] | undefined) ?? []).filter(
+      (f) => f !== 'event_before_snapshots' && f !== 'snapshot_by_fit',
+    );
+    delete c['cause'];
+  }
+  return JSON.stringify(c);
+}
+
+interface Started {
+  readonly bg: Bg;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exit: Promise<number | null>;
+}
+
+function startTrace(args: readonly string[], dir: string): Started {
+  fs.mkdirSync(dir, { recursive: true });
+  const child = spawn(process.execPath, [cliPath(), 'trace', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString('utf8')));
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const bg = {
+    name: 'ruletrail trace',
+    child,
+    pid: child.pid!,
+    stdoutFile: '',
+    stderrFile: '',
+    exited: () => child.exitCode !== null || child.signalCode !== null,
+    stderr: () => err,
+    stdout: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exit;
+    },
+  } as Bg;
+  return { bg, stdout: () => out, stderr: () => err, exit };
+}
+
+async function waitReady(t: Started): Promise<void> {
+  await waitFor(
+    'ruletrail trace to start tracing',
+    () => {
+      if (t.bg.exited()) throw new Error(`ruletrail trace exited at start: ${t.stderr().trim()}`);
+      return /ruletrail trace: session \w+: tracing/.test(t.stderr());
+    },
+    20_000,
+  );
+}
+
+/** Loads the scenario into a fresh node for a backend; returns the namespaces and services. */
+async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: string, dir: string) {
+  const a = ctx.addresses;
+  const topo = createTopology({
+    prefix: `${ctx.prefix}-t${idx}`,
+    clientAddr: a.client,
+    nodeAddr: a.node,
+    macPrefix: ctx.macPrefix,
+    ...(sc.pod ? { pod: { podAddr: a.pod, nodeSide: a.nodePodSide } } : {}),
+  });
+  const services: Bg[] = [];
+  try {
+    const rs = sc.rules(a);
+    for (const [text, fam] of [
+      [withoutTrace(rs.v4), 4],
+      [withoutTrace(rs.v6), 6],
+    ] as const) {
+      if (!text.trim()) continue;
+      const t = fam === 4 ? 'iptables' : 'ip6tables';
+      if (c.backend === 'iptables-legacy') nsRun(topo.node, [`${t}-legacy-restore`], { input: text });
+      else if (c.backend === 'iptables-nft') nsRun(topo.node, [`${t}-nft-restore`], { input: text });
+      else {
+        // Native nftables: the same rules translated by iptables-restore-translate, loaded with nft -f.
+        const file = path.join(dir, `rules-v${fam}.iptables`);
+        fs.writeFileSync(file, text);
+        const nft = run([`${t}-restore-translate`, '-f', file]).stdout;
+        fs.writeFileSync(path.join(dir, `rules-v${fam}.nft`), nft);
+        nsRun(topo.node, ['nft', '-f', '-'], { input: nft });
+      }
+    }
+    for (const s of sc.services) {
+      const ns = s.ns === 'node' ? topo.node : topo.client;
+      services.push(await startService(ns, s.kind, s.port, dir, ctx.tmp));
+    }
+  } catch (e) {
+    for (const s of services) await s.stop();
+    topo.destroy();
+    throw e;
+  }
+  return { topo, services };
+}
+
+function srcFor(a: LabAddresses, p: Probe): string {
+  const h = p.from === 'pod' ? a.pod : a.client;
+  return p.family === 4 ? h.v4 : h.v6;
+}
+
+/** Processes trace may have started (their command names) that still run in the node namespace. */
+function strayChildren(node: string): string[] {
+  const pids = run(['ip', 'netns', 'pids', node], { allowFail: true }).stdout.split(/\s+/).filter(Boolean);
+  const out: string[] = [];
+  for (const pid of pids) {
+    let cmd = '';
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    } catch {
+      continue;
+    }
+    if (/\b(tcpdump|xtables-monitor|nft monitor)\b/.test(cmd)) out.push(`${pid} ${cmd}`);
+  }
+  return out;
+}
+
+export async function runTraceStage(
+  ctx: TraceStageContext,
+  scs: readonly Scenario[],
+  cases: readonly TraceCase[] = TRACE_CASES,
+): Promise<void> {
+  const stateDir = path.join(ctx.tmp, 'trace-state');
+  let n = 0;
+  for (const sc of scs) {
+    for (const c of cases) {
+      n++;
+      const label = `trace ${sc.name}/${c.backend}+${c.channel}`;
+      const dir = path.join(ctx.outRoot, 'trace', sc.name, `${c.backend}-${c.channel}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      const t0 = Date.now();
+      try {
+        await traceCase(ctx, sc, c, String(n), dir, stateDir, label);
+      } catch (e) {
+        ctx.report(false, `${label}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (process.env.RT_LAB_VERBOSE) process.stderr.write(`${label}: ${Date.now() - t0} ms\n`);
+    }
+  }
+  // SIGKILL, then --cleanup: once per backend, on the first scenario.
+  const first = scs[0];
+  if (!first) return;
+  for (const c of cases) {
+    n++;
+    const label = `trace-kill ${first.name}/${c.backend}+${c.channel}`;
+    const dir = path.join(ctx.outRoot, 'trace', first.name, `${c.backend}-${c.channel}-sigkill`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      await killCase(ctx, first, c, String(n), dir, stateDir, label);
+    } catch (e) {
+      ctx.report(false, `${label}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+async function traceCase(
+  ctx: TraceStageContext,
+  sc: Scenario,
+  c: TraceCase,
+  idx: string,
+  dir: string,
+  stateDir: string,
+  label: string,
+): Promise<void> {
+  const a = ctx.addresses;
+  const { topo, services } = await setUp(ctx, sc, c, idx, dir);
+  try {
+    const probes = sc.probes.filter((p) => !(c.channel === 'xtables-monitor' && p.family === 6));
+    const before = nodeState(topo.node);
+    const save = path.join(dir, 'session');
+    const args = [
+      '--netns',
+      topo.node,
+      '--backend',
+      c.backend,
+      '--channel',
+      c.channel,
+      '--format',
+      'json',
+      '--save',
+      save,
+      '--state-dir',
+      stateDir,
+      '--duration',
+      c.stop === 'duration' ? `${probes.length * 2 + 4}s` : '60s',
+      ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
+      probeFilter(probes, (p) => srcFor(a, p)),
+    ];
+    fs.writeFileSync(path.join(dir, 'trace.cmd'), `ruletrail trace ${args.map((x) => (/\s/.test(x) ? JSON.stringify(x) : x)).join(' ')}\n`);
+    const t = startTrace(args, dir);
+    const runs: ProbeRun[] = [];
+    try {
+      await waitReady(t);
+      for (const p of probes) {
+        const from = p.from === 'pod' ? topo.pod : topo.client;
+        const h = p.to === 'node' ? a.node : a.client;
+        runs.push(runProbe(from!, p, srcFor(a, p), p.family === 4 ? h.v4 : h.v6));
+        await sleep(150);
+      }
+      if (c.stop === 'SIGINT' || c.stop === 'SIGTERM') {
+        // Let the last packet complete (correlation window), then stop it as an operator would.
+        await sleep(2500);
+        t.bg.child.kill(c.stop);
+      }
+    } catch (e) {
+      t.bg.child.kill('SIGTERM');
+      await t.exit;
+      throw e;
+    }
+    const code = await Promise.race([t.exit, sleep(90_000).then(() => 'hung' as const)]);
+    fs.writeFileSync(path.join(dir, 'trace.ndjson'), t.stdout());
+    fs.writeFileSync(path.join(dir, 'trace.stderr'), t.stderr());
+    if (code === 'hung') {
+      t.bg.child.kill('SIGKILL');
+      throw new Error('ruletrail trace did not stop');
+    }
+    const after = nodeState(topo.node);
+    const stray = strayChildren(topo.node);
+    if (code !== 0) ctx.report(false, `${label}: exit ${code}: ${t.stderr().trim().split('\n').slice(-3).join(' | ')}`);
+    if (before !== after) ctx.report(false, `${label}: the node is not as before the trace:\n        ${diff(before, after)}`);
+    else if (stray.length) ctx.report(false, `${label}: processes left running: ${stray.join('; ')}`);
+    else ctx.report(true, `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before, no process left`);
+
+    // Live output vs `ruletrail explain` on what trace saved.
+    const live = parseNdjson(t.stdout());
+    const session = JSON.parse(fs.readFileSync(path.join(save, 'session.json'), 'utf8')) as {
+      capture: string;
+      rules: string[];
+      explainArgs: string[];
+    };
+    const explainArgv = [
+      cliPath(),
+      'explain',
+      '--format',
+      'json',
+      ...session.rules.flatMap((r) => ['--rules', r]),
+      ...session.explainArgs,
+      session.capture,
+    ];
+    const ex = run([process.execPath, ...explainArgv], { allowFail: true, cwd: save, timeoutMs: 60_000 });
+    fs.writeFileSync(path.join(dir, 'explain.ndjson'), ex.stdout);
+    fs.writeFileSync(path.join(dir, 'explain.cmd'), `(cd ${save} && node ${explainArgv.join(' ')})\n`);
+    const offline = parseNdjson(ex.stdout);
+    const monitor = c.channel === 'xtables-monitor' || c.channel === 'nft-monitor';
+    const l = live.map((p) => comparable(p, monitor)).sort();
+    const o = offline.map((p) => comparable(p, monitor)).sort();
+    if (ex.code !== 0) ctx.report(false, `${label}: ruletrail explain on the saved capture exited ${ex.code}: ${ex.stderr.trim()}`);
+    else if (live.length === 0) ctx.report(false, `${label}: trace printed no packet`);
+    else if (JSON.stringify(l) !== JSON.stringify(o))
+      ctx.report(
+        false,
+        `${label}: live explanations differ from 'ruletrail explain' on the saved capture (${live.length} live, ${offline.length} offline; see ${dir})`,
+      );
+    else ctx.report(true, `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture}`);
+
+    // Each probe's packet, and (iptables backends) the scenario's expectation for it.
+    for (const pr of runs) {
+      const probe = probes.find((p) => p.id === pr.id)!;
+      const pk = packetsForProbe(live, probe, pr);
+      if (pk.length === 0) {
+        ctx.report(false, `${label} ${pr.id}: no live explanation for the probe (${pr.result})`);
+        continue;
+      }
+      if (c.backend === 'nftables') {
+        ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
+        continue;
+      }
+      const errs = new Set<string>();
+      for (const p of pk) for (const e of checkExplanation(p, probe.explain, c.channel as ChannelName)) errs.add(e);
+      if (errs.size) ctx.report(false, `${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(pk[0]!)}`);
+      else ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
+    }
+  } finally {
+    for (const s of services) await s.stop();
+    topo.destroy();
+  }
+}
+
+async function killCase(
+  ctx: TraceStageContext,
+  sc: Scenario,
+  c: TraceCase,
+  idx: string,
+  dir: string,
+  stateDir: string,
+  label: string,
+): Promise<void> {
+  const { topo, services } = await setUp(ctx, sc, c, idx, dir);
+  try {
+    const before = nodeState(topo.node);
+    const t = startTrace(
+      [
+        '--netns',
+        topo.node,
+        '--backend',
+        c.backend,
+        '--channel',
+        c.channel,
+        '--state-dir',
+        stateDir,
+        '--duration',
+        '60s',
+        'tcp and dst port 52000',
+      ],
+      dir,
+    );
+    try {
+      await waitReady(t);
+    } finally {
+      t.bg.child.kill('SIGKILL');
+      await t.exit;
+    }
+    const during = nodeState(topo.node);
+    const leftover = /ruletrail-trace:/.test(during);
+    const stateFiles = fs.existsSync(stateDir) ? fs.readdirSync(stateDir).filter((f) => f.startsWith('trace-')) : [];
+    if (!leftover) ctx.report(false, `${label}: after SIGKILL no rule of the trace is left — the check would prove nothing`);
+    const cl = run([process.execPath, cliPath(), 'trace', '--cleanup', '--netns', topo.node, '--state-dir', stateDir], {
+      allowFail: true,
+      cwd: REPO_ROOT,
+    });
+    fs.writeFileSync(path.join(dir, 'cleanup.stderr'), cl.stderr);
+    await sleep(200);
+    const after = nodeState(topo.node);
+    const stray = strayChildren(topo.node);
+    const left = fs.existsSync(stateDir) ? fs.readdirSync(stateDir).filter((f) => f.startsWith('trace-')) : [];
+    if (cl.code !== 0) ctx.report(false, `${label}: trace --cleanup exited ${cl.code}: ${cl.stderr.trim()}`);
+    else if (before !== after) ctx.report(false, `${label}: after --cleanup the node is not as before:\n        ${diff(before, after)}`);
+    else if (stray.length) ctx.report(false, `${label}: processes left running after --cleanup: ${stray.join('; ')}`);
+    else if (left.length) ctx.report(false, `${label}: state files left after --cleanup: ${left.join(', ')}`);
+    else
+      ctx.report(
+        true,
+        `${label}: SIGKILL left ${leftover ? 'its rules' : 'nothing'}${stateFiles.length ? ' and its state file' : ''}; --cleanup restored ruleset and sysctls exactly (${cl.stderr.split('\n').filter((x) => /removed|restored|stopped/.test(x)).length} actions)`,
+      );
+  } finally {
+    for (const s of services) await s.stop();
+    topo.destroy();
+  }
+}
