@@ -64,7 +64,13 @@ function withoutTrace(rules: string): string {
 /** What must be identical before and after a trace. */
 function nodeState(node: string): string {
   const parts: string[] = [];
-  for (const argv of [['iptables-legacy-save'], ['ip6tables-legacy-save'], ['nft', 'list', 'ruleset']]) {
+  for (const argv of [
+    ['iptables-legacy-save'],
+    ['ip6tables-legacy-save'],
+    ['iptables-nft-save'],
+    ['ip6tables-nft-save'],
+    ['nft', 'list', 'ruleset'],
+  ]) {
     const out = nsRun(node, argv, { allowFail: true }).stdout;
     // Stamps and packet counters change with time and traffic, not with rules.
     const norm = out
@@ -196,7 +202,12 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
         // Native nftables: the same rules translated by iptables-restore-translate, loaded with nft -f.
         const file = path.join(dir, `rules-v${fam}.iptables`);
         fs.writeFileSync(file, text);
-        const nft = run([`${t}-restore-translate`, '-f', file]).stdout;
+        // iptables-restore-translate 1.8.9 drops the protocol of `-p tcp -m tcp -j DNAT --to-destination A:P`,
+        // which nft then refuses ("transport protocol mapping is only valid after transport protocol match").
+        const nft = run([`${t}-restore-translate`, '-f', file])
+          .stdout.split('\n')
+          .map((l) => (/ dnat to \S+:\d+/.test(l) && !/\b(tcp|udp|l4proto)\b/.test(l) ? l.replace(' counter dnat', ' meta l4proto tcp counter dnat') : l))
+          .join('\n');
         fs.writeFileSync(path.join(dir, `rules-v${fam}.nft`), nft);
         nsRun(topo.node, ['nft', '-f', '-'], { input: nft });
       }

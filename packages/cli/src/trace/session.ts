@@ -14,7 +14,7 @@ import { TraceError, explainInsertFailure } from './errors';
 import type { Backend, TraceChannel, TraceOptions } from './options';
 import { buildPlan, insertArgv, planFamilies, type InstallPlan } from './plan';
 import { LiveSnapshots } from './snapshots';
-import { StateFile, missingNftObjects, undoSession, type NftObject, type SessionState } from './state';
+import { StateFile, legacyTables, missingNftObjects, undoSession, type NftObject, type SessionState } from './state';
 import type { Host } from './system';
 
 /** Where explained packets go: stdout (text/NDJSON) or the pipeline sinks. */
@@ -58,7 +58,26 @@ function sleep(ms: number): Promise<void> {
 export async function runSession(p: SessionParams): Promise<SessionResult> {
   const { host, options: o, backend, channel: channelName, log } = p;
   const id = newSessionId();
-  const plan: InstallPlan = buildPlan(backend, o.selection, id, o.rate);
+  let plan: InstallPlan = buildPlan(backend, o.selection, id, o.rate);
+  if (plan.kind === 'iptables') {
+    // A family without any table has no rule to explain; tracing it would only create tables the node did not
+    // have (and iptables-legacy cannot unregister one).
+    const present = familiesWithTables(host, backend, o.netns);
+    if (present.length) {
+      const skipped = planFamilies(plan).filter((f) => !present.includes(f));
+      if (skipped.length) {
+        const kept = plan.rules.filter((r) => present.includes(r.family));
+        if (!kept.length)
+          throw new TraceError(`the filter selects IPv${skipped.join('/')} only, but ${backend} has no IPv${skipped.join('/')} tables here: no rule would see those packets`);
+        if (!o.quiet) log(`ruletrail trace: ${backend} has no IPv${skipped.join('/')} tables here (no rule sees those packets): tracing IPv${present.join('/')} only`);
+        plan = { kind: 'iptables', rules: kept };
+      }
+    }
+    if (backend === 'iptables-legacy')
+      for (const f of planFamilies(plan))
+        if (!legacyTables(host, f, o.netns).includes('raw') && !o.quiet)
+          log(`ruletrail trace: note: the IPv${f} raw table gets registered for the TRACE rules and stays (empty) afterwards: iptables-legacy cannot unregister a table`);
+  }
   const families = planFamilies(plan);
   const dir = o.save ? resolve(o.save) : mkdtempSync(join(tmpdir(), 'ruletrail-trace-'));
   mkdirSync(dir, { recursive: true });
@@ -315,4 +334,12 @@ function sessionInfo(id: string, backend: Backend, ch: LiveChannel, snap: LiveSn
     null,
     2,
   );
+}
+
+/** Families in which the backend has any table at all (legacy: registered tables; iptables-nft: nft tables). */
+function familiesWithTables(host: Host, backend: Backend, netns: string | undefined): (4 | 6)[] {
+  if (backend === 'iptables-legacy') return ([4, 6] as const).filter((f) => legacyTables(host, f, netns).length > 0);
+  const r = host.run(['nft', 'list', 'tables'], netns ? { netns } : {});
+  if (r.code !== 0) return [];
+  return ([4, 6] as const).filter((f) => new RegExp(`^table ${f === 4 ? 'ip' : 'ip6'} `, 'm').test(r.stdout));
 }

@@ -183,6 +183,12 @@ const SAVE_TOOLS: readonly [save: string, tool: string, family: 4 | 6][] = [
   ['ip6tables-nft-save', 'ip6tables-nft', 6],
 ];
 
+/** The iptables-legacy tables registered (in the netns): /proc/net/ip_tables_names or ip6_tables_names. */
+export function legacyTables(host: Host, family: 4 | 6, netns: string | undefined): string[] {
+  const r = host.run(['cat', `/proc/net/${family === 4 ? 'ip' : 'ip6'}_tables_names`], netns ? { netns } : {});
+  return r.code === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+}
+
 /**
  * Rules and nft tables carrying a session comment whose session does not run (`keep` holds the ids that do).
  * Found from `*-save -t raw` and `nft list tables`; each is returned as the argv that removes exactly it.
@@ -192,6 +198,8 @@ export function findLeftovers(host: Host, netns: string | undefined, keep: Reado
   const opts = netns ? { netns } : {};
   for (const [save, tool, family] of SAVE_TOOLS) {
     if (!host.has(save)) continue;
+    // `iptables-legacy-save -t raw` would register the legacy raw table where there is none: look first.
+    if (tool.endsWith('-legacy') && !legacyTables(host, family, netns).includes('raw')) continue;
     const r = host.run([save, '-t', 'raw'], opts);
     if (r.code !== 0) continue;
     for (const line of r.stdout.split('\n')) {
