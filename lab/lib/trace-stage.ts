@@ -206,7 +206,11 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
         // which nft then refuses ("transport protocol mapping is only valid after transport protocol match").
         const nft = run([`${t}-restore-translate`, '-f', file])
           .stdout.split('\n')
-          .map((l) => (/ dnat to \S+:\d+/.test(l) && !/\b(tcp|udp|l4proto)\b/.test(l) ? l.replace(' counter dnat', ' meta l4proto tcp counter dnat') : l))
+          .map((l) =>
+            / dnat to \S+:\d+/.test(l) && !/\b(tcp|udp|l4proto)\b/.test(l.split(' comment ')[0]!)
+              ? l.replace(' counter dnat', ' meta l4proto tcp counter dnat')
+              : l,
+          )
           .join('\n');
         fs.writeFileSync(path.join(dir, `rules-v${fam}.nft`), nft);
         nsRun(topo.node, ['nft', '-f', '-'], { input: nft });
