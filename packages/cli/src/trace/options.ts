@@ -83,8 +83,15 @@ export const DEFAULT_STATE_DIR = '/run/ruletrail';
 
 /** Parses `ruletrail trace` arguments. @throws UsageError with the reason. */
 export function parseTraceOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {}, isTty = false): TraceOptions {
+  // `--match '-p tcp …'`: a value that starts with a dash is refused by parseArgs unless attached with '='.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--match' && i + 1 < argv.length) args.push(`--match=${argv[++i]!}`);
+    else args.push(a);
+  }
   const { values, positionals } = parseArgs({
-    args: [...argv],
+    args,
     allowPositionals: true,
     strict: true,
     options: {
