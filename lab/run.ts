@@ -324,7 +324,10 @@ async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; d
 /** The 'ruletrail trace' stage (lib/trace-stage.ts): the real command on every backend, in fresh namespaces. */
 async function traceStage(args: Args, outRoot: string): Promise<void> {
   if (!fs.existsSync(CLI)) {
-    report(false, `trace: ruletrail CLI not built (${path.relative(REPO_ROOT, CLI)} missing; run npm run build)`);
+    report(
+      false,
+      `trace: ruletrail CLI not built (${path.relative(REPO_ROOT, CLI)} missing; run npm run build)`,
+    );
     return;
   }
   if (args.trace === 'only') preflight();

@@ -322,7 +322,10 @@ async function traceCase(
       ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
       probeFilter(probes, (p) => srcFor(a, p)),
     ];
-    fs.writeFileSync(path.join(dir, 'trace.cmd'), `ruletrail trace ${args.map((x) => (/\s/.test(x) ? JSON.stringify(x) : x)).join(' ')}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'trace.cmd'),
+      `ruletrail trace ${args.map((x) => (/\s/.test(x) ? JSON.stringify(x) : x)).join(' ')}\n`,
+    );
     const t = startTrace(args, dir);
     const runs: ProbeRun[] = [];
     try {
@@ -352,10 +355,16 @@ async function traceCase(
     }
     const after = nodeState(topo.node);
     const stray = strayChildren(topo.node);
-    if (code !== 0) ctx.report(false, `${label}: exit ${code}: ${t.stderr().trim().split('\n').slice(-3).join(' | ')}`);
-    if (before !== after) ctx.report(false, `${label}: the node is not as before the trace:\n        ${diff(before, after)}`);
+    if (code !== 0)
+      ctx.report(false, `${label}: exit ${code}: ${t.stderr().trim().split('\n').slice(-3).join(' | ')}`);
+    if (before !== after)
+      ctx.report(false, `${label}: the node is not as before the trace:\n        ${diff(before, after)}`);
     else if (stray.length) ctx.report(false, `${label}: processes left running: ${stray.join('; ')}`);
-    else ctx.report(true, `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before, no process left`);
+    else
+      ctx.report(
+        true,
+        `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before, no process left`,
+      );
 
     // Live output vs `ruletrail explain` on what trace saved.
     const live = parseNdjson(t.stdout());
@@ -380,14 +389,22 @@ async function traceCase(
     const monitor = c.channel === 'xtables-monitor' || c.channel === 'nft-monitor';
     const l = live.map((p) => comparable(p, monitor)).sort();
     const o = offline.map((p) => comparable(p, monitor)).sort();
-    if (ex.code !== 0) ctx.report(false, `${label}: ruletrail explain on the saved capture exited ${ex.code}: ${ex.stderr.trim()}`);
+    if (ex.code !== 0)
+      ctx.report(
+        false,
+        `${label}: ruletrail explain on the saved capture exited ${ex.code}: ${ex.stderr.trim()}`,
+      );
     else if (live.length === 0) ctx.report(false, `${label}: trace printed no packet`);
     else if (JSON.stringify(l) !== JSON.stringify(o))
       ctx.report(
         false,
         `${label}: live explanations differ from 'ruletrail explain' on the saved capture (${live.length} live, ${offline.length} offline; see ${dir})`,
       );
-    else ctx.report(true, `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture}`);
+    else
+      ctx.report(
+        true,
+        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture}`,
+      );
 
     // Each probe's packet, and (iptables backends) the scenario's expectation for it.
     for (const pr of runs) {
@@ -402,8 +419,10 @@ async function traceCase(
         continue;
       }
       const errs = new Set<string>();
-      for (const p of pk) for (const e of checkExplanation(p, probe.explain, c.channel as ChannelName)) errs.add(e);
-      if (errs.size) ctx.report(false, `${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(pk[0]!)}`);
+      for (const p of pk)
+        for (const e of checkExplanation(p, probe.explain, c.channel as ChannelName)) errs.add(e);
+      if (errs.size)
+        ctx.report(false, `${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(pk[0]!)}`);
       else ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
     }
   } finally {
@@ -448,20 +467,36 @@ async function killCase(
     }
     const during = nodeState(topo.node);
     const leftover = /ruletrail-trace:/.test(during);
-    const stateFiles = fs.existsSync(stateDir) ? fs.readdirSync(stateDir).filter((f) => f.startsWith('trace-')) : [];
-    if (!leftover) ctx.report(false, `${label}: after SIGKILL no rule of the trace is left — the check would prove nothing`);
-    const cl = run([process.execPath, cliPath(), 'trace', '--cleanup', '--netns', topo.node, '--state-dir', stateDir], {
-      allowFail: true,
-      cwd: REPO_ROOT,
-    });
+    const stateFiles = fs.existsSync(stateDir)
+      ? fs.readdirSync(stateDir).filter((f) => f.startsWith('trace-'))
+      : [];
+    if (!leftover)
+      ctx.report(
+        false,
+        `${label}: after SIGKILL no rule of the trace is left — the check would prove nothing`,
+      );
+    const cl = run(
+      [process.execPath, cliPath(), 'trace', '--cleanup', '--netns', topo.node, '--state-dir', stateDir],
+      {
+        allowFail: true,
+        cwd: REPO_ROOT,
+      },
+    );
     fs.writeFileSync(path.join(dir, 'cleanup.stderr'), cl.stderr);
     await sleep(200);
     const after = nodeState(topo.node);
     const stray = strayChildren(topo.node);
-    const left = fs.existsSync(stateDir) ? fs.readdirSync(stateDir).filter((f) => f.startsWith('trace-')) : [];
+    const left = fs.existsSync(stateDir)
+      ? fs.readdirSync(stateDir).filter((f) => f.startsWith('trace-'))
+      : [];
     if (cl.code !== 0) ctx.report(false, `${label}: trace --cleanup exited ${cl.code}: ${cl.stderr.trim()}`);
-    else if (before !== after) ctx.report(false, `${label}: after --cleanup the node is not as before:\n        ${diff(before, after)}`);
-    else if (stray.length) ctx.report(false, `${label}: processes left running after --cleanup: ${stray.join('; ')}`);
+    else if (before !== after)
+      ctx.report(
+        false,
+        `${label}: after --cleanup the node is not as before:\n        ${diff(before, after)}`,
+      );
+    else if (stray.length)
+      ctx.report(false, `${label}: processes left running after --cleanup: ${stray.join('; ')}`);
     else if (left.length) ctx.report(false, `${label}: state files left after --cleanup: ${left.join(', ')}`);
     else
       ctx.report(

@@ -16,7 +16,8 @@ import {
 function ipt(f: CompiledFilter): string[] {
   const out: string[] = [];
   for (const r of f.rules)
-    for (const fam of [4, 6] as const) if (ruleAppliesTo(r, fam)) out.push(`v${fam}: ${iptablesMatch(r, fam).join(' ')}`);
+    for (const fam of [4, 6] as const)
+      if (ruleAppliesTo(r, fam)) out.push(`v${fam}: ${iptablesMatch(r, fam).join(' ')}`);
   return out;
 }
 const nft = (f: CompiledFilter) => f.rules.map(nftMatch);
@@ -50,14 +51,23 @@ describe('trace filter compiler', () => {
   it('expands host into source or destination, and keeps the family of the address', () => {
     const f = compileFilter('host fd00::4 and icmp6');
     assert.deepEqual(ipt(f), ['v6: -s fd00::4/128 -p ipv6-icmp', 'v6: -d fd00::4/128 -p ipv6-icmp']);
-    assert.deepEqual(nft(f), ['ip6 saddr fd00::4/128 meta l4proto ipv6-icmp', 'ip6 daddr fd00::4/128 meta l4proto ipv6-icmp']);
+    assert.deepEqual(nft(f), [
+      'ip6 saddr fd00::4/128 meta l4proto ipv6-icmp',
+      'ip6 daddr fd00::4/128 meta l4proto ipv6-icmp',
+    ]);
   });
 
   it('compiles or/not/parentheses into disjunctive normal form with negations on the matches', () => {
     const f = compileFilter('tcp and not (dst port 22 or src net 192.168.0.0/16)');
     // not (a or b) = not a and not b: one rule per family, the negated v4 network only in the v4 rule.
-    assert.deepEqual(ipt(f), ['v4: ! -s 192.168.0.0/16 -p tcp -m tcp ! --dport 22', 'v6: -p tcp -m tcp ! --dport 22']);
-    assert.deepEqual(nft(f), ['ip saddr != 192.168.0.0/16 tcp dport != 22', 'meta nfproto ipv6 tcp dport != 22']);
+    assert.deepEqual(ipt(f), [
+      'v4: ! -s 192.168.0.0/16 -p tcp -m tcp ! --dport 22',
+      'v6: -p tcp -m tcp ! --dport 22',
+    ]);
+    assert.deepEqual(nft(f), [
+      'ip saddr != 192.168.0.0/16 tcp dport != 22',
+      'meta nfproto ipv6 tcp dport != 22',
+    ]);
   });
 
   it('compiles TCP flag tests', () => {
@@ -107,6 +117,9 @@ describe('trace filter compiler', () => {
   });
 
   it('refuses filters that would expand into too many rules', () => {
-    fails('(port 1 or port 2) and (src 10.0.0.1 or src 10.0.0.2 or src 10.0.0.3) and (dst 10.0.1.1 or dst 10.0.1.2)', /at most 16|more than/);
+    fails(
+      '(port 1 or port 2) and (src 10.0.0.1 or src 10.0.0.2 or src 10.0.0.3) and (dst 10.0.1.1 or dst 10.0.1.2)',
+      /at most 16|more than/,
+    );
   });
 });

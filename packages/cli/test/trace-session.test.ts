@@ -13,7 +13,13 @@ import type { NetfilterEvent } from '@ruletrail/event';
 import { chooseBackend } from '../src/trace/backend';
 import { boundNflogGroups, kmsgToLine, parseKmsgRecord } from '../src/trace/channels';
 import { explainInsertFailure } from '../src/trace/errors';
-import { parseTraceOptions, parseDuration, parseRate, shellSplit, type TraceOptions } from '../src/trace/options';
+import {
+  parseTraceOptions,
+  parseDuration,
+  parseRate,
+  shellSplit,
+  type TraceOptions,
+} from '../src/trace/options';
 import { buildPlan, deleteArgv, insertArgv, matchFamilies } from '../src/trace/plan';
 import { cleanupStale, findLeftovers, StateFile, undoSession, type SessionState } from '../src/trace/state';
 import type { Host, RunOptions, RunResult } from '../src/trace/system';
@@ -21,7 +27,11 @@ import { traceCommand } from '../src/trace/index';
 
 const opts = (...argv: string[]): TraceOptions => parseTraceOptions(argv);
 function usage(argv: string[], re: RegExp): void {
-  assert.throws(() => parseTraceOptions(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+  assert.throws(
+    () => parseTraceOptions(argv),
+    (e: unknown) => e instanceof UsageError && re.test(e.message),
+    argv.join(' '),
+  );
 }
 
 /**
@@ -42,7 +52,8 @@ class FakeHost implements Host {
     this.log.push(`${o.netns ? `[${o.netns}] ` : ''}${argv.join(' ')}`);
     const [cmd, ...rest] = argv;
     const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
-    if (cmd === 'cat' && rest[0]?.endsWith('_tables_names')) return ok(this.legacyRaw ? 'raw\nfilter\n' : 'filter\n');
+    if (cmd === 'cat' && rest[0]?.endsWith('_tables_names'))
+      return ok(this.legacyRaw ? 'raw\nfilter\n' : 'filter\n');
     if (cmd?.endsWith('-save')) {
       const tool = cmd.replace(/-save$/, '');
       const lines = this.rules.get(tool) ?? [];
@@ -54,12 +65,18 @@ class FakeHost implements Host {
         const want = JSON.stringify(['-A', ...rest.slice(i + 1)]);
         const list = this.rules.get(cmd) ?? [];
         const at = list.findIndex((l) => JSON.stringify(shellSplit(l)) === want);
-        if (at < 0) return { code: 1, stdout: '', stderr: 'iptables: Bad rule (does a matching rule exist in that chain?).' };
+        if (at < 0)
+          return {
+            code: 1,
+            stdout: '',
+            stderr: 'iptables: Bad rule (does a matching rule exist in that chain?).',
+          };
         list.splice(at, 1);
         return ok();
       }
     }
-    if (cmd === 'nft' && rest[0] === 'list' && rest[1] === 'tables') return ok(this.nftTables.map((t) => `table ${t}\n`).join(''));
+    if (cmd === 'nft' && rest[0] === 'list' && rest[1] === 'tables')
+      return ok(this.nftTables.map((t) => `table ${t}\n`).join(''));
     if (cmd === 'nft' && rest[0] === 'delete' && rest[1] === 'table') {
       const t = `${rest[2]} ${rest[3]}`;
       if (!this.nftTables.includes(t)) return { code: 1, stdout: '', stderr: 'No such file or directory' };
@@ -124,7 +141,21 @@ describe('ruletrail trace: options', () => {
   });
 
   it('parses --duration, --count, --rate, --netns, --backend and --channel (with aliases)', () => {
-    const o = opts('--duration', '2m', '--count', '5', '--rate', '600/m', '--netns', 'node-1', '--backend', 'legacy', '--channel', 'nflog', 'udp');
+    const o = opts(
+      '--duration',
+      '2m',
+      '--count',
+      '5',
+      '--rate',
+      '600/m',
+      '--netns',
+      'node-1',
+      '--backend',
+      'legacy',
+      '--channel',
+      'nflog',
+      'udp',
+    );
     assert.equal(o.durationMs, 120_000);
     assert.equal(o.count, 5);
     assert.deepEqual(o.rate, { perSecond: 10, text: '600/minute' });
@@ -138,8 +169,26 @@ describe('ruletrail trace: options', () => {
 
   it('takes iptables match arguments with --match, split like a shell', () => {
     const o = opts('--match', `-p tcp --dport 52000 -m comment --comment 'a b'`);
-    assert.deepEqual(o.selection.kind === 'match' && o.selection.args, ['-p', 'tcp', '--dport', '52000', '-m', 'comment', '--comment', 'a b']);
-    assert.deepEqual(shellSplit(`-A X -m comment --comment "say \\"hi\\"" -j TRACE`), ['-A', 'X', '-m', 'comment', '--comment', 'say "hi"', '-j', 'TRACE']);
+    assert.deepEqual(o.selection.kind === 'match' && o.selection.args, [
+      '-p',
+      'tcp',
+      '--dport',
+      '52000',
+      '-m',
+      'comment',
+      '--comment',
+      'a b',
+    ]);
+    assert.deepEqual(shellSplit(`-A X -m comment --comment "say \\"hi\\"" -j TRACE`), [
+      '-A',
+      'X',
+      '-m',
+      'comment',
+      '--comment',
+      'say "hi"',
+      '-j',
+      'TRACE',
+    ]);
   });
 
   it('refuses to trace without a rate limit unless --no-limit is given', () => {
@@ -182,10 +231,32 @@ describe('ruletrail trace: install plan', () => {
     );
     const r = plan.rules[0]!;
     assert.deepEqual(insertArgv(r), [
-      'iptables-nft', '-w', '5', '-t', 'raw', '-I', 'PREROUTING', '1',
-      '-p', 'tcp', '-m', 'tcp', '--dport', '52000',
-      '-m', 'limit', '--limit', '10/second', '--limit-burst', '10',
-      '-m', 'comment', '--comment', 'ruletrail-trace:abc123', '-j', 'TRACE',
+      'iptables-nft',
+      '-w',
+      '5',
+      '-t',
+      'raw',
+      '-I',
+      'PREROUTING',
+      '1',
+      '-p',
+      'tcp',
+      '-m',
+      'tcp',
+      '--dport',
+      '52000',
+      '-m',
+      'limit',
+      '--limit',
+      '10/second',
+      '--limit-burst',
+      '10',
+      '-m',
+      'comment',
+      '--comment',
+      'ruletrail-trace:abc123',
+      '-j',
+      'TRACE',
     ]);
     assert.deepEqual(deleteArgv(r).slice(0, 7), ['iptables-nft', '-w', '5', '-t', 'raw', '-D', 'PREROUTING']);
   });
@@ -196,8 +267,14 @@ describe('ruletrail trace: install plan', () => {
     assert.equal(plan.kind, 'nft');
     if (plan.kind !== 'nft') return;
     assert.equal(plan.table.name, 'ruletrail_trace_abc123');
-    assert.match(plan.table.script, /chain prerouting \{ type filter hook prerouting priority -301; policy accept; \}/);
-    assert.match(plan.table.script, /add rule inet ruletrail_trace_abc123 output udp dport 53 limit rate 5\/second burst 5 packets meta nftrace set 1 comment "ruletrail-trace:abc123"/);
+    assert.match(
+      plan.table.script,
+      /chain prerouting \{ type filter hook prerouting priority -301; policy accept; \}/,
+    );
+    assert.match(
+      plan.table.script,
+      /add rule inet ruletrail_trace_abc123 output udp dport 53 limit rate 5\/second burst 5 packets meta nftrace set 1 comment "ruletrail-trace:abc123"/,
+    );
     const none = buildPlan('nftables', opts('--no-limit', 'icmp').selection, 'x1', undefined);
     assert.doesNotMatch(none.kind === 'nft' ? none.table.script : '', /limit/);
   });
@@ -216,7 +293,16 @@ describe('ruletrail trace: state file and clean-up', () => {
   it('undoes a dead session from its state file: children, its own rules, sysctls still set to its value', () => {
     const host = new FakeHost();
     const d = dir();
-    const mine = { tool: 'iptables-legacy', family: 4 as const, table: 'raw' as const, chain: 'PREROUTING', spec: RULE('dead1').split(' ').slice(2).map((w) => w.replace(/"/g, '')) };
+    const mine = {
+      tool: 'iptables-legacy',
+      family: 4 as const,
+      table: 'raw' as const,
+      chain: 'PREROUTING',
+      spec: RULE('dead1')
+        .split(' ')
+        .slice(2)
+        .map((w) => w.replace(/"/g, '')),
+    };
     host.rules.set('iptables-legacy', [RULE('dead1'), '-A PREROUTING -j CT --notrack']);
     host.procs.set(4242, 'tcpdump -i nflog:0 -U -w -');
     host.sysctls.set('n1|net.netfilter.nf_log.2', 'nfnetlink_log');
@@ -234,13 +320,23 @@ describe('ruletrail trace: state file and clean-up', () => {
       }),
     ).save();
     const lines = cleanupStale(host, d, 'n1');
-    assert.deepEqual(host.rules.get('iptables-legacy'), ['-A PREROUTING -j CT --notrack'], 'only our rule is removed');
+    assert.deepEqual(
+      host.rules.get('iptables-legacy'),
+      ['-A PREROUTING -j CT --notrack'],
+      'only our rule is removed',
+    );
     assert.deepEqual(host.killed, [4242]);
     assert.equal(host.readSysctl('net.netfilter.nf_log.2', 'n1'), 'NONE');
     assert.equal(host.readSysctl('net.netfilter.nf_log_all_netns'), '0');
     assert.deepEqual(readdirSync(d), [], 'the state file is removed');
-    assert.ok(lines.some((l) => /session dead1 .* is gone/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /restored net.netfilter.nf_log.2=NONE \(netns n1\)/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /session dead1 .* is gone/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /restored net.netfilter.nf_log.2=NONE \(netns n1\)/.test(l)),
+      lines.join('\n'),
+    );
   });
 
   it('leaves a running session alone, and finds a lost session by its comment', () => {
@@ -248,11 +344,18 @@ describe('ruletrail trace: state file and clean-up', () => {
     const d = dir();
     host.procs.set(777, 'node ruletrail trace tcp');
     new StateFile(d, state('live1', 777)).save();
-    host.rules.set('iptables-legacy', [RULE('live1'), RULE('lost1', 80), '-A PREROUTING -m comment --comment "ruletrail-tracer:x" -j ACCEPT']);
+    host.rules.set('iptables-legacy', [
+      RULE('live1'),
+      RULE('lost1', 80),
+      '-A PREROUTING -m comment --comment "ruletrail-tracer:x" -j ACCEPT',
+    ]);
     host.rules.set('ip6tables-nft', [RULE('lost1', 80)]);
     host.nftTables = ['inet ruletrail_trace_lost2', 'inet ruletrail_trace_live1', 'ip filter'];
     const lines = cleanupStale(host, d, undefined);
-    assert.deepEqual(host.rules.get('iptables-legacy'), [RULE('live1'), '-A PREROUTING -m comment --comment "ruletrail-tracer:x" -j ACCEPT']);
+    assert.deepEqual(host.rules.get('iptables-legacy'), [
+      RULE('live1'),
+      '-A PREROUTING -m comment --comment "ruletrail-tracer:x" -j ACCEPT',
+    ]);
     assert.deepEqual(host.rules.get('ip6tables-nft'), []);
     assert.deepEqual(host.nftTables, ['inet ruletrail_trace_live1', 'ip filter']);
     assert.ok(lines.some((l) => /session live1 \(pid 777\) is still running: left alone/.test(l)));
@@ -308,29 +411,56 @@ describe('ruletrail trace: channels and errors', () => {
   });
 
   it('reads the bound NFLOG groups from /proc/net/netfilter/nfnetlink_log', () => {
-    assert.deepEqual(boundNflogGroups('    0   1234      0 2 65535     0     1\n    5  99      0 2 65535 0 1\n'), [
-      { group: 0, portid: 1234 },
-      { group: 5, portid: 99 },
-    ]);
+    assert.deepEqual(
+      boundNflogGroups('    0   1234      0 2 65535     0     1\n    5  99      0 2 65535 0 1\n'),
+      [
+        { group: 0, portid: 1234 },
+        { group: 5, portid: 99 },
+      ],
+    );
     assert.deepEqual(boundNflogGroups(''), []);
   });
 
   it('names the missing kernel module when the TRACE rule cannot be added', () => {
     assert.match(
-      explainInsertFailure('iptables-legacy', "iptables v1.8.9 (legacy): Couldn't load target `TRACE':No such file or directory", undefined),
+      explainInsertFailure(
+        'iptables-legacy',
+        "iptables v1.8.9 (legacy): Couldn't load target `TRACE':No such file or directory",
+        undefined,
+      ),
       /no TRACE target \(xt_TRACE.*modprobe xt_TRACE/,
     );
-    assert.match(explainInsertFailure('iptables-legacy', "Couldn't load match `limit'", undefined), /no limit match.*xt_limit/);
-    assert.match(explainInsertFailure('iptables-nft', 'iptables: Permission denied.', 'n1'), /not allowed.*netns n1.*run as root/);
+    assert.match(
+      explainInsertFailure('iptables-legacy', "Couldn't load match `limit'", undefined),
+      /no limit match.*xt_limit/,
+    );
+    assert.match(
+      explainInsertFailure('iptables-nft', 'iptables: Permission denied.', 'n1'),
+      /not allowed.*netns n1.*run as root/,
+    );
   });
 
   it('chooses the backend that holds the rules, and says when several do', () => {
-    assert.deepEqual(chooseBackend({ legacyRules: false, nftCompatRules: true, nativeNftTables: [] }), { backend: 'iptables-nft' });
-    assert.equal(chooseBackend({ legacyRules: false, nftCompatRules: false, nativeNftTables: ['ip kube-proxy'] }).backend, 'nftables');
+    assert.deepEqual(chooseBackend({ legacyRules: false, nftCompatRules: true, nativeNftTables: [] }), {
+      backend: 'iptables-nft',
+    });
+    assert.equal(
+      chooseBackend({ legacyRules: false, nftCompatRules: false, nativeNftTables: ['ip kube-proxy'] })
+        .backend,
+      'nftables',
+    );
     const both = chooseBackend({ legacyRules: true, nftCompatRules: false, nativeNftTables: ['inet fw'] });
     assert.equal(both.backend, 'iptables-legacy');
     assert.match(both.note ?? '', /iptables-legacy and nftables.*--backend/);
-    assert.equal(chooseBackend({ legacyRules: false, nftCompatRules: false, nativeNftTables: [], iptablesDefault: 'nf_tables' }).backend, 'iptables-nft');
+    assert.equal(
+      chooseBackend({
+        legacyRules: false,
+        nftCompatRules: false,
+        nativeNftTables: [],
+        iptablesDefault: 'nf_tables',
+      }).backend,
+      'iptables-nft',
+    );
   });
 
   it('refuses to run as a non-root user, before touching anything', async () => {
@@ -338,7 +468,7 @@ describe('ruletrail trace: channels and errors', () => {
     host.uidValue = 1000;
     const writes: string[] = [];
     const orig = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string) => (writes.push(s), true)) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => (writes.push(s), true));
     try {
       assert.equal(await traceCommand(['tcp'], host), 1);
     } finally {

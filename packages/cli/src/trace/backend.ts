@@ -35,7 +35,10 @@ export function probeBackend(host: Host, netns: string | undefined): BackendProb
     .split('\n')
     .map((l) => /^table (\S+) (\S+)$/.exec(l.trim()))
     .filter((m): m is RegExpExecArray => !!m)
-    .filter((m) => !(['ip', 'ip6'].includes(m[1]!) && XT_TABLES.has(m[2]!)) && !m[2]!.startsWith('ruletrail_trace_'))
+    .filter(
+      (m) =>
+        !(['ip', 'ip6'].includes(m[1]!) && XT_TABLES.has(m[2]!)) && !m[2]!.startsWith('ruletrail_trace_'),
+    )
     .map((m) => `${m[1]} ${m[2]}`);
   const v = out(['iptables', '-V']);
   const iptablesDefault = /legacy/.test(v) ? 'legacy' : /nf_tables/.test(v) ? 'nf_tables' : undefined;
@@ -57,13 +60,19 @@ export function chooseBackend(p: BackendProbe): { backend: Backend; note?: strin
       ? `rules are in ${holders.join(' and ')}; tracing ${holders[0]} (choose with --backend)`
       : undefined;
   if (holders.length) return { backend: holders[0]!, ...(note ? { note } : {}) };
-  if (p.iptablesDefault === 'legacy') return { backend: 'iptables-legacy', note: 'no rules found; iptables is iptables-legacy here' };
-  if (p.iptablesDefault === 'nf_tables') return { backend: 'iptables-nft', note: 'no rules found; iptables is iptables-nft here' };
+  if (p.iptablesDefault === 'legacy')
+    return { backend: 'iptables-legacy', note: 'no rules found; iptables is iptables-legacy here' };
+  if (p.iptablesDefault === 'nf_tables')
+    return { backend: 'iptables-nft', note: 'no rules found; iptables is iptables-nft here' };
   return { backend: 'nftables', note: 'no rules found and no iptables: tracing with nftables' };
 }
 
 export function defaultChannel(backend: Backend): TraceChannel {
-  return backend === 'iptables-legacy' ? 'kernel-log' : backend === 'iptables-nft' ? 'xtables-monitor' : 'nft-monitor';
+  return backend === 'iptables-legacy'
+    ? 'kernel-log'
+    : backend === 'iptables-nft'
+      ? 'xtables-monitor'
+      : 'nft-monitor';
 }
 
 /** Checks the netns exists (a typo must not become "no rules found"). */
@@ -71,5 +80,7 @@ export function requireNetns(host: Host, netns: string): void {
   const r = host.run(['ip', 'netns', 'list']);
   const names = r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]);
   if (!names.includes(netns))
-    throw new TraceError(`network namespace '${netns}' does not exist (ip netns list: ${names.filter(Boolean).join(', ') || 'none'})`);
+    throw new TraceError(
+      `network namespace '${netns}' does not exist (ip netns list: ${names.filter(Boolean).join(', ') || 'none'})`,
+    );
 }

@@ -10,7 +10,15 @@
  *                   to re-read the ruleset)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, createWriteStream, openSync, readSync, writeFileSync, type WriteStream } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createWriteStream,
+  openSync,
+  readSync,
+  writeFileSync,
+  type WriteStream,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { IngestAdapter } from '@ruletrail/core';
@@ -200,7 +208,10 @@ function openKmsg(ctx: ChannelContext): Promise<LiveChannel> {
 
 function spawnIn(ctx: ChannelContext, argv: readonly string[]): ChildProcess {
   const full = ctx.netns ? ['ip', 'netns', 'exec', ctx.netns, ...argv] : [...argv];
-  return spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  return spawn(full[0]!, full.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
 }
 
 interface Piped {
@@ -212,9 +223,16 @@ interface Piped {
   closed: Promise<void>;
 }
 
-function pipeChild(ctx: ChannelContext, argv: readonly string[], command: string, captureFile: string, onData?: (b: Buffer) => void): Piped {
+function pipeChild(
+  ctx: ChannelContext,
+  argv: readonly string[],
+  command: string,
+  captureFile: string,
+  onData?: (b: Buffer) => void,
+): Piped {
   const child = spawnIn(ctx, argv);
-  if (child.pid !== undefined) ctx.recordChild({ pid: child.pid, command, ...(ctx.netns ? { netns: ctx.netns } : {}) });
+  if (child.pid !== undefined)
+    ctx.recordChild({ pid: child.pid, command, ...(ctx.netns ? { netns: ctx.netns } : {}) });
   const queue = new ChunkQueue();
   const file = createWriteStream(join(ctx.dir, captureFile));
   let err = '';
@@ -266,14 +284,18 @@ export function boundNflogGroups(text: string): { group: number; portid: number 
   const out: { group: number; portid: number }[] = [];
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
-    if (f.length >= 2 && /^\d+$/.test(f[0]!) && /^\d+$/.test(f[1]!)) out.push({ group: Number(f[0]), portid: Number(f[1]) });
+    if (f.length >= 2 && /^\d+$/.test(f[0]!) && /^\d+$/.test(f[1]!))
+      out.push({ group: Number(f[0]), portid: Number(f[1]) });
   }
   return out;
 }
 
 async function openNflog(ctx: ChannelContext): Promise<LiveChannel> {
   requireTool(ctx.host, 'tcpdump', 'the nflog-pcap channel');
-  const groups = ctx.host.run(['cat', '/proc/net/netfilter/nfnetlink_log'], ctx.netns ? { netns: ctx.netns } : {});
+  const groups = ctx.host.run(
+    ['cat', '/proc/net/netfilter/nfnetlink_log'],
+    ctx.netns ? { netns: ctx.netns } : {},
+  );
   const g0 = boundNflogGroups(groups.stdout).find((g) => g.group === 0);
   if (g0)
     throw new TraceError(
@@ -285,7 +307,8 @@ async function openNflog(ctx: ChannelContext): Promise<LiveChannel> {
   const ifNames = new Map<number, string>();
   if (links.code === 0) {
     writeFileSync(join(ctx.dir, 'links.json'), links.stdout);
-    for (const l of JSON.parse(links.stdout) as { ifindex: number; ifname: string }[]) ifNames.set(l.ifindex, l.ifname);
+    for (const l of JSON.parse(links.stdout) as { ifindex: number; ifname: string }[])
+      ifNames.set(l.ifindex, l.ifname);
   }
   const p = pipeChild(ctx, ['tcpdump', '-i', 'nflog:0', '-U', '-w', '-'], 'tcpdump', 'nflog.pcap');
   for (let waited = 0; !p.stderr().includes('listening on'); waited += 50) {
@@ -295,7 +318,8 @@ async function openNflog(ctx: ChannelContext): Promise<LiveChannel> {
         throw new TraceError(`NFLOG group 0 is already bound by another process (another tracer?): ${e}`);
       throw new TraceError(`tcpdump -i nflog:0 exited: ${e}`);
     }
-    if (waited > 10_000) throw new TraceError(`tcpdump did not start listening on nflog:0 within 10 s: ${p.stderr().trim()}`);
+    if (waited > 10_000)
+      throw new TraceError(`tcpdump did not start listening on nflog:0 within 10 s: ${p.stderr().trim()}`);
     await sleep(50);
   }
   return {
@@ -335,7 +359,8 @@ async function openTool(
   });
   // Neither tool says when it is listening: give it a moment, and fail if it died.
   await sleep(400);
-  if (p.exited()) throw new TraceError(`${argv.join(' ')} exited at start: ${p.stderr().trim() || 'no message'}`);
+  if (p.exited())
+    throw new TraceError(`${argv.join(' ')} exited at start: ${p.stderr().trim() || 'no message'}`);
   const live: LiveChannel = {
     name,
     adapter: adapterByName(name)!,

@@ -12,7 +12,10 @@ export class TraceError extends Error {
  */
 export function explainInsertFailure(tool: string, stderr: string, netns: string | undefined): string {
   const e = stderr.trim();
-  if (/TRACE/.test(e) && /(No chain\/target\/match|Couldn't load target|Extension TRACE|unknown option|not found)/i.test(e))
+  if (
+    /TRACE/.test(e) &&
+    /(No chain\/target\/match|Couldn't load target|Extension TRACE|unknown option|not found)/i.test(e)
+  )
     return `${tool}: the kernel has no TRACE target (xt_TRACE, CONFIG_NETFILTER_XT_TARGET_TRACE): try 'modprobe xt_TRACE' (${e})`;
   if (/limit/.test(e) && /(No chain\/target\/match|Couldn't load match)/i.test(e))
     return `${tool}: the kernel has no limit match (xt_limit): try 'modprobe xt_limit' (${e})`;

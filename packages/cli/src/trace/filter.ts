@@ -39,8 +39,20 @@ export type TcpFlag = 'syn' | 'ack' | 'fin' | 'rst' | 'psh' | 'urg';
 export type Atom =
   | { readonly kind: 'proto'; readonly proto: L4; readonly not: boolean }
   | { readonly kind: 'family'; readonly family: 4 | 6; readonly not: boolean }
-  | { readonly kind: 'addr'; readonly dir: Dir; readonly cidr: string; readonly family: 4 | 6; readonly not: boolean }
-  | { readonly kind: 'port'; readonly dir: Dir; readonly lo: number; readonly hi: number; readonly not: boolean }
+  | {
+      readonly kind: 'addr';
+      readonly dir: Dir;
+      readonly cidr: string;
+      readonly family: 4 | 6;
+      readonly not: boolean;
+    }
+  | {
+      readonly kind: 'port';
+      readonly dir: Dir;
+      readonly lo: number;
+      readonly hi: number;
+      readonly not: boolean;
+    }
   | {
       readonly kind: 'tcpflags';
       readonly flags: readonly TcpFlag[];
@@ -75,7 +87,11 @@ export interface CompiledRule {
   readonly dst?: { readonly cidr: string; readonly not: boolean };
   readonly sport?: { readonly lo: number; readonly hi: number; readonly not: boolean };
   readonly dport?: { readonly lo: number; readonly hi: number; readonly not: boolean };
-  readonly tcpFlags?: { readonly flags: readonly TcpFlag[]; readonly test: 'any' | 'exact'; readonly not: boolean };
+  readonly tcpFlags?: {
+    readonly flags: readonly TcpFlag[];
+    readonly test: 'any' | 'exact';
+    readonly not: boolean;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -128,7 +144,7 @@ const PROTOS: Record<string, L4> = {
   sctp: 'sctp',
   icmp: 'icmp',
   icmp6: 'icmp6',
-  'icmpv6': 'icmp6',
+  icmpv6: 'icmp6',
 };
 const TCP_FLAGS: Record<string, TcpFlag> = {
   'tcp-syn': 'syn',
@@ -284,7 +300,10 @@ class Parser {
       // `net 10.0.0.0 mask 255.0.0.0`: netmask form.
       if (this.peek()?.text.toLowerCase() === 'mask') {
         const m = this.peek()!;
-        throw new FilterError(`'mask' is not supported: write the network as ${a.cidr.split('/')[0]}/LEN`, m.pos);
+        throw new FilterError(
+          `'mask' is not supported: write the network as ${a.cidr.split('/')[0]}/LEN`,
+          m.pos,
+        );
       }
       mk = (d) => ({ kind: 'addr', dir: d, cidr: a.cidr, family: a.family, not: false });
     }
@@ -299,7 +318,11 @@ class Parser {
       do {
         const f = this.next('a TCP flag (tcp-syn, tcp-ack, …)');
         const flag = TCP_FLAGS[f.text.toLowerCase()];
-        if (!flag) throw new FilterError(`unknown TCP flag '${f.text}' (tcp-syn, tcp-ack, tcp-fin, tcp-rst, tcp-push, tcp-urg)`, f.pos);
+        if (!flag)
+          throw new FilterError(
+            `unknown TCP flag '${f.text}' (tcp-syn, tcp-ack, tcp-fin, tcp-rst, tcp-push, tcp-urg)`,
+            f.pos,
+          );
         flags.push(flag);
       } while (this.accept('|'));
       if (paren) {
@@ -334,10 +357,14 @@ function looksLikeAddress(w: string): boolean {
 function parsePorts(t: Tok, range: boolean): [number, number] {
   const m = /^(\d+)(?:[-:](\d+))?$/.exec(t.text);
   if (!m || (!range && m[2] !== undefined && false))
-    throw new FilterError(`'${t.text}' is not a port number${range ? ' range (N-M)' : ''} (service names are not looked up)`, t.pos);
+    throw new FilterError(
+      `'${t.text}' is not a port number${range ? ' range (N-M)' : ''} (service names are not looked up)`,
+      t.pos,
+    );
   const lo = Number(m[1]);
   const hi = m[2] !== undefined ? Number(m[2]) : lo;
-  if (lo > 65535 || hi > 65535 || hi < lo) throw new FilterError(`port range '${t.text}' is not within 0-65535`, t.pos);
+  if (lo > 65535 || hi > 65535 || hi < lo)
+    throw new FilterError(`port range '${t.text}' is not within 0-65535`, t.pos);
   if (range && m[2] === undefined) throw new FilterError(`portrange needs N-M, got '${t.text}'`, t.pos);
   return [lo, hi];
 }
@@ -363,7 +390,9 @@ function validV6(a: string): boolean {
   const dbl = a.split('::');
   if (dbl.length > 2) return false;
   const groups = a.split(':').filter((g) => g !== '');
-  return groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g) || /^\d{1,3}(\.\d{1,3}){3}$/.test(g)) && groups.length <= 8;
+  return (
+    groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g) || /^\d{1,3}(\.\d{1,3}){3}$/.test(g)) && groups.length <= 8
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -404,7 +433,9 @@ function dnf(n: Node): Atom[][] {
       const out: Atom[][] = [];
       for (const x of dnf(n.a)) for (const y of dnf(n.b)) out.push([...x, ...y]);
       if (out.length > MAX_CONJUNCTIONS * 4)
-        throw new FilterError(`the filter expands into more than ${MAX_CONJUNCTIONS} rules; simplify it or use --match`);
+        throw new FilterError(
+          `the filter expands into more than ${MAX_CONJUNCTIONS} rules; simplify it or use --match`,
+        );
       return out;
     }
   }
@@ -484,7 +515,8 @@ function reduce(c: Conjunction, text: string): CompiledRule[] | null {
       }
       case 'tcpflags':
         if (!a.not && !needProto('tcp')) return null;
-        if (r.tcpFlags) throw new FilterError(`'${text}': two TCP flag tests in one conjunction cannot be one rule`);
+        if (r.tcpFlags)
+          throw new FilterError(`'${text}': two TCP flag tests in one conjunction cannot be one rule`);
         r.tcpFlags = { flags: a.flags, test: a.test, not: a.not };
         break;
     }
@@ -511,7 +543,11 @@ function reduce(c: Conjunction, text: string): CompiledRule[] | null {
   // A negated address only constrains rules of its own family ("not src 10.0.0.0/8" holds for every IPv6
   // packet), so with negated addresses and no family yet, the rule splits into one per family.
   const families: (4 | 6 | undefined)[] =
-    family !== undefined ? [family] : negAddrs.length ? [4, 6].filter((f) => f !== notFamily) as (4 | 6)[] : [undefined];
+    family !== undefined
+      ? [family]
+      : negAddrs.length
+        ? ([4, 6].filter((f) => f !== notFamily) as (4 | 6)[])
+        : [undefined];
   const out: CompiledRule[] = [];
   for (const f of families) {
     const rr = { ...r };
@@ -547,7 +583,9 @@ export function compileFilter(text: string): CompiledFilter {
   }
   if (rules.length === 0) throw new FilterError(`'${text}' can never match (contradictory tests)`);
   if (rules.length > MAX_CONJUNCTIONS)
-    throw new FilterError(`'${text}' expands into ${rules.length} rules (at most ${MAX_CONJUNCTIONS}); simplify it or use --match`);
+    throw new FilterError(
+      `'${text}' expands into ${rules.length} rules (at most ${MAX_CONJUNCTIONS}); simplify it or use --match`,
+    );
   return { source: text, rules };
 }
 
@@ -588,7 +626,9 @@ export function iptablesMatch(r: CompiledRule, family: 4 | 6): string[] {
       const mask = r.tcpFlags.test === 'exact' ? 'ALL' : names;
       // `& F != 0` with several flags means "any of them": iptables' --tcp-flags MASK COMP tests all of COMP.
       if (r.tcpFlags.test === 'any' && r.tcpFlags.flags.length > 1)
-        throw new FilterError("'tcp[tcpflags] & A|B != 0' (any of several flags) cannot be one iptables rule; use 'or'");
+        throw new FilterError(
+          "'tcp[tcpflags] & A|B != 0' (any of several flags) cannot be one iptables rule; use 'or'",
+        );
       out.push(...bang(r.tcpFlags.not), '--tcp-flags', mask, names);
     }
   }
@@ -599,14 +639,16 @@ export function iptablesMatch(r: CompiledRule, family: 4 | 6): string[] {
 export function nftMatch(r: CompiledRule): string {
   const parts: string[] = [];
   const op = (not: boolean) => (not ? '!= ' : '');
-  if (r.family !== undefined && !r.src && !r.dst) parts.push(`meta nfproto ${r.family === 4 ? 'ipv4' : 'ipv6'}`);
+  if (r.family !== undefined && !r.src && !r.dst)
+    parts.push(`meta nfproto ${r.family === 4 ? 'ipv4' : 'ipv6'}`);
   const ipKw = (cidr: string) => (cidr.includes(':') ? 'ip6' : 'ip');
   if (r.src) parts.push(`${ipKw(r.src.cidr)} saddr ${op(r.src.not)}${r.src.cidr}`);
   if (r.dst) parts.push(`${ipKw(r.dst.cidr)} daddr ${op(r.dst.not)}${r.dst.cidr}`);
   const range = (x: { lo: number; hi: number }) => (x.lo === x.hi ? String(x.lo) : `${x.lo}-${x.hi}`);
   if (r.proto) {
     const name = r.proto.name === 'icmp6' ? 'ipv6-icmp' : r.proto.name;
-    if (r.proto.not || !(r.sport || r.dport || r.tcpFlags)) parts.push(`meta l4proto ${op(r.proto.not)}${name}`);
+    if (r.proto.not || !(r.sport || r.dport || r.tcpFlags))
+      parts.push(`meta l4proto ${op(r.proto.not)}${name}`);
   }
   const p = r.proto && !r.proto.not ? r.proto.name : undefined;
   if (r.sport) parts.push(`${p} sport ${op(r.sport.not)}${range(r.sport)}`);

@@ -47,7 +47,9 @@ async function trace(o: TraceOptions, host: Host, log: (l: string) => void): Pro
   const cleaned = cleanupStale(host, o.stateDir, o.netns);
   if (o.cleanupOnly) {
     for (const l of cleaned) log(l);
-    log(`ruletrail trace --cleanup: ${cleaned.length ? 'done' : 'nothing left behind'}${o.netns ? ` (netns ${o.netns})` : ''}`);
+    log(
+      `ruletrail trace --cleanup: ${cleaned.length ? 'done' : 'nothing left behind'}${o.netns ? ` (netns ${o.netns})` : ''}`,
+    );
     return 0;
   }
   if (cleaned.length && !o.quiet) for (const l of cleaned) log(`ruletrail trace: ${l}`);
@@ -60,11 +62,14 @@ async function trace(o: TraceOptions, host: Host, log: (l: string) => void): Pro
   }
   const channel = o.channel ?? defaultChannel(backend);
   if (!CHANNELS_OF[backend].includes(channel))
-    throw new TraceError(`--channel ${channel} does not carry ${backend} traces (use ${CHANNELS_OF[backend].join(' or ')})`);
+    throw new TraceError(
+      `--channel ${channel} does not carry ${backend} traces (use ${CHANNELS_OF[backend].join(' or ')})`,
+    );
   if (backend === 'nftables') requireTool(host, 'nft', 'the nftables backend');
   else
     for (const f of [4, 6] as const)
-      for (const t of [iptablesTool(backend, f), iptablesTool(backend, f, true)]) requireTool(host, t, `the ${backend} backend`);
+      for (const t of [iptablesTool(backend, f), iptablesTool(backend, f, true)])
+        requireTool(host, t, `the ${backend} backend`);
 
   const output = o.sink ? await sinkOutput(o.sink, log) : stdoutOutput(o);
   const started = Date.now();
@@ -86,7 +91,9 @@ function stdoutOutput(o: TraceOptions): PacketOutput {
   const palette = o.color ? ANSI : PLAIN;
   return {
     write(x: Explanation, index: number) {
-      process.stdout.write(o.format === 'json' ? JSON.stringify(x) + '\n' : renderText(x, index, palette) + '\n\n');
+      process.stdout.write(
+        o.format === 'json' ? JSON.stringify(x) + '\n' : renderText(x, index, palette) + '\n\n',
+      );
     },
     close: () => Promise.resolve(),
   };
@@ -103,13 +110,21 @@ async function sinkOutput(configPath: string, log: (l: string) => void): Promise
   return {
     write(x: Explanation) {
       const id = createHash('sha256')
-        .update(`${x.packet.host ?? ''}|${x.packet.firstSeen ?? ''}|${x.steps[0]?.origin.file ?? ''}|${x.steps[0]?.origin.line ?? x.steps[0]?.origin.offset ?? ''}`)
+        .update(
+          `${x.packet.host ?? ''}|${x.packet.firstSeen ?? ''}|${x.steps[0]?.origin.file ?? ''}|${x.steps[0]?.origin.line ?? x.steps[0]?.origin.offset ?? ''}`,
+        )
         .digest('hex')
         .slice(0, 32);
       for (const s of sinks) {
         if (!s.kinds.has('explanation')) continue;
         s.send(
-          { kind: 'explanation', key: x.packet.host ?? '', id, ...(x.packet.firstSeen ? { time: x.packet.firstSeen } : {}), body: x },
+          {
+            kind: 'explanation',
+            key: x.packet.host ?? '',
+            id,
+            ...(x.packet.firstSeen ? { time: x.packet.firstSeen } : {}),
+            body: x,
+          },
           (status, reason) => {
             if (status === 'rejected') {
               rejected++;

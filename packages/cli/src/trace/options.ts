@@ -42,7 +42,12 @@ export type Backend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
 export type TraceChannel = 'kernel-log' | 'nflog-pcap' | 'xtables-monitor' | 'nft-monitor';
 
 export const BACKENDS: readonly Backend[] = ['iptables-legacy', 'iptables-nft', 'nftables'];
-export const CHANNELS: readonly TraceChannel[] = ['kernel-log', 'nflog-pcap', 'xtables-monitor', 'nft-monitor'];
+export const CHANNELS: readonly TraceChannel[] = [
+  'kernel-log',
+  'nflog-pcap',
+  'xtables-monitor',
+  'nft-monitor',
+];
 
 /** Which channels each backend's TRACE reaches. */
 export const CHANNELS_OF: Record<Backend, readonly TraceChannel[]> = {
@@ -82,7 +87,11 @@ export const DEFAULT_RATE = 10;
 export const DEFAULT_STATE_DIR = '/run/ruletrail';
 
 /** Parses `ruletrail trace` arguments. @throws UsageError with the reason. */
-export function parseTraceOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {}, isTty = false): TraceOptions {
+export function parseTraceOptions(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  isTty = false,
+): TraceOptions {
   // `--match '-p tcp …'`: a value that starts with a dash is refused by parseArgs unless attached with '='.
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -115,7 +124,8 @@ export function parseTraceOptions(argv: readonly string[], env: NodeJS.ProcessEn
     },
   });
   const format = values.format;
-  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got '${format}'`);
+  if (format !== 'text' && format !== 'json')
+    throw new UsageError(`--format must be text or json, got '${format}'`);
   const backend = values.backend !== undefined ? parseBackend(values.backend) : undefined;
   const channel = values.channel !== undefined ? parseChannel(values.channel) : undefined;
   if (backend && channel && !CHANNELS_OF[backend].includes(channel))
@@ -132,7 +142,8 @@ export function parseTraceOptions(argv: readonly string[], env: NodeJS.ProcessEn
   };
   if (values.cleanup) {
     const extra = positionals.length ? 'a filter' : values.match !== undefined ? '--match' : undefined;
-    if (extra) throw new UsageError(`--cleanup takes no ${extra}: it only removes what earlier traces left behind`);
+    if (extra)
+      throw new UsageError(`--cleanup takes no ${extra}: it only removes what earlier traces left behind`);
     return {
       ...strip(common),
       cleanupOnly: true,
@@ -232,13 +243,15 @@ export function parseRate(v: string): { perSecond: number; text: string } {
   const m = /^(\d+)(?:\/(s|sec|second|m|min|minute))?$/.exec(v.trim());
   if (!m) throw new UsageError(`--rate: expected N/s or N/m (packets), got '${v}'`);
   const n = Number(m[1]);
-  if (n <= 0) throw new UsageError('--rate must be at least 1 packet (use --no-limit to trace without a limit)');
+  if (n <= 0)
+    throw new UsageError('--rate must be at least 1 packet (use --no-limit to trace without a limit)');
   const perMinute = m[2] !== undefined && m[2].startsWith('m');
   return { perSecond: perMinute ? n / 60 : n, text: perMinute ? `${n}/minute` : `${n}/second` };
 }
 
 function positiveInt(name: string, v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new UsageError(`${name} must be a positive integer, got '${v}'`);
+  if (!/^\d+$/.test(v) || Number(v) <= 0)
+    throw new UsageError(`${name} must be a positive integer, got '${v}'`);
   return Number(v);
 }
 
@@ -285,7 +298,8 @@ export function shellSplit(text: string): string[] {
     const c = text[i]!;
     if (quote) {
       if (c === quote) quote = undefined;
-      else if (c === '\\' && quote === '"' && i + 1 < text.length && '"\\'.includes(text[i + 1]!)) cur += text[++i];
+      else if (c === '\\' && quote === '"' && i + 1 < text.length && '"\\'.includes(text[i + 1]!))
+        cur += text[++i];
       else cur += c;
     } else if (c === '"' || c === "'") {
       quote = c;

@@ -64,7 +64,8 @@ export function matchFamilies(args: readonly string[]): (4 | 6)[] {
     if (/^--icmpv6-type$/.test(a)) v6 = true;
     if (/^--icmp-type$/.test(a)) v4 = true;
   }
-  if (v4 && v6) throw new UsageError('--match mixes IPv4 and IPv6 addresses or protocols; trace one family at a time');
+  if (v4 && v6)
+    throw new UsageError('--match mixes IPv4 and IPv6 addresses or protocols; trace one family at a time');
   return v4 ? [4] : v6 ? [6] : [4, 6];
 }
 
@@ -91,7 +92,9 @@ export function buildPlan(
     ];
     for (const chain of ['prerouting', 'output'])
       for (const m of matches)
-        lines.push(`add rule inet ${name} ${chain} ${m ? m + ' ' : ''}${limit}meta nftrace set 1 comment "${comment}"`);
+        lines.push(
+          `add rule inet ${name} ${chain} ${m ? m + ' ' : ''}${limit}meta nftrace set 1 comment "${comment}"`,
+        );
     return { kind: 'nft', table: { family: 'inet', name, script: lines.join('\n') + '\n' } };
   }
   const limit = rate
@@ -101,7 +104,13 @@ export function buildPlan(
   const rules: IptablesRule[] = [];
   const add = (family: 4 | 6, match: readonly string[]): void => {
     for (const chain of HOOK_CHAINS)
-      rules.push({ tool: iptablesTool(backend, family), family, table: 'raw', chain, spec: [...match, ...tail] });
+      rules.push({
+        tool: iptablesTool(backend, family),
+        family,
+        table: 'raw',
+        chain,
+        spec: [...match, ...tail],
+      });
   };
   if (selection.kind === 'match') for (const f of matchFamilies(selection.args)) add(f, selection.args);
   else

@@ -14,7 +14,14 @@ import { TraceError, explainInsertFailure } from './errors';
 import type { Backend, TraceChannel, TraceOptions } from './options';
 import { buildPlan, insertArgv, planFamilies, type InstallPlan } from './plan';
 import { LiveSnapshots } from './snapshots';
-import { StateFile, legacyTables, missingNftObjects, undoSession, type NftObject, type SessionState } from './state';
+import {
+  StateFile,
+  legacyTables,
+  missingNftObjects,
+  undoSession,
+  type NftObject,
+  type SessionState,
+} from './state';
 import type { Host } from './system';
 
 /** Where explained packets go: stdout (text/NDJSON) or the pipeline sinks. */
@@ -68,15 +75,22 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       if (skipped.length) {
         const kept = plan.rules.filter((r) => present.includes(r.family));
         if (!kept.length)
-          throw new TraceError(`the filter selects IPv${skipped.join('/')} only, but ${backend} has no IPv${skipped.join('/')} tables here: no rule would see those packets`);
-        if (!o.quiet) log(`ruletrail trace: ${backend} has no IPv${skipped.join('/')} tables here (no rule sees those packets): tracing IPv${present.join('/')} only`);
+          throw new TraceError(
+            `the filter selects IPv${skipped.join('/')} only, but ${backend} has no IPv${skipped.join('/')} tables here: no rule would see those packets`,
+          );
+        if (!o.quiet)
+          log(
+            `ruletrail trace: ${backend} has no IPv${skipped.join('/')} tables here (no rule sees those packets): tracing IPv${present.join('/')} only`,
+          );
         plan = { kind: 'iptables', rules: kept };
       }
     }
     if (backend === 'iptables-legacy')
       for (const f of planFamilies(plan))
         if (!legacyTables(host, f, o.netns).includes('raw') && !o.quiet)
-          log(`ruletrail trace: note: the IPv${f} raw table gets registered for the TRACE rules and stays (empty) afterwards: iptables-legacy cannot unregister a table`);
+          log(
+            `ruletrail trace: note: the IPv${f} raw table gets registered for the TRACE rules and stays (empty) afterwards: iptables-legacy cannot unregister a table`,
+          );
   }
   const families = planFamilies(plan);
   const dir = o.save ? resolve(o.save) : mkdtempSync(join(tmpdir(), 'ruletrail-trace-'));
@@ -139,7 +153,10 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
   try {
     // 1. Loggers (legacy channels): which nf_log backend handles TRACE output, per family.
     if (channelName === 'kernel-log' || channelName === 'nflog-pcap') {
-      const available = host.run(['cat', '/proc/net/netfilter/nf_log'], o.netns ? { netns: o.netns } : {}).stdout;
+      const available = host.run(
+        ['cat', '/proc/net/netfilter/nf_log'],
+        o.netns ? { netns: o.netns } : {},
+      ).stdout;
       for (const f of families) {
         const pf = f === 4 ? 2 : 10;
         const want = LOGGERS[channelName][f];
@@ -153,7 +170,8 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
         setSysctl(`net.netfilter.nf_log.${pf}`, want, o.netns);
       }
       // Without it the kernel logs nf_log output of the initial namespace only.
-      if (o.netns && channelName === 'kernel-log') setSysctl('net.netfilter.nf_log_all_netns', '1', undefined);
+      if (o.netns && channelName === 'kernel-log')
+        setSysctl('net.netfilter.nf_log_all_netns', '1', undefined);
     }
 
     // 2. The channel, before the rules (the first traced packet must not be missed) — except `nft monitor`,
@@ -176,7 +194,9 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       if (backend === 'iptables-nft') {
         const created: NftObject[] = [];
         for (const f of families)
-          created.push(...missingNftObjects(host, f === 4 ? 'ip' : 'ip6', 'raw', ['PREROUTING', 'OUTPUT'], o.netns));
+          created.push(
+            ...missingNftObjects(host, f === 4 ? 'ip' : 'ip6', 'raw', ['PREROUTING', 'OUTPUT'], o.netns),
+          );
         state.nftCreated!.push(...created);
         stateFile.save();
       }
@@ -187,10 +207,15 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
         if (res.code !== 0) throw new TraceError(explainInsertFailure(r.tool, res.stderr, o.netns));
       }
     } else {
-      state.nftTables.push({ family: plan.table.family, name: plan.table.name, ...(o.netns ? { netns: o.netns } : {}) });
+      state.nftTables.push({
+        family: plan.table.family,
+        name: plan.table.name,
+        ...(o.netns ? { netns: o.netns } : {}),
+      });
       stateFile.save();
       const res = host.run(['nft', '-f', '-'], { ...nsOpt, input: plan.table.script });
-      if (res.code !== 0) throw new TraceError(`nft could not add the trace table: ${res.stderr.trim()}\n${plan.table.script}`);
+      if (res.code !== 0)
+        throw new TraceError(`nft could not add the trace table: ${res.stderr.trim()}\n${plan.table.script}`);
     }
 
     channel ??= await openCh();
@@ -204,7 +229,10 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       refreshRequested = true;
     };
 
-    const what = o.selection.kind === 'filter' ? `'${o.selection.filter.source || 'all packets'}'` : `--match '${o.selection.text}'`;
+    const what =
+      o.selection.kind === 'filter'
+        ? `'${o.selection.filter.source || 'all packets'}'`
+        : `--match '${o.selection.text}'`;
     log(
       `ruletrail trace: session ${id}: tracing ${what} with ${backend} via ${channelName}${o.netns ? ` in netns ${o.netns}` : ''}, ` +
         `${o.rate ? `at most ${o.rate.text.replace('/', ' packets/')}` : 'NO rate limit'}, ` +
@@ -234,7 +262,8 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
         for (const err of batch.errors) log(`ruletrail trace: unreadable trace record: ${err.message}`);
         const at = Date.now();
         for (const e of batch.events) {
-          const ev = ch.stampArrival && !e['@timestamp'] ? { ...e, '@timestamp': new Date(at).toISOString() } : e;
+          const ev =
+            ch.stampArrival && !e['@timestamp'] ? { ...e, '@timestamp': new Date(at).toISOString() } : e;
           pending.push({ e: ev, at });
         }
         if (batch.events.length) lastArrival = at;
@@ -261,12 +290,16 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       if (refreshRequested || now - lastRefresh >= 1000) {
         refreshRequested = false;
         lastRefresh = now;
-        if (await snap.refresh()) log(`ruletrail trace: the ruleset changed; packets from now on are joined with ${snap.files.at(-1)!.file}`);
+        if (await snap.refresh())
+          log(
+            `ruletrail trace: the ruleset changed; packets from now on are joined with ${snap.files.at(-1)!.file}`,
+          );
         // Events that arrived before this re-read started are joined with what it found.
         release(now);
       }
       // Nothing new within the window: packets still open will get no more steps.
-      if (correlator.openPackets > 0 && pending.length === 0 && Date.now() - lastArrival > o.windowMs) correlator.flush();
+      if (correlator.openPackets > 0 && pending.length === 0 && Date.now() - lastArrival > o.windowMs)
+        correlator.flush();
     }
 
     // 6. Stop: rules out first (no new traces), then drain the channel.
@@ -296,7 +329,8 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
 
   function setSysctl(key: string, value: string, netns: string | undefined): void {
     const before = host.readSysctl(key, netns);
-    if (before === undefined) throw new TraceError(`sysctl ${key} does not exist${netns ? ` in netns ${netns}` : ''}`);
+    if (before === undefined)
+      throw new TraceError(`sysctl ${key} does not exist${netns ? ` in netns ${netns}` : ''}`);
     if (before === value) return;
     state.sysctls.push({ key, ...(netns ? { netns } : {}), before, value });
     stateFile.save();
@@ -316,7 +350,13 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
 }
 
 /** `session.json` in the session directory: what `ruletrail explain` needs to read the capture again. */
-function sessionInfo(id: string, backend: Backend, ch: LiveChannel, snap: LiveSnapshots, o: TraceOptions): string {
+function sessionInfo(
+  id: string,
+  backend: Backend,
+  ch: LiveChannel,
+  snap: LiveSnapshots,
+  o: TraceOptions,
+): string {
   return JSON.stringify(
     {
       id,
@@ -338,7 +378,8 @@ function sessionInfo(id: string, backend: Backend, ch: LiveChannel, snap: LiveSn
 
 /** Families in which the backend has any table at all (legacy: registered tables; iptables-nft: nft tables). */
 function familiesWithTables(host: Host, backend: Backend, netns: string | undefined): (4 | 6)[] {
-  if (backend === 'iptables-legacy') return ([4, 6] as const).filter((f) => legacyTables(host, f, netns).length > 0);
+  if (backend === 'iptables-legacy')
+    return ([4, 6] as const).filter((f) => legacyTables(host, f, netns).length > 0);
   const r = host.run(['nft', 'list', 'tables'], netns ? { netns } : {});
   if (r.code !== 0) return [];
   return ([4, 6] as const).filter((f) => new RegExp(`^table ${f === 4 ? 'ip' : 'ip6'} `, 'm').test(r.stdout));

@@ -116,10 +116,20 @@ export class LiveSnapshots {
   private _run(argv: readonly string[]): Promise<string> {
     const full = this._netns ? ['ip', 'netns', 'exec', this._netns, ...argv] : [...argv];
     return new Promise((resolve, reject) => {
-      execFile(full[0]!, full.slice(1), { maxBuffer: 512 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-        if (err) reject(new TraceError(`taking the snapshot with '${argv.join(' ')}' failed: ${stderr.trim() || err.message}`));
-        else resolve(stdout);
-      });
+      execFile(
+        full[0]!,
+        full.slice(1),
+        { maxBuffer: 512 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
+        (err, stdout, stderr) => {
+          if (err)
+            reject(
+              new TraceError(
+                `taking the snapshot with '${argv.join(' ')}' failed: ${stderr.trim() || err.message}`,
+              ),
+            );
+          else resolve(stdout);
+        },
+      );
     });
   }
 }

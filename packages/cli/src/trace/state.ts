@@ -54,7 +54,13 @@ export interface NftObject {
 }
 
 /** Which of the objects iptables-nft is about to use do not exist yet (table first, then its chains). */
-export function missingNftObjects(host: Host, family: string, table: string, chains: readonly string[], netns?: string): NftObject[] {
+export function missingNftObjects(
+  host: Host,
+  family: string,
+  table: string,
+  chains: readonly string[],
+  netns?: string,
+): NftObject[] {
   const o = netns ? { netns } : {};
   const ns = netns ? { netns } : {};
   if (host.run(['nft', 'list', 'table', family, table], o).code !== 0)
@@ -74,7 +80,9 @@ function removeEmptyCreated(host: Host, objs: readonly NftObject[]): string[] {
     const r = host.run(['nft', '-j', 'list', 'chain', c.family, c.table, c.chain!], o);
     if (r.code !== 0 || r.stdout.includes('"rule"')) continue;
     if (host.run(['nft', 'delete', 'chain', c.family, c.table, c.chain!], o).code === 0)
-      done.push(`removed the empty chain ${c.family} ${c.table} ${c.chain} that iptables-nft created for the trace`);
+      done.push(
+        `removed the empty chain ${c.family} ${c.table} ${c.chain} that iptables-nft created for the trace`,
+      );
   }
   for (const t of [...tables].reverse()) {
     const o = t.netns ? { netns: t.netns } : {};
@@ -127,7 +135,8 @@ export function listSessions(dir: string): { file: string; state?: SessionState;
       const file = join(dir, n);
       try {
         const s = JSON.parse(readFileSync(file, 'utf8')) as SessionState;
-        if (s.version !== 1 || typeof s.id !== 'string' || typeof s.pid !== 'number') return { file, error: 'not a trace state file' };
+        if (s.version !== 1 || typeof s.id !== 'string' || typeof s.pid !== 'number')
+          return { file, error: 'not a trace state file' };
         return { file, state: s };
       } catch (e) {
         return { file, error: (e as Error).message };
@@ -164,7 +173,11 @@ export function undoSession(host: Host, s: SessionState): string[] {
     // Only put back what is still ours: someone who changed it since knows better.
     if (now === c.value) {
       const err = host.writeSysctl(c.key, c.before, c.netns);
-      done.push(err ? `could not restore ${c.key}: ${err}` : `restored ${c.key}=${c.before}${c.netns ? ` (netns ${c.netns})` : ''}`);
+      done.push(
+        err
+          ? `could not restore ${c.key}: ${err}`
+          : `restored ${c.key}=${c.before}${c.netns ? ` (netns ${c.netns})` : ''}`,
+      );
     } else if (now !== c.before) done.push(`left ${c.key}=${now} alone (changed by someone else since)`);
   }
   return done;
@@ -185,15 +198,27 @@ const SAVE_TOOLS: readonly [save: string, tool: string, family: 4 | 6][] = [
 
 /** The iptables-legacy tables registered (in the netns): /proc/net/ip_tables_names or ip6_tables_names. */
 export function legacyTables(host: Host, family: 4 | 6, netns: string | undefined): string[] {
-  const r = host.run(['cat', `/proc/net/${family === 4 ? 'ip' : 'ip6'}_tables_names`], netns ? { netns } : {});
-  return r.code === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter(Boolean) : [];
+  const r = host.run(
+    ['cat', `/proc/net/${family === 4 ? 'ip' : 'ip6'}_tables_names`],
+    netns ? { netns } : {},
+  );
+  return r.code === 0
+    ? r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
 }
 
 /**
  * Rules and nft tables carrying a session comment whose session does not run (`keep` holds the ids that do).
  * Found from `*-save -t raw` and `nft list tables`; each is returned as the argv that removes exactly it.
  */
-export function findLeftovers(host: Host, netns: string | undefined, keep: ReadonlySet<string>): { what: string; argv: string[] }[] {
+export function findLeftovers(
+  host: Host,
+  netns: string | undefined,
+  keep: ReadonlySet<string>,
+): { what: string; argv: string[] }[] {
   const out: { what: string; argv: string[] }[] = [];
   const opts = netns ? { netns } : {};
   for (const [save, tool, family] of SAVE_TOOLS) {
@@ -247,14 +272,20 @@ export function cleanupStale(host: Host, stateDir: string, netns: string | undef
       done.push(`session ${state.id} (pid ${state.pid}) is still running: left alone`);
       continue;
     }
-    done.push(`session ${state.id} (pid ${state.pid}, started ${state.started}) is gone; undoing what it changed`);
+    done.push(
+      `session ${state.id} (pid ${state.pid}, started ${state.started}) is gone; undoing what it changed`,
+    );
     done.push(...undoSession(host, state).map((l) => `  ${l}`));
     rmSync(file, { force: true });
   }
   for (const ns of new Set([netns])) {
     for (const l of findLeftovers(host, ns, live)) {
       const r = host.run(l.argv, ns ? { netns: ns } : {});
-      done.push(r.code === 0 ? `removed leftover ${l.what}` : `could not remove leftover ${l.what}: ${r.stderr.trim()}`);
+      done.push(
+        r.code === 0
+          ? `removed leftover ${l.what}`
+          : `could not remove leftover ${l.what}: ${r.stderr.trim()}`,
+      );
     }
   }
   return done;

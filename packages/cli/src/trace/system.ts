@@ -75,7 +75,7 @@ export class LocalHost implements Host {
 
   writeSysctl(key: string, value: string, netns?: string): string | undefined {
     const r = this.run(['sysctl', '-q', '-w', `${key}=${value}`], netns ? { netns } : {});
-    return r.code === 0 ? undefined : (r.stderr.trim() || `sysctl exited with ${r.code}`);
+    return r.code === 0 ? undefined : r.stderr.trim() || `sysctl exited with ${r.code}`;
   }
 
   processAlive(pid: number, needle?: string): boolean {
