@@ -36,8 +36,11 @@ export const TRACE_CASES: readonly TraceCase[] = [
   { backend: 'nftables', channel: 'nft-monitor', stop: 'duration' },
 ];
 
-/** Scenarios the stage runs by default: the write-up, an explicit DROP, UDP/ICMP with DNAT and REJECT. */
-export const TRACE_SCENARIOS: readonly string[] = ['incident', 'explicit-drop', 'udp-icmp'];
+/**
+ * Scenarios the stage runs by default: the write-up, an explicit DROP, UDP/ICMP with DNAT and REJECT, and the
+ * write-up's fix applied mid-trace (the ruleset change trace must notice).
+ */
+export const TRACE_SCENARIOS: readonly string[] = ['incident', 'explicit-drop', 'udp-icmp', 'drift'];
 
 type Report = (ok: boolean | 'known', text: string) => void;
 
@@ -61,7 +64,7 @@ function withoutTrace(rules: string): string {
     .join('\n');
 }
 
-/** What must be identical before and after a trace. */
+/** What must be identical before and after a trace: the rules, then the sysctls (`== ` sections). */
 function nodeState(node: string): string {
   const parts: string[] = [];
   for (const argv of [
@@ -84,6 +87,19 @@ function nodeState(node: string): string {
     parts.push(`== ${k} (node) ${nsRun(node, ['cat', `/proc/sys/${k.replace(/\./g, '/')}`]).stdout.trim()}`);
   parts.push(`== net.netfilter.nf_log_all_netns (host) ${readSysctl('net.netfilter.nf_log_all_netns')}`);
   return parts.join('\n');
+}
+
+/** A node state with trace's own rules left out and the sysctl sections of `sysctlsFrom`. */
+function withoutTraceLines(state: string, sysctlsFrom: string): string {
+  const rules = state
+    .split('\n')
+    // iptables-nft rules show in `nft list ruleset` without their comment: trace's are the only nftrace rules.
+    .filter(
+      (l) => !l.includes('ruletrail-trace:') && !l.includes('nftrace set 1') && !l.startsWith('== net.'),
+    )
+    .join('\n');
+  const sysctls = sysctlsFrom.split('\n').filter((l) => l.startsWith('== net.'));
+  return [rules, ...sysctls].join('\n');
 }
 
 function diff(a: string, b: string): string {
@@ -302,7 +318,10 @@ async function traceCase(
   const { topo, services } = await setUp(ctx, sc, c, idx, dir);
   try {
     const probes = sc.probes.filter((p) => !(c.channel === 'xtables-monitor' && p.family === 6));
+    // nftables runs the rules translated by iptables-restore-translate: an iptables mutation does not apply.
+    const mutation = c.backend === 'nftables' ? undefined : sc.mutation;
     const before = nodeState(topo.node);
+    let expected = before;
     const save = path.join(dir, 'session');
     const args = [
       '--netns',
@@ -318,7 +337,7 @@ async function traceCase(
       '--state-dir',
       stateDir,
       '--duration',
-      c.stop === 'duration' ? `${probes.length * 2 + 4}s` : '60s',
+      c.stop === 'duration' ? `${probes.length + 4}s` : '60s',
       ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
       probeFilter(probes, (p) => srcFor(a, p)),
     ];
@@ -330,7 +349,16 @@ async function traceCase(
     const runs: ProbeRun[] = [];
     try {
       await waitReady(t);
-      for (const p of probes) {
+      for (const [i, p] of probes.entries()) {
+        if (mutation && mutation.afterProbe === i) {
+          // Seconds apart, as in the capture passes: iptables-save stamps snapshots to the second.
+          await sleep(2000);
+          const bin = c.backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+          for (const argv of mutation.iptables) nsRun(topo.node, [bin, ...argv]);
+          // The node as it must be after the trace: as now, without trace's rules, with the sysctls of before.
+          expected = withoutTraceLines(nodeState(topo.node), before);
+          await sleep(2000);
+        }
         const from = p.from === 'pod' ? topo.pod : topo.client;
         const h = p.to === 'node' ? a.node : a.client;
         runs.push(runProbe(from!, p, srcFor(a, p), p.family === 4 ? h.v4 : h.v6));
@@ -357,13 +385,13 @@ async function traceCase(
     const stray = strayChildren(topo.node);
     if (code !== 0)
       ctx.report(false, `${label}: exit ${code}: ${t.stderr().trim().split('\n').slice(-3).join(' | ')}`);
-    if (before !== after)
-      ctx.report(false, `${label}: the node is not as before the trace:\n        ${diff(before, after)}`);
+    if (expected !== after)
+      ctx.report(false, `${label}: the node is not as before the trace:\n        ${diff(expected, after)}`);
     else if (stray.length) ctx.report(false, `${label}: processes left running: ${stray.join('; ')}`);
     else
       ctx.report(
         true,
-        `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before, no process left`,
+        `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before${mutation ? ' (plus the mid-trace change)' : ''}, no process left`,
       );
 
     // Live output vs `ruletrail explain` on what trace saved.
@@ -403,7 +431,12 @@ async function traceCase(
     else
       ctx.report(
         true,
-        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture}`,
+        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture} with ${session.rules.join(', ')}`,
+      );
+    if (mutation && session.rules.filter((r) => r.startsWith('iptables-save')).length < 2)
+      ctx.report(
+        false,
+        `${label}: the ruleset changed mid-trace but trace took no new snapshot (${session.rules.join(', ')})`,
       );
 
     // Each probe's packet, and (iptables backends) the scenario's expectation for it.
@@ -418,9 +451,11 @@ async function traceCase(
         ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
         continue;
       }
+      // With a mid-trace change, trace joins each packet with the snapshot in force at its time: the
+      // expectation is the one for "all snapshots given".
+      const want = mutation ? (probe.explainWithAllSnapshots ?? probe.explain) : probe.explain;
       const errs = new Set<string>();
-      for (const p of pk)
-        for (const e of checkExplanation(p, probe.explain, c.channel as ChannelName)) errs.add(e);
+      for (const p of pk) for (const e of checkExplanation(p, want, c.channel as ChannelName)) errs.add(e);
       if (errs.size)
         ctx.report(false, `${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(pk[0]!)}`);
       else ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
