@@ -89,17 +89,46 @@ function nodeState(node: string): string {
   return parts.join('\n');
 }
 
+/**
+ * An iptables `-t T -D CHAIN <spec>` mutation on the translated nftables ruleset: the rule of `ip T CHAIN` that
+ * matches the spec's destination port and target chain (or verdict), deleted by its handle.
+ */
+function nftMutation(node: string, mutations: readonly (readonly string[])[]): void {
+  for (const m of mutations) {
+    const table = m[m.indexOf('-t') + 1] ?? 'filter';
+    const chain = m[m.indexOf('-D') + 1]!;
+    const dport = m[m.indexOf('--dport') + 1];
+    const target = m[m.indexOf('-j') + 1];
+    const list = nsRun(node, ['nft', '-a', 'list', 'chain', 'ip', table, chain]).stdout.split('\n');
+    const line = list.find(
+      (l) =>
+        (dport === undefined || l.includes(`dport ${dport}`)) &&
+        (target === undefined || l.includes(` ${target}`)) &&
+        /# handle \d+/.test(l),
+    );
+    if (!line) throw new Error(`no rule of ip ${table} ${chain} matches ${m.join(' ')}`);
+    const handle = /# handle (\d+)/.exec(line)![1]!;
+    nsRun(node, ['nft', 'delete', 'rule', 'ip', table, chain, 'handle', handle]);
+  }
+}
+
 /** A node state with trace's own rules left out and the sysctl sections of `sysctlsFrom`. */
 function withoutTraceLines(state: string, sysctlsFrom: string): string {
-  const rules = state
-    .split('\n')
+  const kept: string[] = [];
+  let inTraceTable = false;
+  for (const l of state.split('\n')) {
+    // trace's own nftables table, `table inet ruletrail_trace_<id> { … }`, up to its closing brace.
+    if (l.startsWith('table inet ruletrail_trace_')) inTraceTable = true;
+    if (inTraceTable) {
+      if (l === '}') inTraceTable = false;
+      continue;
+    }
     // iptables-nft rules show in `nft list ruleset` without their comment: trace's are the only nftrace rules.
-    .filter(
-      (l) => !l.includes('ruletrail-trace:') && !l.includes('nftrace set 1') && !l.startsWith('== net.'),
-    )
-    .join('\n');
+    if (l.includes('ruletrail-trace:') || l.includes('nftrace set 1') || l.startsWith('== net.')) continue;
+    kept.push(l);
+  }
   const sysctls = sysctlsFrom.split('\n').filter((l) => l.startsWith('== net.'));
-  return [rules, ...sysctls].join('\n');
+  return [kept.join('\n'), ...sysctls].join('\n');
 }
 
 function diff(a: string, b: string): string {
@@ -318,8 +347,7 @@ async function traceCase(
   const { topo, services } = await setUp(ctx, sc, c, idx, dir);
   try {
     const probes = sc.probes.filter((p) => !(c.channel === 'xtables-monitor' && p.family === 6));
-    // nftables runs the rules translated by iptables-restore-translate: an iptables mutation does not apply.
-    const mutation = c.backend === 'nftables' ? undefined : sc.mutation;
+    const mutation = sc.mutation;
     const before = nodeState(topo.node);
     let expected = before;
     const save = path.join(dir, 'session');
@@ -337,7 +365,7 @@ async function traceCase(
       '--state-dir',
       stateDir,
       '--duration',
-      c.stop === 'duration' ? `${probes.length + 4}s` : '60s',
+      c.stop === 'duration' ? `${probes.length + 4 + (mutation ? 5 : 0)}s` : '60s',
       ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
       probeFilter(probes, (p) => srcFor(a, p)),
     ];
@@ -353,8 +381,11 @@ async function traceCase(
         if (mutation && mutation.afterProbe === i) {
           // Seconds apart, as in the capture passes: iptables-save stamps snapshots to the second.
           await sleep(2000);
-          const bin = c.backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
-          for (const argv of mutation.iptables) nsRun(topo.node, [bin, ...argv]);
+          if (c.backend === 'nftables') nftMutation(topo.node, mutation.iptables);
+          else {
+            const bin = c.backend === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
+            for (const argv of mutation.iptables) nsRun(topo.node, [bin, ...argv]);
+          }
           // The node as it must be after the trace: as now, without trace's rules, with the sysctls of before.
           expected = withoutTraceLines(nodeState(topo.node), before);
           await sleep(2000);
@@ -433,7 +464,7 @@ async function traceCase(
         true,
         `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture} with ${session.rules.join(', ')}`,
       );
-    if (mutation && session.rules.filter((r) => r.startsWith('iptables-save')).length < 2)
+    if (mutation && session.rules.filter((r) => /^(iptables-save|nft-ruleset)/.test(r)).length < 2)
       ctx.report(
         false,
         `${label}: the ruleset changed mid-trace but trace took no new snapshot (${session.rules.join(', ')})`,

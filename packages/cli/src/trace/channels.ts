@@ -75,6 +75,11 @@ export interface LiveChannel {
   onRulesetEvent?: () => void;
   /** Set when the channel's process died on its own: why. */
   readonly failure: string | undefined;
+  /**
+   * Restarts the channel's process (nft monitor: it reads the ruleset once, at start, and prints "unknown rule
+   * handle" for rules added later). Traces in the moment between the two processes are lost, not duplicated.
+   */
+  restart?(): Promise<void>;
   /** Stops reading; resolves when the stream has ended and the capture file is complete. */
   stop(): Promise<void>;
 }
@@ -220,7 +225,8 @@ interface Piped {
   readonly file: WriteStream;
   stderr(): string;
   exited(): boolean;
-  closed: Promise<void>;
+  replaced: boolean;
+  readonly closed: Promise<void>;
 }
 
 function pipeChild(
@@ -229,12 +235,14 @@ function pipeChild(
   command: string,
   captureFile: string,
   onData?: (b: Buffer) => void,
+  /** A restarted process goes on writing into its predecessor's queue and capture file. */
+  shared?: { readonly queue: ChunkQueue; readonly file: WriteStream },
 ): Piped {
   const child = spawnIn(ctx, argv);
   if (child.pid !== undefined)
     ctx.recordChild({ pid: child.pid, command, ...(ctx.netns ? { netns: ctx.netns } : {}) });
-  const queue = new ChunkQueue();
-  const file = createWriteStream(join(ctx.dir, captureFile));
+  const queue = shared?.queue ?? new ChunkQueue();
+  const file = shared?.file ?? createWriteStream(join(ctx.dir, captureFile));
   let err = '';
   let exited = false;
   child.stderr!.on('data', (b: Buffer) => {
@@ -245,20 +253,28 @@ function pipeChild(
     onData?.(b);
     queue.push(b);
   });
-  const closed = new Promise<void>((resolve) => {
-    child.on('error', (e) => {
-      err += e.message;
-      exited = true;
-      queue.end();
-      resolve();
-    });
-    child.on('close', () => {
-      exited = true;
-      queue.end();
-      resolve();
-    });
-  });
-  return { child, queue, file, stderr: () => err, exited: () => exited, closed };
+  const piped: Piped = {
+    child,
+    queue,
+    file,
+    stderr: () => err,
+    exited: () => exited,
+    replaced: false,
+    closed: new Promise<void>((resolve) => {
+      const done = (): void => {
+        exited = true;
+        // A process being replaced must not end the stream its successor writes to.
+        if (!piped.replaced) queue.end();
+        resolve();
+      };
+      child.on('error', (e) => {
+        err += e.message;
+        done();
+      });
+      child.on('close', done);
+    }),
+  };
+  return piped;
 }
 
 async function stopChild(p: Piped): Promise<void> {
@@ -350,13 +366,15 @@ async function openTool(
   let partial = '';
   const ch: { onRulesetEvent?: () => void } = {};
   const watchEvents = name === 'nft-monitor';
-  const p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, (b) => {
+  const onData = (b: Buffer): void => {
     if (!watchEvents) return;
     const text = partial + b.toString('utf8');
     const lines = text.split('\n');
     partial = lines.pop() ?? '';
+    // Ruleset events (`add rule …`, `# new generation …`) say the ruleset changed: re-read it now.
     if (lines.some((l) => l.trim() !== '' && !l.startsWith('trace id '))) ch.onRulesetEvent?.();
-  });
+  };
+  let p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData);
   // Neither tool says when it is listening: give it a moment, and fail if it died.
   await sleep(400);
   if (p.exited())
@@ -377,6 +395,24 @@ async function openTool(
       return `${argv.join(' ')} exited: ${e || 'no message'}`;
     },
     stop: () => stopChild(p),
+    ...(name === 'nft-monitor'
+      ? {
+          async restart() {
+            const old = p;
+            old.replaced = true;
+            if (!old.exited()) {
+              old.child.kill('SIGTERM');
+              await old.closed;
+            }
+            partial = '';
+            p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData, {
+              queue: old.queue,
+              file: old.file,
+            });
+            await sleep(300);
+          },
+        }
+      : {}),
   };
   Object.defineProperty(live, 'onRulesetEvent', {
     set(f: () => void) {

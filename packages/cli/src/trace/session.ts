@@ -290,10 +290,13 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
       if (refreshRequested || now - lastRefresh >= 1000) {
         refreshRequested = false;
         lastRefresh = now;
-        if (await snap.refresh())
+        if (await snap.refresh()) {
           log(
             `ruletrail trace: the ruleset changed; packets from now on are joined with ${snap.files.at(-1)!.file}`,
           );
+          // nft monitor prints rule text from the ruleset it read at start: give it the new one.
+          await ch.restart?.();
+        }
         // Events that arrived before this re-read started are joined with what it found.
         release(now);
       }
