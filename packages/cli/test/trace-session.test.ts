@@ -468,7 +468,7 @@ describe('ruletrail trace: channels and errors', () => {
     host.uidValue = 1000;
     const writes: string[] = [];
     const orig = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string) => (writes.push(s), true));
+    process.stderr.write = (s: string) => (writes.push(s), true);
     try {
       assert.equal(await traceCommand(['tcp'], host), 1);
     } finally {
