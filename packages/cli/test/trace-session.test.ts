@@ -23,7 +23,8 @@ import {
 import { buildPlan, deleteArgv, insertArgv, matchFamilies } from '../src/trace/plan';
 import { cleanupStale, findLeftovers, StateFile, undoSession, type SessionState } from '../src/trace/state';
 import type { Host, RunOptions, RunResult } from '../src/trace/system';
-import { traceCommand } from '../src/trace/index';
+import { sinkOutput, traceCommand } from '../src/trace/index';
+import type { Explanation } from '@ruletrail/explain';
 
 const opts = (...argv: string[]): TraceOptions => parseTraceOptions(argv);
 function usage(argv: string[], re: RegExp): void {
@@ -476,5 +477,53 @@ describe('ruletrail trace: channels and errors', () => {
     }
     assert.match(writes.join(''), /ruletrail trace: must run as root/);
     assert.deepEqual(host.log, []);
+  });
+});
+
+describe('ruletrail trace --sink', () => {
+  it('sends each explanation through the sinks of a pipeline config (here: its file sink)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'rt-trace-sink-'));
+    const cfg = join(d, 'pipeline.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'version: 1',
+        'sources:',
+        '  - id: unused',
+        '    type: stdin',
+        'sinks:',
+        '  - id: out',
+        '    type: file',
+        `    path: ${join(d, 'out.ndjson')}`,
+        '    records: [explanation]',
+        '',
+      ].join('\n'),
+    );
+    const logs: string[] = [];
+    const out = await sinkOutput(cfg, (l) => logs.push(l));
+    const x = {
+      packet: { host: 'node1', family: 'ipv4', channel: 'kernel-log', firstSeen: '2026-12-04T12:00:00.000Z' },
+      verdict: 'DROP',
+      nat: [],
+      flags: [],
+      cause: 'dropped by filter INPUT rule 1',
+      steps: [
+        {
+          table: 'filter',
+          chain: 'INPUT',
+          kind: 'rule',
+          rulenum: 1,
+          resolution: 'rule',
+          effect: 'drop',
+          origin: { file: 'kern.log', line: 1 },
+        },
+      ],
+    } as unknown as Explanation;
+    out.write(x, 1);
+    await out.close();
+    const lines = readFileSync(join(d, 'out.ndjson'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 1);
+    assert.equal((JSON.parse(lines[0]!) as { verdict: string }).verdict, 'DROP');
+    assert.deepEqual(logs, []);
   });
 });

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { renderText, ANSI, PLAIN, type Explanation } from '@ruletrail/explain';
 import { loadConfig, JsonLogger, type RecordSink } from '@ruletrail/pipeline';
+import { buildSink } from '../run-command';
 import { chooseBackend, defaultChannel, probeBackend, requireNetns } from './backend';
 import { requireTool } from './channels';
 import { TraceError } from './errors';
@@ -100,9 +101,8 @@ function stdoutOutput(o: TraceOptions): PacketOutput {
 }
 
 /** `--sink CONFIG`: the explanations go to the sinks of a pipeline config (its sources are not used). */
-async function sinkOutput(configPath: string, log: (l: string) => void): Promise<PacketOutput> {
+export async function sinkOutput(configPath: string, log: (l: string) => void): Promise<PacketOutput> {
   const config = loadConfig(configPath);
-  const { buildSink } = await import('../run-command.js');
   const jlog = new JsonLogger(config.log.level);
   const sinks: RecordSink[] = [];
   for (const s of config.sinks) sinks.push(await buildSink(s, jlog, () => undefined));
