@@ -346,7 +346,15 @@ async function traceCase(
   const a = ctx.addresses;
   const { topo, services } = await setUp(ctx, sc, c, idx, dir);
   try {
+    // xtables-monitor 1.8.9 exits on the first ip6tables-nft rule with a protocol it prints (lab/README.md).
     const probes = sc.probes.filter((p) => !(c.channel === 'xtables-monitor' && p.family === 6));
+    if (probes.length === 0) {
+      ctx.report(
+        'known',
+        `${label}: xtables-monitor 1.8.9 cannot print IPv6 rules that match a protocol; not traced`,
+      );
+      return;
+    }
     const mutation = sc.mutation;
     const before = nodeState(topo.node);
     let expected = before;
