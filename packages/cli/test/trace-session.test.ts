@@ -11,7 +11,7 @@ import { UsageError } from '@ruletrail/core';
 import { createKernelLogParser } from '@ruletrail/ingest-kernel-log';
 import type { NetfilterEvent } from '@ruletrail/event';
 import { chooseBackend } from '../src/trace/backend';
-import { boundNflogGroups, kmsgToLine, parseKmsgRecord } from '../src/trace/channels';
+import { boundNflogGroups, kmsgToLine, parseKmsgRecord, requireTool } from '../src/trace/channels';
 import { explainInsertFailure } from '../src/trace/errors';
 import {
   parseTraceOptions,
@@ -409,6 +409,17 @@ describe('ruletrail trace: channels and errors', () => {
     assert.equal(ev['@timestamp']?.slice(0, 26), '2026-12-04T12:00:00.123456');
     assert.equal(ev.netfilter.trace?.chain, 'INPUT');
     assert.equal(ev.host?.name, 'node1');
+  });
+
+  it('names the Debian package of a missing channel tool', () => {
+    const host = new FakeHost();
+    host.has = (c: string) => c !== 'tcpdump' && c !== 'xtables-monitor';
+    assert.throws(
+      () => requireTool(host, 'tcpdump', 'the nflog-pcap channel'),
+      /tcpdump is not installed; the nflog-pcap channel needs it \(Debian\/Ubuntu: apt-get install tcpdump\)/,
+    );
+    assert.throws(() => requireTool(host, 'xtables-monitor', 'x'), /apt-get install iptables/);
+    assert.doesNotThrow(() => requireTool(host, 'nft', 'x'));
   });
 
   it('reads the bound NFLOG groups from /proc/net/netfilter/nfnetlink_log', () => {
