@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { CLI, REPO_ROOT, checkExplanation, describe, packetsForProbe, type Json } from './explain';
 import { createTopology, readSysctl } from './netns';
 import { startService, runProbe } from './pass';
-import { nsRun, run, sleep, waitFor, type Bg } from './proc';
+import { nsRun, run, sleep, startBg, waitFor, type Bg } from './proc';
 import type { ChannelName, LabAddresses, Probe, ProbeRun, Scenario } from './types';
 
 export type TraceBackend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
@@ -320,6 +320,18 @@ export async function runTraceStage(
   // SIGKILL, then --cleanup: once per backend, on the first scenario.
   const first = scs[0];
   if (!first) return;
+  n++;
+  try {
+    await busyCase(
+      ctx,
+      first,
+      String(n),
+      path.join(ctx.outRoot, 'trace', first.name, 'nflog-busy'),
+      stateDir,
+    );
+  } catch (e) {
+    ctx.report(false, `trace-busy ${first.name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   for (const c of cases) {
     n++;
     const label = `trace-kill ${first.name}/${c.backend}+${c.channel}`;
@@ -578,6 +590,74 @@ async function killCase(
         `${label}: SIGKILL left ${leftover ? 'its rules' : 'nothing'}${stateFiles.length ? ' and its state file' : ''}; --cleanup restored ruleset and sysctls exactly (${cl.stderr.split('\n').filter((x) => /removed|restored|stopped/.test(x)).length} actions)`,
       );
   } finally {
+    for (const s of services) await s.stop();
+    topo.destroy();
+  }
+}
+
+/** Another tracer holds NFLOG group 0: trace must say so, exit 1, and leave the node as it was. */
+async function busyCase(
+  ctx: TraceStageContext,
+  sc: Scenario,
+  idx: string,
+  dir: string,
+  stateDir: string,
+): Promise<void> {
+  const label = `trace-busy ${sc.name}/iptables-legacy+nflog-pcap`;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const c: TraceCase = { backend: 'iptables-legacy', channel: 'nflog-pcap', stop: 'SIGINT' };
+  const { topo, services } = await setUp(ctx, sc, c, idx, dir);
+  const other = startBg(
+    'tcpdump -i nflog:0 (the other tracer)',
+    ['ip', 'netns', 'exec', topo.node, 'tcpdump', '-i', 'nflog:0', '-w', '/dev/null'],
+    path.join(dir, 'other.stdout'),
+    path.join(dir, 'other.stderr'),
+  );
+  try {
+    await waitFor('the other tcpdump to listen', () => other.stderr().includes('listening on'), 10_000);
+    const before = nodeState(topo.node);
+    const r = run(
+      [
+        process.execPath,
+        cliPath(),
+        'trace',
+        '--netns',
+        topo.node,
+        '--backend',
+        c.backend,
+        '--channel',
+        c.channel,
+        '--state-dir',
+        stateDir,
+        '--duration',
+        '5s',
+        'tcp and dst port 52000',
+      ],
+      { allowFail: true, cwd: REPO_ROOT, timeoutMs: 60_000 },
+    );
+    fs.writeFileSync(path.join(dir, 'trace.stderr'), r.stderr);
+    const after = nodeState(topo.node);
+    if (r.code !== 1 || !/NFLOG group 0 .*already bound by netlink port \d+/.test(r.stderr))
+      ctx.report(
+        false,
+        `${label}: expected exit 1 naming the bound NFLOG group, got exit ${r.code}: ${r.stderr.trim()}`,
+      );
+    else if (before !== after)
+      ctx.report(false, `${label}: the failed start left the node changed:\n        ${diff(before, after)}`);
+    else
+      ctx.report(
+        true,
+        `${label}: refused with "${
+          r.stderr
+            .trim()
+            .split('\n')
+            .find((l) => /already bound/.test(l))
+            ?.slice(0, 110) ?? ''
+        }…", node unchanged`,
+      );
+  } finally {
+    await other.stop();
     for (const s of services) await s.stop();
     topo.destroy();
   }
