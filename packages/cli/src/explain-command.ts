@@ -19,14 +19,17 @@ import {
   Correlator,
   PLAIN,
   SnapshotSet,
+  addressTyperOf,
   explainPacket,
   parseSelector,
   renderText,
   selectorMatches,
+  type ExplainOptions,
   type Explanation,
   type PacketSelector,
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
+import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter } from './output';
 import { loadRules } from './rules-files';
@@ -48,8 +51,13 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --host NAME                host name for inputs that carry none
   --if-names FILE            ifindex → name map for NFLOG captures (they carry indexes only): the output of
                              'ip -j link show' on the traced host
+  --host-facts FILE          the traced host's addresses and interfaces ('ruletrail snapshot facts' output:
+                             ip -j addr + ip -j link), for addrtype matches; also names NFLOG interfaces
+                             when --if-names is not given
   --utc-offset MINUTES       time zone of timestamps that carry none (Wireshark CSV absolute times)
   --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
+  --why-not                  text: also show why the rules between two steps did not match, and which
+                             criteria of a step's rule the log cannot check (JSON always has them: skipped, check)
   --no-color                 plain text (also: NO_COLOR=1)
   --stats                    print run statistics as JSON on stderr
   --quiet                    no summary line on stderr
@@ -83,9 +91,11 @@ export async function explainCommand(argv: string[]): Promise<number> {
       window: { type: 'string' },
       host: { type: 'string' },
       'if-names': { type: 'string' },
+      'host-facts': { type: 'string' },
       'utc-offset': { type: 'string' },
       'dead-letter': { type: 'string' },
       'no-color': { type: 'boolean', default: false },
+      'why-not': { type: 'boolean', default: false },
       stats: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -104,7 +114,16 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const windowMs = values.window !== undefined ? intOption('--window', values.window) : undefined;
   const utcOffsetMinutes =
     values['utc-offset'] !== undefined ? signedIntOption('--utc-offset', values['utc-offset']) : undefined;
-  const ifNames = values['if-names'] !== undefined ? await loadInterfaceNames(values['if-names']) : undefined;
+  // The engine's input besides traces and snapshots: which addresses are the host's own (addrtype, fib type).
+  const hostFacts =
+    values['host-facts'] !== undefined ? await loadHostFacts(values['host-facts']) : undefined;
+  const explainOptions: ExplainOptions = hostFacts ? { facts: addressTyperOf(hostFacts) } : {};
+  const ifNames =
+    values['if-names'] !== undefined
+      ? await loadInterfaceNames(values['if-names'])
+      : hostFacts
+        ? new Map(hostFacts.interfaces.map((i) => [i.ifindex, i.ifname] as const))
+        : undefined;
   const selector: PacketSelector | undefined =
     values.packet !== undefined ? parseSelector(values.packet) : undefined;
   const forced = values['input-format'];
@@ -142,10 +161,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
     (p) => {
       c.packets++;
       if (selector && !selectorMatches(selector, p.events)) return;
-      const x: Explanation = explainPacket(p.events, p.pick, p.flags);
+      const x: Explanation = explainPacket(p.events, p.pick, p.flags, explainOptions);
       c.shown++;
       c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
-      out.line(format === 'json' ? JSON.stringify(x) : renderText(x, c.shown, palette) + '\n');
+      out.line(
+        format === 'json'
+          ? JSON.stringify(x)
+          : renderText(x, c.shown, palette, { whyNot: values['why-not'] }) + '\n',
+      );
     },
     windowMs !== undefined ? { windowMs } : {},
   );
@@ -204,6 +227,15 @@ export async function explainCommand(argv: string[]): Promise<number> {
         skipped: c.skipped,
         errors: c.errors,
         elapsedMs: Math.round(elapsedMs),
+        ...(hostFacts
+          ? {
+              hostFacts: {
+                ...(hostFacts.host !== undefined ? { host: hostFacts.host } : {}),
+                addresses: hostFacts.addresses.length,
+                interfaces: hostFacts.interfaces.length,
+              },
+            }
+          : {}),
         maxRssKb: process.resourceUsage().maxRSS,
       }) + '\n',
     );
@@ -215,6 +247,21 @@ function signedIntOption(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`${name} must be an integer, got '${v}'`);
   return n;
+}
+
+/** A host-facts document (`ruletrail snapshot facts`); a bad one is a usage error naming the file and reason. */
+async function loadHostFacts(path: string): Promise<HostFacts> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--host-facts ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseHostFacts(text, path);
+  } catch (err) {
+    throw new UsageError(`--host-facts ${(err as Error).message}`);
+  }
 }
 
 /** `ip -j link show` output → ifindex → name. */
