@@ -30,6 +30,7 @@ import { compareWithTrace, type Agreement } from './lib/simulate';
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
+import { TRACE_SCENARIOS, runTraceStage } from './lib/trace-stage';
 
 const USAGE = `usage: npm run lab -- [options]
 
@@ -43,6 +44,10 @@ Captures real netfilter TRACE output in throw-away network namespaces, then runs
   --write-fixtures [D]  also copy the small captures + snapshots to D (default: test/fixtures/lab)
   --from-fixtures [D]   no kernel work: run the explain checks on committed captures in D
   --capture-only        capture and check the captures, skip ruletrail
+  --trace-scenario a,b  scenarios of the 'ruletrail trace' stage (default: ${TRACE_SCENARIOS.join(',')});
+                        it runs the real command on every backend after the capture passes
+  --trace-only          only the 'ruletrail trace' stage
+  --no-trace            skip the 'ruletrail trace' stage
   --verbose             print every command
   --help
 `;
@@ -57,6 +62,8 @@ interface Args {
   fromFixtures?: string;
   captureOnly: boolean;
   verbose: boolean;
+  traceScenarios: string[];
+  trace: 'yes' | 'no' | 'only';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -66,6 +73,8 @@ function parseArgs(argv: string[]): Args {
     channelsGiven: false,
     captureOnly: false,
     verbose: false,
+    traceScenarios: [...TRACE_SCENARIOS],
+    trace: 'yes',
   };
   const fixturesDefault = path.join(REPO_ROOT, 'test', 'fixtures', 'lab');
   for (let i = 0; i < argv.length; i++) {
@@ -105,6 +114,17 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--verbose':
         a.verbose = true;
+        break;
+      case '--trace-scenario':
+        a.traceScenarios = next().split(',');
+        for (const s of a.traceScenarios)
+          if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
+        break;
+      case '--trace-only':
+        a.trace = 'only';
+        break;
+      case '--no-trace':
+        a.trace = 'no';
         break;
       case '--help':
       case '-h':
@@ -318,6 +338,38 @@ async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; d
   await rsyslog.stop();
   runCleanup();
   return passes;
+}
+
+/** The 'ruletrail trace' stage (lib/trace-stage.ts): the real command on every backend, in fresh namespaces. */
+async function traceStage(args: Args, outRoot: string): Promise<void> {
+  if (!fs.existsSync(CLI)) {
+    report(
+      false,
+      `trace: ruletrail CLI not built (${path.relative(REPO_ROOT, CLI)} missing; run npm run build)`,
+    );
+    return;
+  }
+  if (args.trace === 'only') preflight();
+  installSignalHandlers();
+  const runTag = `rtlab-${process.pid}`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${runTag}-trace-`));
+  onCleanup(`remove ${tmp}`, () => fs.rmSync(tmp, { recursive: true, force: true }));
+  const hex = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+  const t0 = Date.now();
+  const scs = scenarios(ADDRESSES).filter((s) => args.traceScenarios.includes(s.name));
+  await runTraceStage(
+    {
+      prefix: runTag,
+      tmp,
+      outRoot,
+      addresses: ADDRESSES,
+      macPrefix: `02:72:75:${hex(process.pid >> 8)}:${hex(process.pid)}`,
+      report,
+    },
+    scs,
+  );
+  process.stdout.write(`trace stage: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  runCleanup();
 }
 
 function loadFixtures(root: string, args: Args): { meta: PassMeta; dir: string }[] {
@@ -567,8 +619,13 @@ async function main(): Promise<number> {
     path.join(os.tmpdir(), 'ruletrail-lab', args.fromFixtures ? `replay-${stamp}` : `run-${stamp}`);
   fs.mkdirSync(outRoot, { recursive: true });
   process.stdout.write(`ruletrail lab: output in ${outRoot}\n`);
-  const passes = args.fromFixtures ? loadFixtures(args.fromFixtures, args) : await capture(args, outRoot);
-  if (!args.captureOnly) explainAll(passes, outRoot);
+  const passes = args.fromFixtures
+    ? loadFixtures(args.fromFixtures, args)
+    : args.trace === 'only'
+      ? []
+      : await capture(args, outRoot);
+  if (!args.captureOnly && args.trace !== 'only') explainAll(passes, outRoot);
+  if (!args.fromFixtures && !args.captureOnly && args.trace !== 'no') await traceStage(args, outRoot);
   process.stdout.write(`\n${matrix()}\n`);
   const compared = agreement.agree + agreement.disagree;
   if (!args.captureOnly)

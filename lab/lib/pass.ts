@@ -58,7 +58,7 @@ export function toolVersions(): Record<string, string> {
   };
 }
 
-async function startService(
+export async function startService(
   ns: string,
   kind: 'http' | 'udp',
   port: number,
@@ -90,7 +90,7 @@ async function startService(
   return bg;
 }
 
-function runProbe(ns: string, probe: Probe, src: string, dst: string): ProbeRun {
+export function runProbe(ns: string, probe: Probe, src: string, dst: string): ProbeRun {
   const base = { id: probe.id, expect: probe.expect, src, dst };
   if (probe.proto === 'icmp') {
     const t0 = Date.now();
