@@ -167,7 +167,7 @@ describe('simulate: the bundled incident', () => {
     assert.equal(incident?.decidedBy?.chain, 'KUBE-FIREWALL');
     // The steps shared by every branch stop where the first unknown was met.
     assert.equal(r.steps.at(-1)?.chain, 'PREROUTING');
-    assert.ok(r.steps.length < incident!.steps.length);
+    assert.ok(r.steps.length < incident.steps.length);
     // A branch assumes one answer per criterion: never both yes and no for the same addrtype on the same packet.
     for (const b of r.branches) {
       const answers = b.assumptions.filter((a) => a.criterion === '--dst-type LOCAL').map((a) => a.answer);

@@ -425,7 +425,12 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
         // keeps its name, so DNAT/REJECT/MARK are not taken for a rule without a target.
         if (isObj(b) && b['type'] === 'match' && b['name'] !== 'comment')
           s.matches.push({ module: 'nft', options: [opt('expr', r.statement(e))] });
-        else if (isObj(b) && b['type'] === 'target' && typeof b['name'] === 'string' && s.target === undefined) {
+        else if (
+          isObj(b) &&
+          b['type'] === 'target' &&
+          typeof b['name'] === 'string' &&
+          s.target === undefined
+        ) {
           s.target = b['name'];
           s.targetOptions = [];
         }
