@@ -50,6 +50,8 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
                              'ip -j link show' on the traced host
   --utc-offset MINUTES       time zone of timestamps that carry none (Wireshark CSV absolute times)
   --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
+  --why-not                  text: also show why the rules between two steps did not match, and which
+                             criteria of a step's rule the log cannot check (JSON always has them: skipped, check)
   --no-color                 plain text (also: NO_COLOR=1)
   --stats                    print run statistics as JSON on stderr
   --quiet                    no summary line on stderr
@@ -86,6 +88,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       'utc-offset': { type: 'string' },
       'dead-letter': { type: 'string' },
       'no-color': { type: 'boolean', default: false },
+      'why-not': { type: 'boolean', default: false },
       stats: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -145,7 +148,11 @@ export async function explainCommand(argv: string[]): Promise<number> {
       const x: Explanation = explainPacket(p.events, p.pick, p.flags);
       c.shown++;
       c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
-      out.line(format === 'json' ? JSON.stringify(x) : renderText(x, c.shown, palette) + '\n');
+      out.line(
+        format === 'json'
+          ? JSON.stringify(x)
+          : renderText(x, c.shown, palette, { whyNot: values['why-not'] }) + '\n',
+      );
     },
     windowMs !== undefined ? { windowMs } : {},
   );

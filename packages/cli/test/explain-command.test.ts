@@ -70,7 +70,7 @@ describe('ruletrail explain (CLI)', () => {
     );
     assert.match(
       r.stdout,
-      /=> ACCEPT: accepted by the filter INPUT policy ACCEPT; destination 172\.28\.129\.4:80 rewritten to 172\.28\.129\.4:52000 by nat PREROUTING rule 3/,
+      /=> ACCEPT: accepted by the filter INPUT policy ACCEPT \(delivered locally\); destination 172\.28\.129\.4:80 rewritten to 172\.28\.129\.4:52000 by nat PREROUTING rule 3/,
     );
   });
 

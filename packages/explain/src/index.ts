@@ -4,7 +4,7 @@
  */
 export type * from './types';
 export { Correlator, invariantKey, type CorrelatorOptions, type CompletedPacket } from './correlate';
-export { explainPacket } from './explain';
+export { explainPacket, type ExplainOptions } from './explain';
 export {
   joinStep,
   targetEffect,
@@ -15,7 +15,7 @@ export {
 } from './join';
 export { SnapshotSet, type SnapshotPick } from './snapshots';
 export { parseSelector, selectorMatches, type PacketSelector } from './selector';
-export { renderText, ANSI, PLAIN, type Palette } from './render-text';
+export { renderText, ANSI, PLAIN, type Palette, type RenderOptions } from './render-text';
 export { parseServiceComment, type ServiceRef } from './kubernetes';
 export { hookOf, chainHook, lastTableAt, type Hook } from './hooks';
 export { parseMarkSpec, markSetByRule, markMatchOf, hex } from './marks';

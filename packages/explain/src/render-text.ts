@@ -36,8 +36,27 @@ function endpoint(ip: string | undefined, port: number | undefined): string {
   return port === undefined ? ip : `${a}:${port}`;
 }
 
+/** Options of {@link renderText}. */
+export interface RenderOptions {
+  /**
+   * Also show why the rules between two steps did not match (`skipped`) and what a step's own rule could not be
+   * checked on (`check: unknown`): `ruletrail explain --why-not`.
+   */
+  readonly whyNot?: boolean;
+}
+
+function skippedLines(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
+  const out: string[] = [];
+  for (const k of s.skipped ?? []) {
+    const which = k.from === k.to ? `rule ${k.from}` : `rules ${k.from}–${k.to}`;
+    const verb = k.result === 'no' ? 'did not match' : 'may or may not have matched';
+    out.push(`    ${c.gray(`${which} of ${s.chain} ${verb}: ${k.reason}`)}`);
+  }
+  return out;
+}
+
 /** One step as text lines: its trace label, then the rule, policy or return it maps to. */
-export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
+export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette, opts: RenderOptions = {}): string[] {
   const label = `${s.table}:${s.chain}:${s.kind}:${s.rulenum}`;
   const changed = s.changed
     ? ' ' +
@@ -51,7 +70,8 @@ export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
       : s.origin.offset !== undefined
         ? ` (offset ${s.origin.offset})`
         : '';
-  const out = [`  ${c.cyan(label)}${changed}${c.gray(at)}`];
+  const out = opts.whyNot ? skippedLines(s, c) : [];
+  out.push(`  ${c.cyan(label)}${changed}${c.gray(at)}`);
   switch (s.resolution) {
     case 'rule':
       out.push(`    ${c.green(s.rule ?? '')}`);
@@ -70,11 +90,13 @@ export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
       break;
   }
   if (s.problem && s.resolution !== 'unresolved') out.push(`    ${c.yellow(`! ${s.problem}`)}`);
+  if (opts.whyNot && s.check === 'unknown' && s.checkDetail)
+    out.push(`    ${c.gray(`(not checked: ${s.checkDetail})`)}`);
   return out;
 }
 
 /** Renders one explanation as a block of text lines (no trailing newline). */
-export function renderText(x: Explanation, index: number, c: Palette): string {
+export function renderText(x: Explanation, index: number, c: Palette, opts: RenderOptions = {}): string {
   const p = x.packet;
   const head = [
     `packet ${index}:`,
@@ -97,7 +119,7 @@ export function renderText(x: Explanation, index: number, c: Palette): string {
   lines.push(
     `  ${c.gray(x.snapshot ? `snapshot ${x.snapshot.source}${x.snapshot.generatedAt ? ` (${x.snapshot.generatedAt})` : ''} sha256:${x.snapshot.hash.slice(0, 12)}` : 'no snapshot')}`,
   );
-  for (const s of x.steps) lines.push(...stepLine(s, c));
+  for (const s of x.steps) lines.push(...stepLine(s, c, opts));
   const verdictColour = x.verdict === 'ACCEPT' ? c.green : c.red;
   lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${x.cause}`);
   if (x.kubernetes?.service)

@@ -374,11 +374,14 @@ describe('rule evaluator (real rules, real trace packets)', () => {
     assert.equal(evaluateRule(input[1]!, p).result, 'no', 'iifname "lo"');
     assert.equal(evaluateRule(input[2]!, p).result, 'yes', 'tcp dport 8080 (+ xt match "comment")');
     assert.equal(evaluateRule(input[3]!, p).result, 'no', 'tcp dport 9091');
-    // `tcp flags syn / fin,syn,rst,ack tcp dport 8080 meta nftrace set 1`: the flags are an opaque expression.
-    const t = evaluateRule(raw[0]!, p);
-    assert.equal(t.result, 'unknown');
-    assert.match(describeEvaluation(t), /tcp flags syn/);
-    assert.equal(evaluateRule(raw[1]!, p).result, 'no', 'tcp dport 9090 decides despite the opaque flags');
+    // `tcp flags syn / fin,syn,rst,ack tcp dport 8080 meta nftrace set 1`: the flags are modelled as
+    // --tcp-flags FIN,SYN,RST,ACK SYN, which the traced SYN matches.
+    assert.equal(evaluateRule(raw[0]!, p).result, 'yes');
+    const ack = { ...p, tcpFlags: ['ACK'] };
+    const t = evaluateRule(raw[0]!, ack);
+    assert.equal(t.result, 'no');
+    assert.match(describeEvaluation(t), /needs --tcp-flags FIN,SYN,RST,ACK SYN/);
+    assert.equal(evaluateRule(raw[1]!, p).result, 'no', 'tcp dport 9090');
   });
 
   describe('properties', () => {

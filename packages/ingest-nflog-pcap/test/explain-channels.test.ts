@@ -113,7 +113,7 @@ describe('NFLOG-family channels through the engine', () => {
       const ping = out.find((x) => x.packet.proto === 'icmp' && x.packet.dst === '10.231.0.2')!;
       assert.deepEqual([ping.verdict, ping.cause], ['ACCEPT', 'accepted by filter RT-CHECK rule 2']);
       const ret = find('tcp', 52001, 'ipv4')!;
-      assert.deepEqual([ret.verdict, ret.cause], ['ACCEPT', 'accepted by the filter INPUT policy ACCEPT']);
+      assert.deepEqual([ret.verdict, ret.cause], ['ACCEPT', 'accepted by the filter INPUT policy ACCEPT (delivered locally)']);
       assert.equal(out.filter((x) => x.verdict === 'REJECT').length, 2);
     });
 });

@@ -71,6 +71,11 @@ export interface Rule {
    * `policy` (built-in chain) or `return` (user chain) instead of `rule` — see ip_tables.c get_chainname_rulenum().
    */
   readonly tracedAsTail: boolean;
+  /**
+   * nftables rule handle (`nft -a`), stable while the rule exists: `nft -a monitor trace` and xtables-monitor
+   * name a rule by it, which identifies the rule even where the rendered texts differ.
+   */
+  readonly handle?: number;
 }
 
 /** A chain: built-in (with a policy) or user-defined. */

@@ -532,6 +532,60 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): boolean {
   }
   // Only equality is modelled: a `<`, `>=` or flag (`in`) comparison stays an opaque nft criterion.
   const equality = op === '==' || op === '!=';
+  // tcp flags & (fin|syn|rst|ack) == syn → -m tcp --tcp-flags FIN,SYN,RST,ACK SYN
+  const and = left['&'];
+  if (
+    equality &&
+    Array.isArray(and) &&
+    isObj(and[0]) &&
+    isObj(and[0]['payload']) &&
+    and[0]['payload']['protocol'] === 'tcp' &&
+    and[0]['payload']['field'] === 'flags'
+  ) {
+    const names = (v: Json): string | undefined =>
+      typeof v === 'string'
+        ? v.toUpperCase()
+        : Array.isArray(v) && v.every((x) => typeof x === 'string')
+          ? v.map((x) => String(x).toUpperCase()).join(',')
+          : undefined;
+    const mask = names(and[1]);
+    const comp = names(right) ?? (Array.isArray(right) && right.length === 0 ? 'NONE' : undefined);
+    if (mask !== undefined && comp !== undefined) {
+      s.matches.push({
+        module: 'tcp',
+        options: [{ name: 'tcp-flags', values: [mask, comp], negated }],
+      });
+      return true;
+    }
+  }
+  // icmp type echo-request → -m icmp --icmp-type echo-request (and icmpv6)
+  const pl = left['payload'];
+  if (
+    equality &&
+    isObj(pl) &&
+    (pl['protocol'] === 'icmp' || pl['protocol'] === 'icmpv6') &&
+    pl['field'] === 'type' &&
+    (typeof right === 'string' || typeof right === 'number')
+  ) {
+    const v6 = pl['protocol'] === 'icmpv6';
+    s.matches.push({
+      module: v6 ? 'icmp6' : 'icmp',
+      options: [opt(v6 ? 'icmpv6-type' : 'icmp-type', String(right), negated)],
+    });
+    return true;
+  }
+  // fib daddr type local → -m addrtype --dst-type LOCAL (kube-proxy's nftables mode uses it for NodePorts)
+  const fib = left['fib'];
+  if (equality && isObj(fib) && fib['result'] === 'type' && typeof right === 'string') {
+    const flags = Array.isArray(fib['flags']) ? fib['flags'].map(str) : [str(fib['flags'])];
+    if (flags.length === 1 && (flags[0] === 'daddr' || flags[0] === 'saddr')) {
+      s.matches.push({
+        module: 'addrtype',
+        options: [opt(flags[0] === 'daddr' ? 'dst-type' : 'src-type', right.toUpperCase(), negated)],
+      });
+      return true;
+    }
+  }
   const payload = left['payload'];
   if (equality && isObj(payload) && typeof payload['protocol'] === 'string') {
     const proto = payload['protocol'];
@@ -816,6 +870,7 @@ function buildRule(table: string, chain: string, num: number, o: Obj, line: numb
     // nftables reports every matched rule as a rule: no iptables policy/return relabelling.
     tracedAsTail: false,
   };
+  if (typeof o['handle'] === 'number') rule.handle = o['handle'];
   if (s.counters) rule.counters = s.counters;
   if (s.target !== undefined) rule.target = s.target;
   if (s.jumpKind !== undefined) rule.jumpKind = s.jumpKind;

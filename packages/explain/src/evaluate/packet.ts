@@ -56,8 +56,11 @@ function known(e: NetfilterEvent, field: string): boolean {
   return d === undefined || !d.includes(field);
 }
 
-/** The packet as the rule of this trace step saw it. */
-export function packetOfEvent(e: NetfilterEvent): PacketView {
+/**
+ * The packet as the rule of this trace step saw it. `proto` stands in for a transport protocol the channel does
+ * not print (taken from the rules the kernel reported as matched).
+ */
+export function packetOfEvent(e: NetfilterEvent, proto?: string): PacketView {
   const nf = e.netfilter;
   const fam = e.network.type === 'ipv6' ? 'ipv6' : 'ipv4';
   const ip = nf.ip;
@@ -67,7 +70,7 @@ export function packetOfEvent(e: NetfilterEvent): PacketView {
   const srcMac = e.source?.mac;
   return {
     family: fam,
-    proto: known(e, 'network.transport') ? e.network.transport : undefined,
+    proto: e.network.transport ?? proto,
     src: e.source?.ip,
     dst: e.destination?.ip,
     sport: e.source?.port,
