@@ -350,7 +350,7 @@ function explainPass(
     return essences;
   }
   if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
-  if (simulateToo) checkSimulation(meta, ex.packets, label);
+  if (simulateToo) checkSimulation(meta, dir, ex.packets, label);
   for (const pr of meta.probes) {
     const probe = sc.probes.find((p) => p.id === pr.id);
     const want = probe && pick(probe);
@@ -398,13 +398,13 @@ const agreement = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
  * Simulates every explained packet of a pass from its first traced step and compares the predicted path and
  * verdict with the trace: a prediction without unknowns that differs is a lab failure.
  */
-function checkSimulation(meta: PassMeta, packets: Json[], label: string): void {
+function checkSimulation(meta: PassMeta, dir: string, packets: Json[], label: string): void {
   const counts = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
   const notes: string[] = [];
   for (const p of packets) {
     let a: Agreement;
     try {
-      a = compareWithTrace(p, meta).agreement;
+      a = compareWithTrace(p, meta, dir).agreement;
     } catch (e) {
       a = { kind: 'disagree', why: `simulate threw: ${e instanceof Error ? e.message : String(e)}` };
     }

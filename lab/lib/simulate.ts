@@ -5,7 +5,15 @@
 // snapshot_mismatch (the trace cannot be placed in that snapshot: the drift scenario's stale snapshot).
 import * as fs from 'node:fs';
 import { parseIptablesSave, parseNftJson, type Ruleset } from '@ruletrail/ruleset';
-import { simulate, type SimPacket, type Simulation, type SimulatedStep } from '@ruletrail/explain';
+import * as path from 'node:path';
+import {
+  hostAddressTyper,
+  simulate,
+  type AddressTyper,
+  type SimPacket,
+  type Simulation,
+  type SimulatedStep,
+} from '@ruletrail/explain';
 import type { Json } from './explain';
 import type { PassMeta } from './types';
 
@@ -37,6 +45,17 @@ function loadSnapshot(file: string, family: 'ipv4' | 'ipv6'): Ruleset {
     snapshotCache.set(key, rs);
   }
   return rs;
+}
+
+/**
+ * The node's address types from the pass's host facts (`host-facts.json`, `ip -j addr` of the node), when the
+ * capture has them: they include the extra addresses a scenario puts on the node.
+ */
+function hostFacts(meta: PassMeta, dir: string): AddressTyper | undefined {
+  const file = (meta as { hostFacts?: unknown }).hostFacts;
+  if (typeof file !== 'string') return undefined;
+  const f = path.join(dir, file);
+  return hostAddressTyper(JSON.parse(fs.readFileSync(f, 'utf8')) as unknown, f);
 }
 
 /** The lab node's own addresses (local delivery and `-m addrtype LOCAL`). */
@@ -118,10 +137,18 @@ function traceable(steps: readonly SimulatedStep[], nfTables: boolean): readonly
 }
 
 /** Simulates one explained packet and compares. */
-export function compareWithTrace(p: Json, meta: PassMeta): { agreement: Agreement; simulation?: Simulation } {
+export function compareWithTrace(
+  p: Json,
+  meta: PassMeta,
+  dir: string,
+): { agreement: Agreement; simulation?: Simulation } {
   const flags = Array.isArray(p['flags']) ? (p['flags'] as string[]) : [];
   if (flags.includes('snapshot_mismatch'))
     return { agreement: { kind: 'exempt', why: 'the explanation flags snapshot_mismatch' } };
+  // A later packet of a NAT'ed connection is rewritten by conntrack, not by a rule: the connection's NAT is state
+  // a packet description does not carry.
+  if (arr(p['nat']).some((n) => n['kind'] === 'CONNTRACK'))
+    return { agreement: { kind: 'undecided', why: "rewritten by its connection's NAT (conntrack)" } };
   const snap = obj(p['snapshot']);
   const k = obj(p['packet']);
   if (!snap || typeof snap['source'] !== 'string' || !k)
@@ -129,7 +156,8 @@ export function compareWithTrace(p: Json, meta: PassMeta): { agreement: Agreemen
   const rs = loadSnapshot(snap['source'], k['family'] === 'ipv6' ? 'ipv6' : 'ipv4');
   const spec = packetOfExplanation(p, rs);
   if (!spec) return { agreement: { kind: 'undecided', why: 'the packet lacks addresses or protocol' } };
-  const sim = simulate(rs, spec, { locals: nodeAddresses(meta) });
+  const facts = hostFacts(meta, dir);
+  const sim = simulate(rs, spec, { locals: nodeAddresses(meta), ...(facts ? { facts } : {}) });
   if (sim.branches)
     return {
       agreement: {
