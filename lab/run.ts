@@ -25,7 +25,7 @@ import {
 } from './lib/explain';
 import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
 import { runPass, toolVersions } from './lib/pass';
-import { compareWithTrace, type Agreement } from './lib/simulate';
+import { compareWithTrace, connectionKey, type Agreement } from './lib/simulate';
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
@@ -401,13 +401,16 @@ const agreement = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
 function checkSimulation(meta: PassMeta, dir: string, packets: Json[], label: string): void {
   const counts = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
   const notes: string[] = [];
+  const connections = new Set<string>();
   for (const p of packets) {
     let a: Agreement;
+    const conn = connectionKey(p);
     try {
-      a = compareWithTrace(p, meta, dir).agreement;
+      a = compareWithTrace(p, meta, dir, connections.has(conn)).agreement;
     } catch (e) {
       a = { kind: 'disagree', why: `simulate threw: ${e instanceof Error ? e.message : String(e)}` };
     }
+    connections.add(conn);
     counts[a.kind]++;
     agreement[a.kind]++;
     const k = (p['packet'] ?? {}) as Json;
