@@ -26,7 +26,7 @@ import {
 } from './lib/explain';
 import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
 import { runPass, toolVersions } from './lib/pass';
-import { compareWithTrace, type Agreement } from './lib/simulate';
+import { compareWithTrace, connectionKey, type Agreement } from './lib/simulate';
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
@@ -421,7 +421,7 @@ function explainPass(
     return essences;
   }
   if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
-  if (simulateToo) checkSimulation(meta, ex.packets, label);
+  if (simulateToo) checkSimulation(meta, dir, ex.packets, label);
   let expectedPackets = 0;
   for (const pr of meta.probes) {
     const probe = sc.probes.find((p) => p.id === pr.id);
@@ -524,16 +524,19 @@ const agreement = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
  * Simulates every explained packet of a pass from its first traced step and compares the predicted path and
  * verdict with the trace: a prediction without unknowns that differs is a lab failure.
  */
-function checkSimulation(meta: PassMeta, packets: Json[], label: string): void {
+function checkSimulation(meta: PassMeta, dir: string, packets: Json[], label: string): void {
   const counts = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
   const notes: string[] = [];
+  const connections = new Set<string>();
   for (const p of packets) {
     let a: Agreement;
+    const conn = connectionKey(p);
     try {
-      a = compareWithTrace(p, meta).agreement;
+      a = compareWithTrace(p, meta, dir, connections.has(conn)).agreement;
     } catch (e) {
       a = { kind: 'disagree', why: `simulate threw: ${e instanceof Error ? e.message : String(e)}` };
     }
+    connections.add(conn);
     counts[a.kind]++;
     agreement[a.kind]++;
     const k = (p['packet'] ?? {}) as Json;
