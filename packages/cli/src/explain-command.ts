@@ -28,7 +28,7 @@ import {
   type PacketSelector,
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
-import { addressType, parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
+import { addressTyper, parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter } from './output';
 import { loadRules } from './rules-files';
@@ -116,20 +116,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   // The engine's input besides traces and snapshots: which addresses are the host's own (addrtype, fib type).
   const hostFacts =
     values['host-facts'] !== undefined ? await loadHostFacts(values['host-facts']) : undefined;
-  const explainOptions: ExplainOptions = hostFacts
-    ? {
-        facts: {
-          // An address the facts cannot type (not an IP) leaves the addrtype criterion unknown.
-          addressType: (ip) => {
-            try {
-              return addressType(hostFacts, ip);
-            } catch {
-              return undefined;
-            }
-          },
-        },
-      }
-    : {};
+  const explainOptions: ExplainOptions = hostFacts ? { facts: addressTyper(hostFacts) } : {};
   const ifNames =
     values['if-names'] !== undefined
       ? await loadInterfaceNames(values['if-names'])

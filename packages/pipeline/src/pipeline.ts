@@ -23,6 +23,7 @@ import type { PipelineConfig } from './config';
 import type { Logger } from './log';
 import type { ComponentMetrics, PipelineMetrics } from './metrics';
 import type { SnapshotStore } from './snapshot-store';
+import { addressTyper } from '@ruletrail/ruleset';
 import type { OutputRecord, RecordSink, Source, SourceContext, SourceUnit } from './types';
 import type { IngestAdapter } from '@ruletrail/core';
 import { ProgressBar } from './progress';
@@ -349,7 +350,11 @@ export class Pipeline {
     }
     let x: Explanation;
     try {
-      x = explainPacket(p.events, p.pick, p.flags);
+      // The host's addresses shipped with its snapshots (`facts`), in force at the packet's time: addrtype.
+      const first = p.events[0];
+      const at = first?.['@timestamp'] !== undefined ? Date.parse(first['@timestamp']) : undefined;
+      const facts = this._p.snapshots.forHost(first?.host?.name ?? '').factsAt(at);
+      x = explainPacket(p.events, p.pick, p.flags, facts ? { facts: addressTyper(facts) } : {});
     } catch (err) {
       // An engine bug on one packet must not wedge the checkpoint (its lines would be replayed into the same
       // failure forever): dead-letter the packet with its first line's position and move on.

@@ -4,6 +4,7 @@ export { parseNftJson, type ParseNftJsonOptions } from './nft-json';
 export {
   HOST_FACTS_ERROR,
   addressType,
+  addressTyper,
   addressTypes,
   hostFactsFromJson,
   interfaceByIndex,
