@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addressType, type HostFactsDocument } from '@ruletrail/ruleset';
 import { SnapshotStore, makeEnvelope, parseEnvelope } from '../src';
-import { SAVE_0101, SAVE_0103 } from './helpers';
+import { MemorySink, MemorySource, SAVE_0101, SAVE_0103, minimal, run } from './helpers';
 
 const FACTS = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'ruleset', 'test', 'fixtures', 'host-facts', 'node.json'), 'utf8'),
@@ -65,5 +65,46 @@ describe('host facts in shipped snapshots', () => {
     assert.equal(addressType(at('2026-12-04T15:00:00Z')!, '10.96.0.50'), 'UNICAST');
     assert.equal(addressType(at('2026-12-04T11:00:00Z')!, '10.96.0.50'), 'LOCAL');
     assert.equal(store.forHost('other').factsAt(Date.now()), undefined);
+  });
+
+  it('the pipeline checks addrtype with the facts shipped with the host snapshot (real lab capture)', async () => {
+    const LAB = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'lab', 'addrtype', 'kernel-log');
+    const save = readFileSync(join(LAB, 'iptables-save.txt'), 'utf8');
+    const facts = JSON.parse(readFileSync(join(LAB, 'host-facts.json'), 'utf8')) as HostFactsDocument;
+    const lines = readFileSync(join(LAB, 'kern.log'), 'utf8').split('\n').filter(Boolean);
+    /** filter INPUT rule 1 (`-m addrtype --src-type LOCAL … -j ACCEPT`), passed by the SYN to 30091: why not. */
+    const passedRule1 = async (withFacts: boolean): Promise<unknown> => {
+      const store = new SnapshotStore();
+      store.add({
+        ...makeEnvelope({
+          host: 'rtlab-node',
+          family: 'ipv4',
+          format: 'iptables-save',
+          takenAt: '2026-12-04T00:00:00Z',
+          tool: 'iptables-save',
+          content: save,
+          ...(withFacts ? { facts } : {}),
+        }),
+      });
+      const sink = new MemorySink();
+      await run(minimal(), [new MemorySource('kern', [lines])], [sink], store);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const x = sink.bodies('explanation').find((e: any) => e.packet.dport === 30091);
+      assert.ok(x, 'the SYN to 30091 was explained');
+      assert.equal(x.verdict, 'REJECT');
+      const ranges = (
+        x.steps as {
+          table: string;
+          chain: string;
+          skipped?: { from: number; to: number; result: string }[];
+        }[]
+      )
+        .filter((st) => st.table === 'filter' && st.chain === 'INPUT')
+        .flatMap((st) => st.skipped ?? []);
+      return ranges.find((r) => r.from <= 1 && 1 <= r.to)?.result;
+    };
+    // The client's address is not the node's: decidable only with the node's addresses.
+    assert.equal(await passedRule1(false), 'unknown');
+    assert.equal(await passedRule1(true), 'no');
   });
 });
