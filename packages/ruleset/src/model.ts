@@ -91,6 +91,11 @@ export interface Chain {
   readonly hook?: 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
   /** Priority of an nftables base chain at its hook (iptables tables have fixed priorities). */
   readonly priority?: number;
+  /**
+   * nftables base chain type (`filter`, `nat`, `route`). A `nat` chain is traversed only by a connection's
+   * first packet, like the iptables `nat` table. Absent for iptables snapshots, where the table name says it.
+   */
+  readonly type?: 'filter' | 'nat' | 'route';
 }
 
 /** One element of an nftables verdict map: `key : verdict`, with the element's comment. */

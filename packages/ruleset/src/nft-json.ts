@@ -746,6 +746,8 @@ function buildChain(table: string, name: string, d: ChainDraft, r: Renderer): Ch
     const hook = HOOKS[str(c['hook'])];
     if (hook) chain.hook = hook;
     if (typeof c['prio'] === 'number') chain.priority = c['prio'];
+    const type = str(c['type']);
+    if (type === 'filter' || type === 'nat' || type === 'route') chain.type = type;
     chain.policy = c['policy'] === 'drop' ? 'DROP' : 'ACCEPT';
   }
   return chain;
