@@ -84,10 +84,12 @@ export function parseArgs(argv) {
     else if (num[a]) opts[num[a]] = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!Number.isInteger(opts.lines) || opts.lines < 1000) throw new Error('--lines must be an integer >= 1000');
+  if (!Number.isInteger(opts.lines) || opts.lines < 1000)
+    throw new Error('--lines must be an integer >= 1000');
   if (!Number.isFinite(opts.seed)) throw new Error('--seed must be a number');
   if (!(opts.knownAt >= 0 && opts.knownAt < 1)) throw new Error('--known-at must be in [0, 1)');
-  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 99) throw new Error('--hosts must be 1..99');
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > 99)
+    throw new Error('--hosts must be 1..99');
   for (const k of ['basePps', 'burstPps', 'burstEvery', 'burstLen'])
     if (!(opts[k] > 0)) throw new Error(`--${k} must be positive`);
   opts.out ??= path.join('bench', 'corpus', `kern-${opts.lines}.log`);
@@ -120,9 +122,12 @@ export function labPaths() {
     byId.set(m[2], steps);
   }
   const probes = [...byId.values()];
-  const drop = probes.find((s) => s[0].dpt === 52000 && s.at(-1).prefix.startsWith('filter:KUBE-FIREWALL:rule:1'));
+  const drop = probes.find(
+    (s) => s[0].dpt === 52000 && s.at(-1).prefix.startsWith('filter:KUBE-FIREWALL:rule:1'),
+  );
   const dnat = probes.find((s) => s[0].dpt === 80);
-  if (!drop || !dnat) throw new Error(`${LAB}/kern.log: the nodeport-52000 and dnat-80 probes were not found`);
+  if (!drop || !dnat)
+    throw new Error(`${LAB}/kern.log: the nodeport-52000 and dnat-80 probes were not found`);
   const toSteps = (s) => s.map((x) => [x.prefix, x.marked, x.dpt !== s[0].dpt]);
   return { drop: toSteps(drop), dnat: toSteps(dnat) };
 }
@@ -222,7 +227,9 @@ export function generate(opts) {
     const s = Math.floor(clockMs / 1000);
     if (s !== stampSec) {
       const d = new Date(s * 1000);
-      hms = [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+      hms = [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()]
+        .map((n) => String(n).padStart(2, '0'))
+        .join(':');
       stamp = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${hms}`;
       stampSec = s;
     }
@@ -437,7 +444,13 @@ export function generate(opts) {
     generator: GENERATOR_HASH,
     seed,
     requestedLines: target,
-    options: { hosts, basePps: opts.basePps, burstPps: opts.burstPps, burstEvery: opts.burstEvery, burstLen: opts.burstLen },
+    options: {
+      hosts,
+      basePps: opts.basePps,
+      burstPps: opts.burstPps,
+      burstEvery: opts.burstEvery,
+      burstLen: opts.burstLen,
+    },
     file: out,
     rules: rulesFile,
     year: 2026,

@@ -18,7 +18,17 @@
  * or when the open-packet cap forces the oldest out (flagged `evicted`).
  */
 import type { NetfilterEvent } from '@ruletrail/event';
-import { chainHook, chainPriority, isFinalHook, isForward, lastTableAt, type Hook } from './hooks';
+import {
+  chainHook,
+  chainPriority,
+  isForward,
+  isNatChain,
+  natStateAfter,
+  natStateOfTcp,
+  whatFollows,
+  type Hook,
+  type NatState,
+} from './hooks';
 import { VMAP_EFFECT, joinStepCached, resolveRulenum } from './join';
 import type { SnapshotPick, SnapshotSet } from './snapshots';
 import type { Flag } from './types';
@@ -29,7 +39,18 @@ export interface CorrelatorOptions {
   readonly windowMs?: number;
   /** Most packets kept open at once; beyond it the least recently active is completed and flagged `evicted`. */
   readonly maxOpenPackets?: number;
+  /**
+   * Most bytes of open packets (estimated at {@link EVENT_COST_BYTES} per event held); beyond it the least recently
+   * active packets are completed and flagged `evicted`. Default 64 MiB.
+   */
+  readonly maxOpenBytes?: number;
 }
+
+/**
+ * Heap one decoded event costs while its packet is open (a kernel-log TRACE event measured ~0.9-1.3 KiB with
+ * `--expose-gc` heap deltas over 100k events): the unit of the byte bound.
+ */
+export const EVENT_COST_BYTES = 1200;
 
 /** A packet whose lines are all in. */
 export interface CompletedPacket {
@@ -52,6 +73,10 @@ interface OpenPacket {
   lastTime: number | undefined;
   travEnded: boolean;
   done: boolean;
+  /** Whether conntrack sends this packet through the NAT chains (decides what can still follow it). */
+  nat: NatState;
+  /** The hook of the packet's first step with one (OUTPUT for locally generated packets). */
+  firstHook: Hook | undefined;
 }
 
 /** The invariant part of a packet's identity (see the module comment). */
@@ -75,6 +100,9 @@ export class Correlator {
   private readonly _activity = new Map<OpenPacket, true>();
   private readonly _windowMs: number;
   private readonly _maxOpen: number;
+  private readonly _maxOpenBytes: number;
+  /** Estimated bytes held by open packets (EVENT_COST_BYTES per event). */
+  private _openBytes = 0;
   private _lastTsText: string | undefined;
   private _lastTsMs: number | undefined;
   /** Newest log time seen: drives window expiry. */
@@ -87,6 +115,7 @@ export class Correlator {
   ) {
     this._windowMs = options.windowMs ?? 2000;
     this._maxOpen = options.maxOpenPackets ?? 100_000;
+    this._maxOpenBytes = options.maxOpenBytes ?? 64 * 1024 * 1024;
   }
 
   /** Packets currently open. */
@@ -110,6 +139,7 @@ export class Correlator {
         const p = list[i]!;
         if (this._continues(p, e, t)) {
           this._add(p, e, t);
+          this._boundBytes(p);
           return;
         }
       }
@@ -130,6 +160,8 @@ export class Correlator {
       lastTime: undefined,
       travEnded: false,
       done: false,
+      nat: natStateOfTcp(e.netfilter.tcp?.flags),
+      firstHook: undefined,
     };
     if (list) list.push(p);
     else this._open.set(key, [p]);
@@ -138,6 +170,16 @@ export class Correlator {
       if (oldest) this._complete(oldest, ['evicted']);
     }
     this._add(p, e, t);
+    this._boundBytes(p);
+  }
+
+  /** The byte bound: evicts the least recently active packets (never `current`) until under it. */
+  private _boundBytes(current: OpenPacket): void {
+    while (this._openBytes > this._maxOpenBytes) {
+      const oldest = this._activity.keys().next().value;
+      if (!oldest || oldest === current) break;
+      this._complete(oldest, ['evicted']);
+    }
   }
 
   /** End of input: completes every open packet. */
@@ -200,6 +242,7 @@ export class Correlator {
   private _add(p: OpenPacket, e: NetfilterEvent, t: number | undefined): void {
     const tr = e.netfilter.trace!;
     p.events.push(e);
+    this._openBytes += EVENT_COST_BYTES;
     if (e.source?.ip !== undefined) p.src = e.source.ip;
     if (e.destination?.ip !== undefined) p.dst = e.destination.ip;
     p.sport = e.source?.port;
@@ -210,12 +253,16 @@ export class Correlator {
     if (hook) {
       p.lastHook = hook;
       p.lastChain = tr.chain;
+      p.firstHook ??= hook;
     }
     if (t !== undefined) p.lastTime = t;
     this._activity.delete(p);
     this._activity.set(p, true);
     const rs = p.pick.ruleset;
     if (!rs) return;
+    const h = p.lastHook;
+    const prio = h === undefined ? 0 : chainPriority(rs, tr.table, hook ? tr.chain : p.lastChain, h);
+    p.nat = natStateAfter(rs, p.nat, h, prio, isNatChain(rs, tr.table, tr.chain), p.firstHook);
     const rulenum = resolveRulenum(rs, tr, 0);
     const joined =
       rulenum === undefined
@@ -233,14 +280,16 @@ export class Correlator {
     }
     if (effect === 'accept' || effect === 'nat') {
       p.travEnded = true;
-      const h = p.lastHook;
-      if (h && isFinalHook(h) && tr.table === lastTableAt(rs, h)) this._complete(p, []);
+      // Complete as soon as no base chain is left that this packet can traverse in this snapshot (conntrack
+      // skips the NAT chains for every packet but a connection's first).
+      if (h && whatFollows(rs, h, prio, p.nat) === 'none') this._complete(p, []);
     }
   }
 
   private _complete(p: OpenPacket, flags: Flag[]): void {
     if (p.done) return;
     p.done = true;
+    this._openBytes -= p.events.length * EVENT_COST_BYTES;
     this._activity.delete(p);
     const list = this._open.get(p.key);
     if (list) {

@@ -3,7 +3,13 @@
  * the verdict and its cause. Pure computation: no I/O here (the CLI and the pipeline do the reading/writing).
  */
 export type * from './types';
-export { Correlator, invariantKey, type CorrelatorOptions, type CompletedPacket } from './correlate';
+export {
+  Correlator,
+  EVENT_COST_BYTES,
+  invariantKey,
+  type CorrelatorOptions,
+  type CompletedPacket,
+} from './correlate';
 export { explainPacket } from './explain';
 export {
   joinStep,
