@@ -57,7 +57,20 @@ export interface CompletedPacket {
   readonly events: NetfilterEvent[];
   readonly pick: SnapshotPick;
   readonly flags: Flag[];
+  /**
+   * Where it completed, so that runs over parts of one input can be merged into the order one run gives: the input
+   * line being pushed when it completed (Infinity at the end of input), the phase within that push
+   * ({@link CompletionPhase}), and its own last line (packets completing in one phase complete in that order).
+   * Lines are `ruletrail.origin.line` (0 for channels without line numbers).
+   */
+  readonly completedAt: number;
+  readonly phase: CompletionPhase;
+  readonly firstLine: number;
+  readonly lastLine: number;
 }
+
+/** When, within one push, a packet completed: 0 the window passed it, 1 count bound, 2 its own step, 3 byte bound. */
+export type CompletionPhase = 0 | 1 | 2 | 3;
 
 interface OpenPacket {
   readonly key: string;
@@ -77,6 +90,8 @@ interface OpenPacket {
   nat: NatState;
   /** The hook of the packet's first step with one (OUTPUT for locally generated packets). */
   firstHook: Hook | undefined;
+  readonly firstLine: number;
+  lastLine: number;
 }
 
 /** The invariant part of a packet's identity (see the module comment). */
@@ -107,6 +122,8 @@ export class Correlator {
   private _lastTsMs: number | undefined;
   /** Newest log time seen: drives window expiry. */
   private _now: number | undefined;
+  /** Input line of the event being pushed (Infinity while flushing). */
+  private _line = 0;
 
   constructor(
     private readonly _snapshots: SnapshotSet,
@@ -123,10 +140,16 @@ export class Correlator {
     return this._activity.size;
   }
 
+  /** The packets open now, least recently active first (for a caller that owns only some, e.g. a parallel run). */
+  *open(): IterableIterator<{ readonly firstLine: number; readonly events: readonly NetfilterEvent[] }> {
+    yield* this._activity.keys();
+  }
+
   /** Adds one event. Events that are not TRACE steps are ignored. */
   push(e: NetfilterEvent): void {
     const tr = e.netfilter.trace;
     if (!tr) return;
+    this._line = e.ruletrail.origin.line ?? 0;
     const t = this._timeOf(e);
     if (t !== undefined && (this._now === undefined || t > this._now)) {
       this._now = t;
@@ -162,12 +185,14 @@ export class Correlator {
       done: false,
       nat: natStateOfTcp(e.netfilter.tcp?.flags),
       firstHook: undefined,
+      firstLine: this._line,
+      lastLine: this._line,
     };
     if (list) list.push(p);
     else this._open.set(key, [p]);
     if (this._activity.size >= this._maxOpen) {
       const oldest = this._activity.keys().next().value;
-      if (oldest) this._complete(oldest, ['evicted']);
+      if (oldest) this._complete(oldest, ['evicted'], 1);
     }
     this._add(p, e, t);
     this._boundBytes(p);
@@ -178,13 +203,14 @@ export class Correlator {
     while (this._openBytes > this._maxOpenBytes) {
       const oldest = this._activity.keys().next().value;
       if (!oldest || oldest === current) break;
-      this._complete(oldest, ['evicted']);
+      this._complete(oldest, ['evicted'], 3);
     }
   }
 
   /** End of input: completes every open packet. */
   flush(): void {
-    for (const p of [...this._activity.keys()]) this._complete(p, []);
+    this._line = Infinity;
+    for (const p of [...this._activity.keys()]) this._complete(p, [], 0);
   }
 
   private _timeOf(e: NetfilterEvent): number | undefined {
@@ -203,7 +229,7 @@ export class Correlator {
   private _expire(now: number): void {
     for (const p of this._activity.keys()) {
       if (p.lastTime === undefined || now - p.lastTime <= this._windowMs) break;
-      this._complete(p, []);
+      this._complete(p, [], 0);
     }
   }
 
@@ -242,6 +268,7 @@ export class Correlator {
   private _add(p: OpenPacket, e: NetfilterEvent, t: number | undefined): void {
     const tr = e.netfilter.trace!;
     p.events.push(e);
+    p.lastLine = this._line;
     this._openBytes += EVENT_COST_BYTES;
     if (e.source?.ip !== undefined) p.src = e.source.ip;
     if (e.destination?.ip !== undefined) p.dst = e.destination.ip;
@@ -275,18 +302,18 @@ export class Correlator {
         ? (VMAP_EFFECT[tr.verdict.toUpperCase()] ?? 'unknown')
         : joined.effect;
     if (effect === 'drop' || effect === 'reject' || effect === 'queue') {
-      this._complete(p, []);
+      this._complete(p, [], 2);
       return;
     }
     if (effect === 'accept' || effect === 'nat') {
       p.travEnded = true;
       // Complete as soon as no base chain is left that this packet can traverse in this snapshot (conntrack
       // skips the NAT chains for every packet but a connection's first).
-      if (h && whatFollows(rs, h, prio, p.nat) === 'none') this._complete(p, []);
+      if (h && whatFollows(rs, h, prio, p.nat) === 'none') this._complete(p, [], 2);
     }
   }
 
-  private _complete(p: OpenPacket, flags: Flag[]): void {
+  private _complete(p: OpenPacket, flags: Flag[], phase: CompletionPhase): void {
     if (p.done) return;
     p.done = true;
     this._openBytes -= p.events.length * EVENT_COST_BYTES;
@@ -297,6 +324,14 @@ export class Correlator {
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this._open.delete(p.key);
     }
-    this._onPacket({ events: p.events, pick: p.pick, flags });
+    this._onPacket({
+      events: p.events,
+      pick: p.pick,
+      flags,
+      completedAt: this._line,
+      phase,
+      firstLine: p.firstLine,
+      lastLine: p.lastLine,
+    });
   }
 }

@@ -9,6 +9,7 @@ export {
   invariantKey,
   type CorrelatorOptions,
   type CompletedPacket,
+  type CompletionPhase,
 } from './correlate';
 export { explainPacket } from './explain';
 export {
