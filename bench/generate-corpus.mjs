@@ -52,7 +52,9 @@ export const GENERATOR_HASH = crypto
 
 const USAGE =
   'usage: node bench/generate-corpus.mjs [--lines N] [--out path] [--seed S] [--known-at F] [--hosts H]\n' +
-  '         [--base-pps P] [--burst-pps P] [--burst-every S] [--burst-len S]\n';
+  '         [--base-pps P] [--burst-pps P] [--burst-every S] [--burst-len S]\n' +
+  '       node bench/generate-corpus.mjs --channel nflog-pcap|ulogd-json|xtables-monitor|nft-monitor [--mb M]\n' +
+  '         [--out path] [--hosts H] [--base-pps P] [--burst-pps P] [--burst-every S] [--burst-len S]\n';
 
 export function parseArgs(argv) {
   const opts = {
@@ -65,6 +67,8 @@ export function parseArgs(argv) {
     burstPps: 40_000,
     burstEvery: 6,
     burstLen: 2,
+    channel: 'kernel-log',
+    mb: 64,
   };
   const num = { '--lines': 'lines', '--seed': 'seed', '--known-at': 'knownAt', '--hosts': 'hosts' };
   Object.assign(num, {
@@ -81,6 +85,8 @@ export function parseArgs(argv) {
     }
     if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
     if (a === '--out') opts.out = argv[++i];
+    else if (a === '--channel') opts.channel = argv[++i];
+    else if (a === '--mb') opts.mb = Number(argv[++i]);
     else if (num[a]) opts[num[a]] = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
@@ -92,7 +98,13 @@ export function parseArgs(argv) {
     throw new Error('--hosts must be 1..99');
   for (const k of ['basePps', 'burstPps', 'burstEvery', 'burstLen'])
     if (!(opts[k] > 0)) throw new Error(`--${k} must be positive`);
-  opts.out ??= path.join('bench', 'corpus', `kern-${opts.lines}.log`);
+  if (opts.channel !== 'kernel-log' && !CHANNELS[opts.channel])
+    throw new Error(`--channel must be kernel-log or one of ${Object.keys(CHANNELS).join(', ')}`);
+  if (!(opts.mb > 0)) throw new Error('--mb must be positive');
+  opts.out ??=
+    opts.channel === 'kernel-log'
+      ? path.join('bench', 'corpus', `kern-${opts.lines}.log`)
+      : path.join('bench', 'corpus', `${opts.channel}-${opts.mb}mb.${CHANNELS[opts.channel].ext}`);
   return opts;
 }
 
@@ -475,9 +487,175 @@ export function generate(opts) {
   return summary;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The other channels, scaled from the same lab scenario's captures of them (test/fixtures/lab/incident/<channel>):
+// the capture's packets (both lab probes) are written again and again, each copy a distinct packet — its own IP ID,
+// source port and TCP SEQ (and trace id for the monitors), on one of --hosts hosts where the channel names one
+// (ulogd `dvc`) — with timestamps on the same burst cycle as the kernel log (--base-pps / --burst-pps). The lab
+// traces only SYNs on those channels, so these corpora have no whole connections (the kernel log has them).
+
+export const CHANNELS = {
+  'nflog-pcap': { capture: 'nflog.pcap', ext: 'pcap' },
+  'ulogd-json': { capture: 'ulogd.json', ext: 'json' },
+  'xtables-monitor': { capture: 'xtables-monitor.txt', ext: 'txt' },
+  'nft-monitor': { capture: 'nft-monitor.txt', ext: 'txt' },
+};
+
+/** The lab capture, rules and extra files of one channel. */
+export function labChannel(channel) {
+  const dir = path.join(ROOT, 'test/fixtures/lab/incident', channel);
+  const pass = JSON.parse(fs.readFileSync(path.join(dir, 'pass.json'), 'utf8'));
+  return {
+    dir,
+    capture: path.join(dir, pass.capture),
+    rules: pass.rules.map((r) => path.join(dir, r)),
+    ifNames: (pass.extra ?? []).includes('links.json') ? path.join(dir, 'links.json') : undefined,
+  };
+}
+
+const newId = (id, k) => ((id + 7919 * k) % 65535) + 1;
+const newPort = (port, k) => 1024 + ((port - 1024 + 977 * k) % 64000);
+const newSeq = (seq, k) => (seq + Math.imul(2654435761, k)) >>> 0;
+const newTraceId = (id, k) => (id + Math.imul(0x9e3779b1, k + 1)) >>> 0;
+
+export function generateChannel(opts) {
+  const { channel, mb, out, hosts } = opts;
+  const lab = labChannel(channel);
+  const src = fs.readFileSync(lab.capture);
+  const target = Math.round(mb * 1e6);
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  const fd = fs.openSync(out, 'w');
+  const hostNames = Array.from({ length: hosts }, (_, i) => `node-${String(i + 1).padStart(2, '0')}`);
+  // Log time of copy k: one copy holds the capture's packets (2), so its share of a second follows the burst cycle.
+  const t0 = Date.UTC(2026, 10, 27, 10, 7, 27);
+  let clockMs = t0;
+  const tick = (packets) => {
+    const cycle = ((clockMs - t0) / 1000) % opts.burstEvery;
+    const pps = cycle >= opts.burstEvery - opts.burstLen ? opts.burstPps : opts.basePps;
+    clockMs += (1000 * packets) / pps;
+  };
+  let bytes = 0;
+  let copies = 0;
+  const parts = [];
+  let pending = 0;
+  const put = (b) => {
+    parts.push(b);
+    pending += b.length;
+    if (pending >= 1 << 22) {
+      bytes += fs.writeSync(fd, Buffer.concat(parts));
+      parts.length = 0;
+      pending = 0;
+    }
+  };
+  const written = () => bytes + pending;
+
+  if (channel === 'nflog-pcap') {
+    const le = src.readUInt32LE(0) === 0xa1b2c3d4;
+    if (!le) throw new Error(`${lab.capture}: expected a little-endian µs pcap`);
+    put(src.subarray(0, 24));
+    const recs = [];
+    for (let p = 24; p + 16 <= src.length;) {
+      const incl = src.readUInt32LE(p + 8);
+      recs.push(src.subarray(p, p + 16 + incl));
+      p += 16 + incl;
+    }
+    const base = recs[0].readUInt32LE(0) * 1e6 + recs[0].readUInt32LE(4);
+    while (written() < target) {
+      for (const rec of recs) {
+        const r = Buffer.from(rec);
+        // Keep each record's offset from the capture's first one; shift the whole copy to the clock.
+        const us = Math.round(clockMs * 1000) + (r.readUInt32LE(0) * 1e6 + r.readUInt32LE(4) - base);
+        r.writeUInt32LE(Math.floor(us / 1e6), 0);
+        r.writeUInt32LE(us % 1e6, 4);
+        for (let p = 16 + 4; p + 4 <= r.length;) {
+          const len = r.readUInt16LE(p);
+          const type = r.readUInt16LE(p + 2) & 0x7fff;
+          if (len < 4) break;
+          if (type === 3) {
+            r.writeBigUInt64BE(BigInt(Math.floor(us / 1e6)), p + 4);
+            r.writeBigUInt64BE(BigInt(us % 1e6), p + 12);
+          } else if (type === 9 && r[p + 4] >> 4 === 4) {
+            const ip = p + 4;
+            r.writeUInt16BE(newId(r.readUInt16BE(ip + 4), copies), ip + 4);
+            const l4 = ip + (r[ip] & 15) * 4;
+            if (r[ip + 9] === 6 || r[ip + 9] === 17) r.writeUInt16BE(newPort(r.readUInt16BE(l4), copies), l4);
+            if (r[ip + 9] === 6) r.writeUInt32BE(newSeq(r.readUInt32BE(l4 + 4), copies), l4 + 4);
+          }
+          p += (len + 3) & ~3;
+        }
+        put(r);
+      }
+      copies++;
+      tick(2);
+    }
+  } else {
+    const lines = src
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.length > 0);
+    while (written() < target) {
+      const host = hostNames[copies % hosts];
+      const d = new Date(Math.floor(clockMs));
+      const k = copies;
+      let text = '';
+      for (const line of lines) {
+        let l = line;
+        if (channel === 'ulogd-json') {
+          const usec = String(Math.floor((clockMs % 1000) * 1000)).padStart(6, '0');
+          l = l
+            .replace(/"timestamp": "[^"]*"/, `"timestamp": "${d.toISOString().slice(0, 19)}.${usec}"`)
+            .replace(/"dvc": "[^"]*"/, `"dvc": "${host}"`)
+            .replace(/"oob\.time\.sec": \d+/, `"oob.time.sec": ${Math.floor(clockMs / 1000)}`)
+            .replace(/"oob\.time\.usec": \d+/, `"oob.time.usec": ${Number(usec)}`)
+            .replace(/"ip\.id": (\d+)/, (_, v) => `"ip.id": ${newId(Number(v), k)}`)
+            .replace(/"src_port": (\d+)/, (_, v) => `"src_port": ${newPort(Number(v), k)}`)
+            .replace(/"tcp\.seq": (\d+)/, (_, v) => `"tcp.seq": ${newSeq(Number(v), k)}`);
+        } else if (channel === 'xtables-monitor') {
+          l = l
+            .replace(
+              /^( ?(?:PACKET|TRACE): \d+ )([0-9a-f]{8})/,
+              (_, a, id) => a + hex8(newTraceId(parseInt(id, 16), k)).toLowerCase(),
+            )
+            .replace(/ ID=(\d+)/, (_, v) => ` ID=${newId(Number(v), k)}`)
+            .replace(/ SPORT=(\d+)/, (_, v) => ` SPORT=${newPort(Number(v), k)}`);
+        } else {
+          l = l
+            .replace(
+              /^trace id ([0-9a-f]{8})/,
+              (_, id) => `trace id ${hex8(newTraceId(parseInt(id, 16), k)).toLowerCase()}`,
+            )
+            .replace(/ ip id (\d+)/, (_, v) => ` ip id ${newId(Number(v), k)}`)
+            .replace(/ tcp sport (\d+)/, (_, v) => ` tcp sport ${newPort(Number(v), k)}`);
+        }
+        text += l + '\n';
+      }
+      put(Buffer.from(text));
+      copies++;
+      tick(2);
+    }
+  }
+  if (pending) bytes += fs.writeSync(fd, Buffer.concat(parts));
+  fs.closeSync(fd);
+  const summary = {
+    generator: GENERATOR_HASH,
+    channel,
+    requestedMb: mb,
+    file: out,
+    bytes,
+    copies,
+    packets: copies * 2,
+    rules: lab.rules,
+    ...(lab.ifNames ? { ifNames: lab.ifNames } : {}),
+    logSeconds: Math.ceil((clockMs - t0) / 1000),
+  };
+  fs.writeFileSync(`${out}.meta.json`, JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    const summary = generate(parseArgs(process.argv.slice(2)));
+    const opts = parseArgs(process.argv.slice(2));
+    const summary = opts.channel === 'kernel-log' ? generate(opts) : generateChannel(opts);
     process.stdout.write(JSON.stringify(summary) + '\n');
   } catch (err) {
     process.stderr.write(`generate-corpus: ${err.message}\n`);

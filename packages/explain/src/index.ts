@@ -6,7 +6,9 @@ export type * from './types';
 export {
   Correlator,
   EVENT_COST_BYTES,
+  invariantHash,
   invariantKey,
+  sameInvariant,
   type CorrelatorOptions,
   type CompletedPacket,
   type CompletionPhase,

@@ -5,7 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { Correlator, EVENT_COST_BYTES, SnapshotSet, explainPacket, type CompletedPacket } from '../src';
+import { readFileSync, readdirSync } from 'node:fs';
+import {
+  Correlator,
+  EVENT_COST_BYTES,
+  SnapshotSet,
+  explainPacket,
+  invariantHash,
+  invariantKey,
+  sameInvariant,
+  type CompletedPacket,
+} from '../src';
 import { decode, packet, ruleset } from './helpers';
 
 const LAB_RULES = join(__dirname, '../../../test/fixtures/lab/incident/kernel-log/iptables-save.txt');
@@ -47,6 +57,30 @@ async function run(lines: string[], options: ConstructorParameters<typeof Correl
   c.flush();
   return { done, open };
 }
+
+describe('correlation: the invariant key', () => {
+  it('the numeric hash and the field comparison agree with the string key on every lab kernel-log capture', async () => {
+    const lab = join(__dirname, '../../../test/fixtures/lab');
+    const events = [];
+    for (const scenario of readdirSync(lab))
+      events.push(...(await decode(readFileSync(join(lab, scenario, 'kernel-log/kern.log'), 'utf8'))));
+    assert.ok(events.length > 100);
+    let equalPairs = 0;
+    for (const a of events)
+      for (const b of events) {
+        const same = invariantKey(a) === invariantKey(b);
+        assert.equal(sameInvariant(a, b), same, `${invariantKey(a)} vs ${invariantKey(b)}`);
+        if (same) {
+          equalPairs++;
+          assert.equal(invariantHash(a), invariantHash(b));
+        }
+      }
+    assert.ok(equalPairs > events.length, 'some lines share a key (one packet, several steps)');
+    const keys = new Set(events.map(invariantKey));
+    const hashes = new Set(events.map(invariantHash));
+    assert.equal(hashes.size, keys.size, 'no collisions among these keys');
+  });
+});
 
 describe('correlation: completion and bounds', () => {
   it("completes an established connection's packets at their last base chain, not when the window passes", async () => {
