@@ -16,6 +16,7 @@ import {
   sameInvariant,
   type CompletedPacket,
 } from '../src';
+import type { NetfilterEvent } from '@ruletrail/event';
 import { decode, packet, ruleset } from './helpers';
 
 const LAB_RULES = join(__dirname, '../../../test/fixtures/lab/incident/kernel-log/iptables-save.txt');
@@ -61,7 +62,7 @@ async function run(lines: string[], options: ConstructorParameters<typeof Correl
 describe('correlation: the invariant key', () => {
   it('the numeric hash and the field comparison agree with the string key on every lab kernel-log capture', async () => {
     const lab = join(__dirname, '../../../test/fixtures/lab');
-    const events = [];
+    const events: NetfilterEvent[] = [];
     for (const scenario of readdirSync(lab))
       events.push(...(await decode(readFileSync(join(lab, scenario, 'kernel-log/kern.log'), 'utf8'))));
     assert.ok(events.length > 100);
