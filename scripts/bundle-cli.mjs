@@ -42,3 +42,14 @@ await build({
   sourcemap: false,
   logLevel: 'warning',
 });
+
+// bin/ruletrail.js compiles the bundle with vm.Script (for the code cache), which has no dynamic-import callback
+// on Node 20: an import() left in the bundle would fail at run time, so refuse to build one.
+const out = fs.readFileSync(path.join(CLI, 'dist/ruletrail.bundle.js'), 'utf8');
+const dyn = /\bimport\(\s*["'`]/.exec(out);
+if (dyn) {
+  const line = out.slice(0, dyn.index).split('\n').length;
+  throw new Error(
+    `dist/ruletrail.bundle.js:${line}: a dynamic import() the launcher cannot run; use require()`,
+  );
+}

@@ -17,7 +17,7 @@
  * Only `--format json` of plain kernel-log files runs this way (text output numbers packets, and the other
  * channels are not line-splittable); `--jobs 1` or a small file keeps the one-core path.
  */
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '@ruletrail/core';
@@ -208,8 +208,6 @@ export async function explainFileParallel(
   const released: { r: SegmentResult; i: number }[] = [];
 
   // A pool of `jobs` workers, each started once (a worker's start-up loads the explain modules).
-  // Loaded here, not at the top: every `explain` start-up (one-packet queries) would pay for worker_threads.
-  const { Worker: WorkerThread } = await import('node:worker_threads');
   const idle: Worker[] = [];
   const all: Worker[] = [];
   const runOne = async (seg: number, warm: Boundary): Promise<void> => {
@@ -227,7 +225,7 @@ export async function explainFileParallel(
     let w = idle.pop();
     if (!w) {
       // A small young generation: the worker's garbage is short-lived, and every isolate's heap adds to the RSS.
-      w = new WorkerThread(workerFile, {
+      w = new Worker(workerFile, {
         ...(fromSource ? { execArgv: ['--require', 'tsx/cjs'] } : {}),
         resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB },
       });
