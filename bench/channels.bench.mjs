@@ -85,6 +85,7 @@ function args(argv) {
     else if (a === '--quick') {
       o.mb = 16;
       o.runs = 1;
+      o.quick = true;
     } else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -287,7 +288,7 @@ function timed(cmd, argv) {
 }
 
 async function explainMain(o) {
-  const mb = o.mb === 16 ? 8 : o.mb; // --quick
+  const mb = o.quick ? 8 : o.mb;
   fs.mkdirSync(CORPUS, { recursive: true });
   const rows = [];
   const targets = [];
