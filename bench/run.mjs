@@ -381,71 +381,19 @@ function main() {
     const tools = cli.ok ? ['ruletrail', 'python'] : ['python'];
     warmPageCache(meta.file);
     const RULES = meta.rules;
+    const explain = (...extra) => [
+      'node',
+      [CLI, 'explain', '--rules', RULES, '--format', 'json', ...(cli.flags ?? []), ...extra, meta.file],
+    ];
     const commands = {
       ruletrail: {
-        all: [
-          'node',
-          [
-            CLI,
-            'explain',
-            '--rules',
-            RULES,
-            '--format',
-            'json',
-            ...(cli.flags ?? []),
-            '--jobs',
-            '1',
-            meta.file,
-          ],
-        ],
+        all: explain('--jobs', '1'),
         // Every core: worker threads (--jobs = CPUs), not pinned.
-        cores: [
-          'node',
-          [
-            CLI,
-            'explain',
-            '--rules',
-            RULES,
-            '--format',
-            'json',
-            ...(cli.flags ?? []),
-            '--jobs',
-            String(env.nproc),
-            meta.file,
-          ],
-        ],
-        one: [
-          'node',
-          [
-            CLI,
-            'explain',
-            '--rules',
-            RULES,
-            '--format',
-            'json',
-            ...(cli.flags ?? []),
-            '--packet',
-            `opt=${meta.known.opt}`,
-            meta.file,
-          ],
-        ],
+        cores: explain('--jobs', String(env.nproc)),
+        one: explain('--packet', `opt=${meta.known.opt}`),
         // Diagnostic: a 5-tuple selector has no byte pre-filter, so every line is parsed and correlated but only
         // one packet is explained and serialized — explain-all minus this is the cost of explaining + JSON.
-        tuple: [
-          'node',
-          [
-            CLI,
-            'explain',
-            '--rules',
-            RULES,
-            '--format',
-            'json',
-            ...(cli.flags ?? []),
-            '--packet',
-            `src=${meta.known.src},sport=${meta.known.spt}`,
-            meta.file,
-          ],
-        ],
+        tuple: explain('--packet', `src=${meta.known.src},sport=${meta.known.spt}`),
       },
       python: {
         all: ['python3', [PY, RULES, meta.file, '']],
