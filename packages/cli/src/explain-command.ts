@@ -9,6 +9,7 @@ import {
   StreamDeadLetter,
   TeeDeadLetter,
   UsageError,
+  isGzipFile,
   openInput,
   readHead,
   type DeadLetterOutput,
@@ -28,10 +29,12 @@ import {
   type Explanation,
   type PacketSelector,
 } from '@ruletrail/explain';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { HtmlReport } from '@ruletrail/report';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
+import { PARALLEL_MIN_BYTES, explainFileParallel } from './explain-parallel';
 import { LineWriter, openOutput } from './output';
 import { loadRules } from './rules-files';
 
@@ -62,6 +65,8 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --why-not                  text: also show why the rules between two steps did not match, and which
                              criteria of a step's rule the log cannot check (JSON always has them: skipped, check)
   --no-color                 plain text (also: NO_COLOR=1)
+  --jobs N                   worker threads for one large plain kernel-log file with --format json (default: one
+                             per core for files of 48 MB and more; 1 = one thread). The output is the same bytes.
   --stats                    print run statistics as JSON on stderr
   --quiet                    no summary line on stderr
 
@@ -101,6 +106,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       'no-color': { type: 'boolean', default: false },
       'why-not': { type: 'boolean', default: false },
       stats: { type: 'boolean', default: false },
+      jobs: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -128,6 +134,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
       : hostFacts
         ? new Map(hostFacts.interfaces.map((i) => [i.ifindex, i.ifname] as const))
         : undefined;
+  const jobsOption = values.jobs !== undefined ? intOption('--jobs', values.jobs) : undefined;
+  if (jobsOption === 0) throw new UsageError('--jobs must be at least 1');
   const selector: PacketSelector | undefined =
     values.packet !== undefined ? parseSelector(values.packet) : undefined;
   const forced = values['input-format'];
@@ -162,6 +170,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   };
   const started = process.hrtime.bigint();
   const hosts = new Set<string>();
+  let parallel: { jobs: number; segments: number; reruns: number } | undefined;
 
   const correlator = new Correlator(
     snapshots,
@@ -181,6 +190,53 @@ export async function explainCommand(argv: string[]): Promise<number> {
     },
     windowMs !== undefined ? { windowMs } : {},
   );
+
+  const jobs = jobsOption ?? availableParallelism();
+  const single = positionals.length === 1 ? positionals[0]! : undefined;
+  // Every core: one large plain kernel-log file, NDJSON out, no selector (see explain-parallel.ts).
+  // (Not with --host-facts yet: the workers explain without host facts, and the output must be the same bytes.)
+  if (single !== undefined && single !== '-' && jobs > 1 && format === 'json' && !selector && !hostFacts) {
+    const adapter = forced ? adapterByName(forced)! : await detect(single);
+    const size = (await stat(single)).size;
+    if (
+      adapter.channel === 'kernel-log' &&
+      (size >= PARALLEL_MIN_BYTES || jobsOption !== undefined) &&
+      !(await isGzipFile(single))
+    ) {
+      const t = await explainFileParallel(
+        {
+          file: single,
+          rules: values.rules,
+          ...(year !== undefined ? { year } : {}),
+          ...(windowMs !== undefined ? { windowMs } : {}),
+          ...(values.host !== undefined ? { host: values.host } : {}),
+          ...(utcOffsetMinutes !== undefined ? { utcOffsetMinutes } : {}),
+        },
+        size,
+        jobs,
+        {
+          packet: (text, verdict) => {
+            c.shown++;
+            c.verdicts[verdict] = (c.verdicts[verdict] ?? 0) + 1;
+            out.line(text);
+          },
+          drain: () => out.drain(),
+          error: (err) => {
+            deadLetter.write(err);
+            c.errors++;
+          },
+        },
+      );
+      c.bytes += size;
+      c.records += t.records;
+      c.events += t.events;
+      c.skipped += t.skipped;
+      c.packets += t.packets;
+      for (const h of t.hosts) hosts.add(h);
+      parallel = { jobs: t.jobs, segments: t.segments, reruns: t.reruns };
+      positionals.length = 0;
+    }
+  }
 
   for (const file of positionals) {
     const adapter = withInterfaceNames(forced ? adapterByName(forced)! : await detect(file), ifNames);
@@ -249,6 +305,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
             }
           : {}),
         maxRssKb: process.resourceUsage().maxRSS,
+        ...(parallel ? { parallel } : {}),
       }) + '\n',
     );
   }

@@ -51,12 +51,22 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof InputError || isArgError(err)) {
+    if (isUserError(err) || isArgError(err)) {
       process.stderr.write(`ruletrail: ${(err as Error).message}\n`);
       return 2;
     }
     throw err;
   }
+}
+
+/**
+ * A usage or input error. By name as well as by class: the bundled explain path (dist/ruletrail.bundle.js) has its
+ * own copy of @ruletrail/core, while the subcommands loaded from dist/ throw the node_modules copy's classes.
+ */
+function isUserError(err: unknown): boolean {
+  if (err instanceof UsageError || err instanceof InputError) return true;
+  const name = (err as { name?: unknown } | null)?.name;
+  return err instanceof Error && (name === 'UsageError' || name === 'InputError');
 }
 
 function isArgError(err: unknown): boolean {
