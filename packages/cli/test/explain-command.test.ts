@@ -20,6 +20,29 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('ruletrail explain (CLI)', () => {
+  it('gives xtables-monitor packets the protocol their matched rules require (the channel prints none for UDP/ICMP)', () => {
+    const dir = join(ROOT, 'test/fixtures/lab/udp-icmp/xtables-monitor');
+    const r = run([
+      'explain',
+      '--format',
+      'json',
+      '--rules',
+      join(dir, 'iptables-save.txt'),
+      join(dir, 'xtables-monitor.txt'),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { packet: { proto?: string; protoFrom?: string }; verdict: string })
+      .map((x) => [x.packet.proto, x.packet.protoFrom, x.verdict]);
+    assert.deepEqual(got, [
+      ['udp', 'rules', 'ACCEPT'],
+      ['udp', 'rules', 'REJECT'],
+      ['icmp', 'rules', 'DROP'],
+    ]);
+  });
+
   it('prints one NDJSON object per packet with the public contract fields', () => {
     const r = run(['explain', '--year', '2023', ...RULES, '--format', 'json', join(EX, 'kern.log')]);
     assert.equal(r.code, 0, r.stderr);
