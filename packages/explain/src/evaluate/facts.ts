@@ -1,5 +1,5 @@
 /** Host facts (the snapshot's `ip -j addr`) as the evaluator's {@link AddressTyper}. */
-import { addressType, type HostFacts } from '@ruletrail/ruleset';
+import { addressType, addressTypes, type HostFacts } from '@ruletrail/ruleset';
 import type { AddressTyper } from './packet';
 
 const typers = new WeakMap<HostFacts, AddressTyper>();
@@ -15,6 +15,13 @@ export function addressTyperOf(facts: HostFacts): AddressTyper {
       addressType: (ip) => {
         try {
           return addressType(facts, ip);
+        } catch {
+          return undefined;
+        }
+      },
+      addressTypes: (ip) => {
+        try {
+          return addressTypes(facts, ip);
         } catch {
           return undefined;
         }

@@ -49,6 +49,11 @@ export interface PacketView {
 export interface AddressTyper {
   /** The kernel's address type of `ip` on this host (`LOCAL`, `UNICAST`, `BROADCAST`, …), or undefined. */
   addressType(ip: string, family: 'ipv4' | 'ipv6'): string | undefined;
+  /**
+   * Every type the address has, where types are not exclusive (IPv6: a local address is LOCAL and UNICAST); when
+   * given, `-m addrtype` matches if any of them is wanted. Undefined when the address cannot be typed.
+   */
+  addressTypes?(ip: string, family: 'ipv4' | 'ipv6'): readonly string[] | undefined;
 }
 
 function known(e: NetfilterEvent, field: string): boolean {

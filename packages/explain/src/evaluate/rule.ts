@@ -720,6 +720,9 @@ function addrTypeCheck(text: string, field: 'src' | 'dst', value: string, negate
     test: (p, ctx) => {
       const a = p[field];
       if (a === undefined || !ctx.facts) return 'unknown';
+      // IPv6 types are not exclusive (a local address is LOCAL and UNICAST): match any of them, as the kernel does.
+      const types = ctx.facts.addressTypes?.(a, p.family);
+      if (types) return neg(tri(types.some((t) => want.includes(t))), negated);
       const t = ctx.facts.addressType(a, p.family);
       return t === undefined ? 'unknown' : neg(tri(want.includes(t)), negated);
     },
