@@ -385,7 +385,8 @@ async function traceCase(
       '--state-dir',
       stateDir,
       '--duration',
-      c.stop === 'duration' ? `${probes.length + 4 + (mutation ? 5 : 0)}s` : '60s',
+      // Generous: on a loaded machine a probe can take seconds, and a probe after the end is not traced.
+      c.stop === 'duration' ? `${probes.length * 3 + 8 + (mutation ? 5 : 0)}s` : '60s',
       ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
       probeFilter(probes, (p) => srcFor(a, p)),
     ];

@@ -86,7 +86,7 @@ class FakeHost implements Host {
     }
     return { code: 1, stdout: '', stderr: `${cmd}: not scripted` };
   }
-  has(): boolean {
+  has(_command: string): boolean {
     return true;
   }
   readSysctl(key: string, netns?: string): string | undefined {
