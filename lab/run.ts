@@ -26,6 +26,7 @@ import {
 } from './lib/explain';
 import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
 import { runPass, toolVersions } from './lib/pass';
+import { compareWithTrace, type Agreement } from './lib/simulate';
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
@@ -142,7 +143,7 @@ function matrix(): string {
   const rank = ['ok', 'KNOWN', 'no adapter', 'FAIL'];
   const cells = new Map<string, string>();
   for (const r of results) {
-    const m = /^(?:capture|explain|fixture) ([\w-]+)\/([\w-]+)/.exec(r.text);
+    const m = /^(?:capture|explain|fixture|simulate) ([\w-]+)\/([\w-]+)/.exec(r.text);
     if (!m) continue;
     const st =
       r.ok === 'known' ? 'KNOWN' : r.ok ? 'ok' : /adapter missing/.test(r.text) ? 'no adapter' : 'FAIL';
@@ -349,6 +350,7 @@ function explainPass(
   rules: readonly string[],
   pick: (p: Probe) => Expectation | undefined,
   label: string,
+  simulateToo = false,
 ): Map<string, string> {
   const essences = new Map<string, string>();
   const sc = scenarios(ADDRESSES).find((s) => s.name === meta.scenario);
@@ -367,6 +369,7 @@ function explainPass(
     return essences;
   }
   if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
+  if (simulateToo) checkSimulation(meta, ex.packets, label);
   let expectedPackets = 0;
   for (const pr of meta.probes) {
     const probe = sc.probes.find((p) => p.id === pr.id);
@@ -462,6 +465,38 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
 }
 
+/** `simulate` agreement with the traces, over the whole run. */
+const agreement = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
+
+/**
+ * Simulates every explained packet of a pass from its first traced step and compares the predicted path and
+ * verdict with the trace: a prediction without unknowns that differs is a lab failure.
+ */
+function checkSimulation(meta: PassMeta, packets: Json[], label: string): void {
+  const counts = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
+  const notes: string[] = [];
+  for (const p of packets) {
+    let a: Agreement;
+    try {
+      a = compareWithTrace(p, meta).agreement;
+    } catch (e) {
+      a = { kind: 'disagree', why: `simulate threw: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    counts[a.kind]++;
+    agreement[a.kind]++;
+    const k = (p['packet'] ?? {}) as Json;
+    const what = `${String(k['proto'])} ${String(k['src'])} > ${String(k['dst'])}:${String(k['dport'] ?? k['icmpType'] ?? '')}`;
+    if (a.kind === 'disagree') report(false, `simulate ${label}: ${what}: ${a.why}`);
+    else if (a.kind !== 'agree') notes.push(`${what} ${a.kind} (${a.why})`);
+  }
+  if (counts.disagree === 0)
+    report(
+      true,
+      `simulate ${label}: ${counts.agree} of ${packets.length} packets predicted exactly as traced` +
+        (notes.length ? `; ${notes.join('; ')}` : ''),
+    );
+}
+
 function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string): void {
   if (!fs.existsSync(CLI)) {
     report(
@@ -475,6 +510,9 @@ function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string):
   for (const { meta, dir } of passes) {
     const out = path.join(outRoot, meta.scenario, meta.channel);
     const label = `${meta.scenario}/${meta.channel}`;
+    // With snapshots from before and after a change, the prediction uses the explanation that joined each packet
+    // with the snapshot in force (the first pass keeps the stale one on purpose).
+    const staleOnPurpose = !!meta.rulesAfter?.length;
     const ess = explainPass(
       meta,
       dir,
@@ -482,6 +520,7 @@ function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string):
       meta.rules,
       (p) => p.explainOn?.[meta.channel] ?? p.explain,
       label,
+      !staleOnPurpose,
     );
     const probes = scenarios(ADDRESSES).find((s) => s.name === meta.scenario)?.probes ?? [];
     for (const [id, e] of ess) {
@@ -502,6 +541,7 @@ function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string):
         [...meta.rules, ...meta.rulesAfter],
         (p) => p.explainWithAllSnapshots,
         `${label} (all snapshots)`,
+        true,
       );
     }
   }
@@ -530,6 +570,13 @@ async function main(): Promise<number> {
   const passes = args.fromFixtures ? loadFixtures(args.fromFixtures, args) : await capture(args, outRoot);
   if (!args.captureOnly) explainAll(passes, outRoot);
   process.stdout.write(`\n${matrix()}\n`);
+  const compared = agreement.agree + agreement.disagree;
+  if (!args.captureOnly)
+    process.stdout.write(
+      `\nsimulate agreement: ${agreement.agree} of ${compared} predictions without unknowns match the trace` +
+        ` (${compared ? ((100 * agreement.agree) / compared).toFixed(1) : '-'}%); ${agreement.undecided} depend on` +
+        ` unknowns, ${agreement.exempt} traces flagged snapshot_mismatch\n`,
+    );
   const failed = results.filter((r) => r.ok === false).length;
   const known = results.filter((r) => r.ok === 'known').length;
   process.stdout.write(

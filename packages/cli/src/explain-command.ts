@@ -19,6 +19,7 @@ import {
   Correlator,
   PLAIN,
   SnapshotSet,
+  addressTyperOf,
   explainPacket,
   parseSelector,
   renderText,
@@ -28,7 +29,7 @@ import {
   type PacketSelector,
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
-import { addressTyper, parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
+import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter } from './output';
 import { loadRules } from './rules-files';
@@ -116,7 +117,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   // The engine's input besides traces and snapshots: which addresses are the host's own (addrtype, fib type).
   const hostFacts =
     values['host-facts'] !== undefined ? await loadHostFacts(values['host-facts']) : undefined;
-  const explainOptions: ExplainOptions = hostFacts ? { facts: addressTyper(hostFacts) } : {};
+  const explainOptions: ExplainOptions = hostFacts ? { facts: addressTyperOf(hostFacts) } : {};
   const ifNames =
     values['if-names'] !== undefined
       ? await loadInterfaceNames(values['if-names'])

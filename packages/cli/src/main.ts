@@ -8,6 +8,7 @@ const USAGE = `usage: ruletrail <command> [options]
 
 commands:
   explain   explain netfilter TRACE output against iptables-save snapshots (ruletrail explain --help)
+  simulate  predict a packet's path and verdict through a snapshot (ruletrail simulate --help)
   run       run the streaming pipeline a config file describes (ruletrail run --config FILE)
   validate  check a pipeline config and report every problem at once (ruletrail validate FILE)
   snapshot  ship ruleset snapshots periodically and on change (ruletrail snapshot ship --help)
@@ -23,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
       // Subcommands load lazily: `explain` must not pay for the Kafka and Elasticsearch clients at start-up.
       case 'explain':
         return await (await import('./explain-command.js')).explainCommand(rest);
+      case 'simulate':
+        return await (await import('./simulate-command.js')).simulateCommand(rest);
       case 'run':
         return await (await import('./run-command.js')).runCommand(rest);
       case 'validate':

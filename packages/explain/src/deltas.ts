@@ -28,12 +28,19 @@ export interface MarkChange {
 export class PacketDeltas {
   readonly markChanges = new Map<number, MarkChange>();
   readonly nat: NatRewrite[] = [];
-  private _prev: Tuple = {};
+  // The previous step's fields, kept as scalars: this runs once per trace step, so nothing is allocated for a
+  // step that changed nothing.
+  private _src: string | undefined;
+  private _dst: string | undefined;
+  private _sport: number | undefined;
+  private _dport: number | undefined;
   private _prevMark = 0;
   private _prevIn: string | undefined;
   private _prevOut: string | undefined;
   private _prevJoin: JoinedStep | undefined;
-  private _prevRef: RuleRef | undefined;
+  private _prevTable = '';
+  private _prevChain = '';
+  private _prevRulenum = 0;
 
   /** Records step `i`; returns the fields that differ from the previous step, or undefined. */
   observe(
@@ -51,14 +58,13 @@ export class PacketDeltas {
     const mark = e.netfilter.mark ?? 0;
     const inIf = e.observer?.ingress?.interface?.name;
     const outIf = e.observer?.egress?.interface?.name;
-    const prev = this._prev;
     let changed: Record<string, string | number> | undefined;
     if (i > 0) {
       const tupleChanged =
-        (src !== undefined && src !== prev.src) ||
-        (dst !== undefined && dst !== prev.dst) ||
-        (sport !== undefined && sport !== prev.sport) ||
-        (dport !== undefined && dport !== prev.dport);
+        (src !== undefined && src !== this._src) ||
+        (dst !== undefined && dst !== this._dst) ||
+        (sport !== undefined && sport !== this._sport) ||
+        (dport !== undefined && dport !== this._dport);
       if (
         tupleChanged ||
         mark !== this._prevMark ||
@@ -66,10 +72,10 @@ export class PacketDeltas {
         (outIf !== undefined && outIf !== this._prevOut)
       ) {
         changed = {};
-        if (src !== undefined && src !== prev.src) changed.src = src;
-        if (dst !== undefined && dst !== prev.dst) changed.dst = dst;
-        if (sport !== undefined && sport !== prev.sport) changed.sport = sport;
-        if (dport !== undefined && dport !== prev.dport) changed.dport = dport;
+        if (src !== undefined && src !== this._src) changed.src = src;
+        if (dst !== undefined && dst !== this._dst) changed.dst = dst;
+        if (sport !== undefined && sport !== this._sport) changed.sport = sport;
+        if (dport !== undefined && dport !== this._dport) changed.dport = dport;
         if (mark !== this._prevMark) {
           changed.mark = hex(mark);
           this._creditMark(i, this._prevMark, mark);
@@ -78,6 +84,7 @@ export class PacketDeltas {
         if (outIf !== undefined && outIf !== this._prevOut) changed.out = outIf;
       }
       if (tupleChanged) {
+        const prev: Tuple = { src: this._src, dst: this._dst, sport: this._sport, dport: this._dport };
         const after: Tuple = { src, dst, sport, dport };
         const pj = this._prevJoin!;
         this.nat.push(
@@ -86,7 +93,7 @@ export class PacketDeltas {
                 kind: pj.rule!.target!,
                 from: side(prev, pj.rule!.target!),
                 to: side(after, pj.rule!.target!),
-                by: this._prevRef!,
+                by: refOf(this._prevTable, this._prevChain, this._prevRulenum, pj.rule),
               }
             : { kind: 'CONNTRACK', from: endpoints(prev), to: endpoints(after) },
         );
@@ -100,12 +107,17 @@ export class PacketDeltas {
         this.markChanges.set(i, mc);
       }
     }
-    this._prev = { src, dst, sport, dport };
+    this._src = src;
+    this._dst = dst;
+    this._sport = sport;
+    this._dport = dport;
     this._prevMark = mark;
     this._prevIn = inIf;
     this._prevOut = outIf;
     this._prevJoin = j;
-    this._prevRef = refOf(table, chain, rulenum, j.rule);
+    this._prevTable = table;
+    this._prevChain = chain;
+    this._prevRulenum = rulenum;
     return changed;
   }
 

@@ -29,3 +29,4 @@ export {
   type BaseChain,
   type NatState,
 } from './hooks';
+export * from './simulate';

@@ -45,7 +45,7 @@ export interface RenderOptions {
   readonly whyNot?: boolean;
 }
 
-function skippedLines(s: ExplainedStep, c: Palette): string[] {
+function skippedLines(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
   const out: string[] = [];
   for (const k of s.skipped ?? []) {
     const which = k.from === k.to ? `rule ${k.from}` : `rules ${k.from}–${k.to}`;
@@ -55,7 +55,8 @@ function skippedLines(s: ExplainedStep, c: Palette): string[] {
   return out;
 }
 
-function stepLine(s: ExplainedStep, c: Palette, opts: RenderOptions = {}): string[] {
+/** One step as text lines: its trace label, then the rule, policy or return it maps to. */
+export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette, opts: RenderOptions = {}): string[] {
   const label = `${s.table}:${s.chain}:${s.kind}:${s.rulenum}`;
   const changed = s.changed
     ? ' ' +

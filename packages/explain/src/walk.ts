@@ -16,6 +16,7 @@ import type { NetfilterEvent } from '@ruletrail/event';
 import type { Chain, Rule, Ruleset } from '@ruletrail/ruleset';
 import { evaluateRule, describeEvaluation, type EvalContext, type RuleEvaluation } from './evaluate/rule';
 import { packetOfEvent, type PacketView } from './evaluate/packet';
+import { fieldKey, fieldsRead } from './evaluate/reads';
 import {
   chainHook,
   chainPriority,
@@ -395,8 +396,54 @@ interface Passed {
   readonly mustHaveMatched?: Rule;
 }
 
-/** Evaluates rules `from`…`to` of a chain that the packet passed without a logged match, grouped for output. */
+interface ChainMemo {
+  /** `from-to` → the fields the rules in that range read. */
+  readonly reads: Map<string, readonly ReturnType<typeof fieldsRead>[number][]>;
+  /** `from-to` + those fields' values (+ host facts) → the evaluation of the range. */
+  readonly passed: Map<string, Passed>;
+}
+const chainMemo = new WeakMap<Chain, ChainMemo>();
+const factsIds = new WeakMap<object, number>();
+let nextFactsId = 1;
+/** Entries kept per chain before its memo is cleared: bounds memory on captures with very varied packets. */
+const MEMO_ENTRIES_PER_CHAIN = 20_000;
+
+/**
+ * {@link evaluatePassed}, memoised per chain on the values of exactly the fields the passed rules read: the
+ * thousandth packet passing KUBE-SERVICES to the same address and port costs a key and a lookup.
+ */
 function passedRules(chain: Chain, from: number, to: number, p: PacketView, ctx: EvalContext): Passed {
+  let memo = chainMemo.get(chain);
+  if (!memo) {
+    memo = { reads: new Map(), passed: new Map() };
+    chainMemo.set(chain, memo);
+  }
+  const range = `${from}-${to}`;
+  let fields = memo.reads.get(range);
+  if (!fields) {
+    const set = new Set<ReturnType<typeof fieldsRead>[number]>();
+    for (let k = from; k <= Math.min(to, chain.rules.length); k++)
+      for (const f of fieldsRead(chain.rules[k - 1]!)) set.add(f);
+    fields = [...set];
+    memo.reads.set(range, fields);
+  }
+  let factsId = 0;
+  if (ctx.facts) {
+    factsId = factsIds.get(ctx.facts) ?? 0;
+    if (!factsId) factsIds.set(ctx.facts, (factsId = nextFactsId++));
+  }
+  const key = range + fieldKey(p, fields, factsId);
+  let r = memo.passed.get(key);
+  if (!r) {
+    r = evaluatePassed(chain, from, to, p, ctx);
+    if (memo.passed.size >= MEMO_ENTRIES_PER_CHAIN) memo.passed.clear();
+    memo.passed.set(key, r);
+  }
+  return r;
+}
+
+/** Evaluates rules `from`…`to` of a chain that the packet passed without a logged match, grouped for output. */
+function evaluatePassed(chain: Chain, from: number, to: number, p: PacketView, ctx: EvalContext): Passed {
   const groups: Mutable<SkippedRules>[] = [];
   let mustHaveMatched: Rule | undefined;
   let groupSize = 0;
@@ -405,7 +452,8 @@ function passedRules(chain: Chain, from: number, to: number, p: PacketView, ctx:
     const r = chain.rules[k - 1]!;
     const ev = evaluateRule(r, p, ctx);
     if (ev.result === 'yes') {
-      if (r.target !== 'TRACE') mustHaveMatched ??= r;
+      // A verdict-map rule "matches" before its lookup: a key that is not in the map goes on, unlogged.
+      if (r.target !== 'TRACE' && r.target !== 'VMAP') mustHaveMatched ??= r;
       continue;
     }
     const b = ev.because!;

@@ -15,7 +15,13 @@
 import { createHash } from 'node:crypto';
 import { InputError, type DeadLetterOutput, type DecodedBatch } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
-import { Correlator, explainPacket, type CompletedPacket, type Explanation } from '@ruletrail/explain';
+import {
+  Correlator,
+  addressTyperOf,
+  explainPacket,
+  type CompletedPacket,
+  type Explanation,
+} from '@ruletrail/explain';
 import type { Segment } from './acks';
 import { AlertEngine, type AlertRecord } from './alerts';
 import type { CheckpointStore } from './checkpoints';
@@ -23,7 +29,6 @@ import type { PipelineConfig } from './config';
 import type { Logger } from './log';
 import type { ComponentMetrics, PipelineMetrics } from './metrics';
 import type { SnapshotStore } from './snapshot-store';
-import { addressTyper } from '@ruletrail/ruleset';
 import type { OutputRecord, RecordSink, Source, SourceContext, SourceUnit } from './types';
 import type { IngestAdapter } from '@ruletrail/core';
 import { ProgressBar } from './progress';
@@ -350,11 +355,14 @@ export class Pipeline {
     }
     let x: Explanation;
     try {
-      // The host's addresses shipped with its snapshots (`facts`), in force at the packet's time: addrtype.
+      // The host's addresses in force when the packet was traced decide `addrtype` criteria (else unknown).
       const first = p.events[0];
-      const at = first?.['@timestamp'] !== undefined ? Date.parse(first['@timestamp']) : undefined;
-      const facts = this._p.snapshots.forHost(first?.host?.name ?? '').factsAt(at);
-      x = explainPacket(p.events, p.pick, p.flags, facts ? { facts: addressTyper(facts) } : {});
+      const facts = first
+        ? this._p.snapshots
+            .forHost(first.host?.name ?? '')
+            .factsAt(first['@timestamp'] !== undefined ? Date.parse(first['@timestamp']) : undefined)
+        : undefined;
+      x = explainPacket(p.events, p.pick, p.flags, facts ? { facts: addressTyperOf(facts) } : {});
     } catch (err) {
       // An engine bug on one packet must not wedge the checkpoint (its lines would be replayed into the same
       // failure forever): dead-letter the packet with its first line's position and move on.

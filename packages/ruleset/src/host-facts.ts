@@ -206,16 +206,6 @@ export function hostFactsFromJson(v: unknown, source: string): HostFacts {
   };
 }
 
-/**
- * The facts as the explain engine's address typer (`ExplainOptions.facts`): `addressType` for every IP, undefined
- * for text that is not one (the addrtype criterion then stays unknown).
- */
-export function addressTyper(facts: HostFacts): { addressType(ip: string): AddressType | undefined } {
-  return {
-    addressType: (ip) => (parseIp(ip) ? addressType(facts, ip) : undefined),
-  };
-}
-
 /** The interface with that index (NFLOG's indev/outdev numbers), if the facts know it. */
 export function interfaceByIndex(facts: HostFacts, ifindex: number): HostInterface | undefined {
   return facts.interfaces.find((i) => i.ifindex === ifindex);

@@ -4,7 +4,6 @@ export { parseNftJson, type ParseNftJsonOptions } from './nft-json';
 export {
   HOST_FACTS_ERROR,
   addressType,
-  addressTyper,
   addressTypes,
   hostFactsFromJson,
   interfaceByIndex,

@@ -121,6 +121,11 @@ export interface Table {
    * whose element comments name the Kubernetes service the rules themselves do not.
    */
   readonly verdictMaps?: ReadonlyMap<string, readonly VerdictMapElement[]>;
+  /**
+   * nftables only: verdict maps with interval keys (`flags interval`), whose prefix and range elements
+   * `verdictMaps` leaves out — a key missing there may still hit one of them.
+   */
+  readonly intervalVerdictMaps?: ReadonlySet<string>;
 }
 
 /** A parsed snapshot file. */

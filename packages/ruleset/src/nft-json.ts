@@ -419,6 +419,22 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
           s.targetOptions = [];
         }
         break;
+      case 'xt':
+        // iptables-nft's compat expressions: the JSON names the match or target but not its options. A match
+        // (other than a comment) stays an opaque criterion — never a rule that matches everything — and a target
+        // keeps its name, so DNAT/REJECT/MARK are not taken for a rule without a target.
+        if (isObj(b) && b['type'] === 'match' && b['name'] !== 'comment')
+          s.matches.push({ module: 'nft', options: [opt('expr', r.statement(e))] });
+        else if (
+          isObj(b) &&
+          b['type'] === 'target' &&
+          typeof b['name'] === 'string' &&
+          s.target === undefined
+        ) {
+          s.target = b['name'];
+          s.targetOptions = [];
+        }
+        break;
       case 'vmap':
         s.target = 'VMAP';
         s.targetOptions = isObj(b) ? [opt('vmap', r.value(b['data']))] : [];
@@ -456,14 +472,6 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
       }
       case 'log':
         side.target ??= 'LOG';
-        break;
-      case 'xt':
-        // iptables-nft's compat expressions: the JSON names the extension but not its options, so a match
-        // other than a comment is a criterion nobody can evaluate from the snapshot.
-        if (isObj(b) && b['type'] === 'match' && b['name'] !== 'comment')
-          s.matches.push({ module: 'nft', options: [opt('expr', `xt match "${str(b['name'])}"`)] });
-        else if (isObj(b) && b['type'] === 'target' && typeof b['name'] === 'string')
-          side.target ??= b['name'];
         break;
       case 'notrack':
         side.target ??= 'NOTRACK';
@@ -694,7 +702,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   const keyOf = new Map<string, string>();
   const drafts = new Map<
     string,
-    { name: string; chains: Map<string, ChainDraft>; maps: Map<string, VerdictMapElement[]> }
+    {
+      name: string;
+      chains: Map<string, ChainDraft>;
+      maps: Map<string, VerdictMapElement[]>;
+      intervalMaps: Set<string>;
+    }
   >();
   const renderer = new Renderer();
   for (let i = 0; i < items.length; i++) {
@@ -710,7 +723,7 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
         warnings.push(`${source}: table ${id} has the name of another kept table; it is keyed "${id}"`);
       }
       keyOf.set(id, key);
-      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map() });
+      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map(), intervalMaps: new Set() });
       continue;
     }
     const c = it['chain'];
@@ -723,7 +736,11 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
     const m = it['map'];
     if (isObj(m) && m['map'] === 'verdict' && typeof m['name'] === 'string') {
       const key = keyOf.get(`${str(m['family'])} ${str(m['table'])}`);
-      if (key !== undefined) drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
+      if (key !== undefined) {
+        drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
+        const flags = Array.isArray(m['flags']) ? m['flags'] : [m['flags']];
+        if (flags.includes('interval')) drafts.get(key)!.intervalMaps.add(m['name']);
+      }
       continue;
     }
     const r = it['rule'];
@@ -745,7 +762,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   for (const [key, d] of drafts) {
     const chains = new Map<string, Chain>();
     for (const [name, cd] of d.chains) chains.set(name, buildChain(key, name, cd, renderer));
-    tables.set(key, { name: d.name, chains, ...(d.maps.size ? { verdictMaps: d.maps } : {}) });
+    tables.set(key, {
+      name: d.name,
+      chains,
+      ...(d.maps.size ? { verdictMaps: d.maps } : {}),
+      ...(d.intervalMaps.size ? { intervalVerdictMaps: d.intervalMaps } : {}),
+    });
   }
   if (renderer.unsupported.size)
     warnings.push(

@@ -40,6 +40,12 @@ export interface RuleEvaluation {
 export interface EvalContext {
   /** The host's addresses, for `-m addrtype` (from the snapshot's host facts). */
   readonly facts?: AddressTyper | undefined;
+  /**
+   * An answer for a criterion the packet view cannot decide (`simulate` exploring one branch of an unknown): called
+   * only for criteria that evaluate to `unknown`; returning undefined keeps them unknown.
+   */
+  readonly assume?:
+    ((c: { readonly criterion: string; readonly kind: string }) => Tri | undefined) | undefined;
 }
 
 interface Check {
@@ -62,7 +68,8 @@ export function evaluateRule(rule: Rule, p: PacketView, ctx: EvalContext = {}): 
   }
   let firstUnknown: Check | undefined;
   for (const c of checks) {
-    const r = c.test(p, ctx);
+    let r = c.test(p, ctx);
+    if (r === 'unknown' && ctx.assume) r = ctx.assume(c) ?? r;
     if (r === 'no') return { result: 'no', because: outcome(c, p, 'no') };
     if (r === 'unknown' && !firstUnknown) firstUnknown = c;
   }
@@ -528,6 +535,8 @@ function icmpCheck(text: string, value: string, v6: boolean, negated: boolean): 
     test: (p) => {
       if (type === undefined) return 'unknown';
       if (p.proto !== undefined && protoName(p.proto) !== proto) return 'no';
+      // No protocol and no ICMP header (a channel that does not print it): not even `any` is known.
+      if (p.proto === undefined && p.icmpType === undefined) return 'unknown';
       if (type === -1) return neg('yes', negated);
       if (p.icmpType === undefined) return 'unknown';
       if (p.icmpType !== type) return neg('no', negated);
@@ -717,7 +726,8 @@ function addrTypeCheck(text: string, field: 'src' | 'dst', value: string, negate
     detail: (p, r) =>
       r === 'unknown'
         ? `depends on the host's addresses (give the snapshot's host facts)`
-        : `${p[field] ?? '?'} is not ${want.join('/')} on this host`,
+        : // A negated criterion fails because the address IS of a listed type.
+          `${p[field] ?? '?'} is ${negated ? '' : 'not '}${want.join('/')} on this host`,
   };
 }
 
