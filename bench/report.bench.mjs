@@ -36,12 +36,18 @@ const runs = Number(opt('--runs', '3'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ruletrail-report-bench-'));
 const corpus = opt('--corpus', path.join(work, `corpus-${lines}.log`));
 if (!fs.existsSync(corpus)) {
-  const g = spawnSync(process.execPath, [path.join(ROOT, 'bench/generate-corpus.mjs'), '--lines', String(lines), '--out', corpus], {
-    encoding: 'utf8',
-  });
+  const g = spawnSync(
+    process.execPath,
+    [path.join(ROOT, 'bench/generate-corpus.mjs'), '--lines', String(lines), '--out', corpus],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (g.status !== 0) throw new Error(g.stderr);
 }
-const meta = fs.existsSync(`${corpus}.meta.json`) ? JSON.parse(fs.readFileSync(`${corpus}.meta.json`, 'utf8')) : {};
+const meta = fs.existsSync(`${corpus}.meta.json`)
+  ? JSON.parse(fs.readFileSync(`${corpus}.meta.json`, 'utf8'))
+  : {};
 
 /** Runs a command under /usr/bin/time -v; returns wall seconds and peak RSS (KiB). */
 function timed(argv, stdoutFile) {
@@ -63,8 +69,27 @@ const html2 = path.join(work, 'report2.html');
 const results = { json: [], html: [], report: [] };
 const load = [os.loadavg()[0]];
 for (let i = 0; i < runs; i++) {
-  results.json.push(timed([process.execPath, CLI, 'explain', '--quiet', '--rules', RULES, '--format', 'json', corpus], ndjson));
-  results.html.push(timed([process.execPath, CLI, 'explain', '--quiet', '--rules', RULES, '--format', 'html', '-o', html, corpus]));
+  results.json.push(
+    timed(
+      [process.execPath, CLI, 'explain', '--quiet', '--rules', RULES, '--format', 'json', corpus],
+      ndjson,
+    ),
+  );
+  results.html.push(
+    timed([
+      process.execPath,
+      CLI,
+      'explain',
+      '--quiet',
+      '--rules',
+      RULES,
+      '--format',
+      'html',
+      '-o',
+      html,
+      corpus,
+    ]),
+  );
   results.report.push(timed([process.execPath, CLI, 'report', '--quiet', '-o', html2, ndjson]));
   load.push(os.loadavg()[0]);
 }
@@ -75,13 +100,30 @@ const row = (name, rs) => ({
   rssMb: median(rs.map((r) => r.rssKb)) / 1024,
   all: rs.map((r) => r.s.toFixed(1)).join(' / '),
 });
-const table = [row('explain --format json', results.json), row('explain --format html', results.html), row('report (from the NDJSON)', results.report)];
+const table = [
+  row('explain --format json', results.json),
+  row('explain --format html', results.html),
+  row('report (from the NDJSON)', results.report),
+];
 
 // Page weight for 100k packets, in process.
 const { HtmlReport } = require(path.join(ROOT, 'packages/report/dist/index.js'));
 const incident = spawnSync(
   process.execPath,
-  [CLI, 'explain', '--quiet', '--format', 'json', '--year', '2023', '--rules', path.join(ROOT, 'examples/incident/iptables-save-0101.txt'), '--rules', path.join(ROOT, 'examples/incident/iptables-save-0103.txt'), path.join(ROOT, 'examples/incident/kern.log')],
+  [
+    CLI,
+    'explain',
+    '--quiet',
+    '--format',
+    'json',
+    '--year',
+    '2023',
+    '--rules',
+    path.join(ROOT, 'examples/incident/iptables-save-0101.txt'),
+    '--rules',
+    path.join(ROOT, 'examples/incident/iptables-save-0103.txt'),
+    path.join(ROOT, 'examples/incident/kern.log'),
+  ],
   { encoding: 'utf8' },
 )
   .stdout.split('\n')
@@ -103,10 +145,17 @@ const capped = await weight(undefined);
 const full = await weight(100_000);
 
 const mb = (b) => (b / 1024 / 1024).toFixed(1);
-console.log(`corpus: ${meta.lines ?? lines} lines, ${mb(fs.statSync(corpus).size)} MiB, ${meta.packets ?? '?'} packets; ${os.cpus().length} CPUs; load average ${load.map((l) => l.toFixed(1)).join(' → ')}`);
+console.log(
+  `corpus: ${meta.lines ?? lines} lines, ${mb(fs.statSync(corpus).size)} MiB, ${meta.packets ?? '?'} packets; ${os.cpus().length} CPUs; load average ${load.map((l) => l.toFixed(1)).join(' → ')}`,
+);
 console.log('| run | median wall time | peak RSS | runs (s) |');
 console.log('| --- | ---: | ---: | --- |');
-for (const t of table) console.log(`| ${t.name} | ${t.s.toFixed(1)} s | ${t.rssMb.toFixed(0)} MiB | ${t.all} |`);
-console.log(`html / json time: ${(table[1].s / table[0].s).toFixed(2)}×; report page ${mb(fs.statSync(html).size)} MiB, NDJSON ${mb(fs.statSync(ndjson).size)} MiB`);
-console.log(`page weight, 100 000 packets (2 paths): default cap ${capped.rows} rows → ${mb(capped.bytes)} MiB; --max-packets 100000 → ${mb(full.bytes)} MiB`);
+for (const t of table)
+  console.log(`| ${t.name} | ${t.s.toFixed(1)} s | ${t.rssMb.toFixed(0)} MiB | ${t.all} |`);
+console.log(
+  `html / json time: ${(table[1].s / table[0].s).toFixed(2)}×; report page ${mb(fs.statSync(html).size)} MiB, NDJSON ${mb(fs.statSync(ndjson).size)} MiB`,
+);
+console.log(
+  `page weight, 100 000 packets (2 paths): default cap ${capped.rows} rows → ${mb(capped.bytes)} MiB; --max-packets 100000 → ${mb(full.bytes)} MiB`,
+);
 fs.rmSync(work, { recursive: true, force: true });
