@@ -5,7 +5,15 @@
 // snapshot_mismatch (the trace cannot be placed in that snapshot: the drift scenario's stale snapshot).
 import * as fs from 'node:fs';
 import { parseIptablesSave, parseNftJson, type Ruleset } from '@ruletrail/ruleset';
-import { simulate, type SimPacket, type Simulation, type SimulatedStep } from '@ruletrail/explain';
+import * as path from 'node:path';
+import {
+  hostAddressTyper,
+  simulate,
+  type AddressTyper,
+  type SimPacket,
+  type Simulation,
+  type SimulatedStep,
+} from '@ruletrail/explain';
 import type { Json } from './explain';
 import type { PassMeta } from './types';
 
@@ -39,6 +47,17 @@ function loadSnapshot(file: string, family: 'ipv4' | 'ipv6'): Ruleset {
   return rs;
 }
 
+/**
+ * The node's address types from the pass's host facts (`host-facts.json`, `ip -j addr` of the node), when the
+ * capture has them: they include the extra addresses a scenario puts on the node.
+ */
+function hostFacts(meta: PassMeta, dir: string): AddressTyper | undefined {
+  const file = (meta as { hostFacts?: unknown }).hostFacts;
+  if (typeof file !== 'string') return undefined;
+  const f = path.join(dir, file);
+  return hostAddressTyper(JSON.parse(fs.readFileSync(f, 'utf8')) as unknown, f);
+}
+
 /** The lab node's own addresses (local delivery and `-m addrtype LOCAL`). */
 export function nodeAddresses(meta: PassMeta): string[] {
   const a = meta.addresses;
@@ -48,10 +67,11 @@ export function nodeAddresses(meta: PassMeta): string[] {
 /**
  * The packet to simulate, from the explanation of a traced packet: its fields as the first step saw them, the
  * input interface, the TCP flags and the mark at the first step; `state new` when the trace went through a NAT
- * chain (only a connection's first packet does); the output interface of a forwarded packet, which comes from the
- * routing table (no snapshot has it).
+ * chain (only a connection's first packet does), `state established` for a later packet of a connection whose
+ * earlier packets (either direction) are in the same capture; the output interface of a forwarded packet, which
+ * comes from the routing table (no snapshot has it).
  */
-export function packetOfExplanation(p: Json, rs: Ruleset): SimPacket | undefined {
+export function packetOfExplanation(p: Json, rs: Ruleset, laterInConnection = false): SimPacket | undefined {
   const k = obj(p['packet']);
   if (!k) return undefined;
   const src = typeof k['src'] === 'string' ? k['src'] : undefined;
@@ -100,6 +120,7 @@ export function packetOfExplanation(p: Json, rs: Ruleset): SimPacket | undefined
   const len = num(k['len']);
   if (len !== undefined) spec.len = len;
   if (natStep) spec.state = 'NEW';
+  else if (laterInConnection) spec.state = 'ESTABLISHED';
   return spec;
 }
 
@@ -117,19 +138,42 @@ function traceable(steps: readonly SimulatedStep[], nfTables: boolean): readonly
   return nfTables ? from.filter((s) => s.resolution !== 'implicit-return') : from;
 }
 
-/** Simulates one explained packet and compares. */
-export function compareWithTrace(p: Json, meta: PassMeta): { agreement: Agreement; simulation?: Simulation } {
+/** The connection a packet belongs to, the same for both directions (before any NAT). */
+export function connectionKey(p: Json): string {
+  const k = obj(p['packet']) ?? {};
+  const ends = [
+    `${String(k['src'])}/${String(k['sport'])}`,
+    `${String(k['dst'])}/${String(k['dport'])}`,
+  ].sort();
+  return `${String(k['proto'])} ${ends.join(' ')}`;
+}
+
+/**
+ * Simulates one explained packet and compares. `laterInConnection`: an earlier packet of its connection was
+ * traced in the same capture (see {@link connectionKey}).
+ */
+export function compareWithTrace(
+  p: Json,
+  meta: PassMeta,
+  dir: string,
+  laterInConnection = false,
+): { agreement: Agreement; simulation?: Simulation } {
   const flags = Array.isArray(p['flags']) ? (p['flags'] as string[]) : [];
   if (flags.includes('snapshot_mismatch'))
     return { agreement: { kind: 'exempt', why: 'the explanation flags snapshot_mismatch' } };
+  // A later packet of a NAT'ed connection is rewritten by conntrack, not by a rule: the connection's NAT is state
+  // a packet description does not carry.
+  if (arr(p['nat']).some((n) => n['kind'] === 'CONNTRACK'))
+    return { agreement: { kind: 'undecided', why: "rewritten by its connection's NAT (conntrack)" } };
   const snap = obj(p['snapshot']);
   const k = obj(p['packet']);
   if (!snap || typeof snap['source'] !== 'string' || !k)
     return { agreement: { kind: 'undecided', why: 'no snapshot in the explanation' } };
   const rs = loadSnapshot(snap['source'], k['family'] === 'ipv6' ? 'ipv6' : 'ipv4');
-  const spec = packetOfExplanation(p, rs);
+  const spec = packetOfExplanation(p, rs, laterInConnection);
   if (!spec) return { agreement: { kind: 'undecided', why: 'the packet lacks addresses or protocol' } };
-  const sim = simulate(rs, spec, { locals: nodeAddresses(meta) });
+  const facts = hostFacts(meta, dir);
+  const sim = simulate(rs, spec, { locals: nodeAddresses(meta), ...(facts ? { facts } : {}) });
   if (sim.branches)
     return {
       agreement: {

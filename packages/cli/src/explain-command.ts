@@ -19,14 +19,17 @@ import {
   Correlator,
   PLAIN,
   SnapshotSet,
+  addressTyperOf,
   explainPacket,
   parseSelector,
   renderText,
   selectorMatches,
+  type ExplainOptions,
   type Explanation,
   type PacketSelector,
 } from '@ruletrail/explain';
 import { readFile } from 'node:fs/promises';
+import { parseHostFacts, type HostFacts } from '@ruletrail/ruleset';
 import { HtmlReport } from '@ruletrail/report';
 import { ADAPTERS, adapterByName, withInterfaceNames } from './builtins';
 import { LineWriter, openOutput } from './output';
@@ -51,6 +54,9 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --host NAME                host name for inputs that carry none
   --if-names FILE            ifindex → name map for NFLOG captures (they carry indexes only): the output of
                              'ip -j link show' on the traced host
+  --host-facts FILE          the traced host's addresses and interfaces ('ruletrail snapshot facts' output:
+                             ip -j addr + ip -j link), for addrtype matches; also names NFLOG interfaces
+                             when --if-names is not given
   --utc-offset MINUTES       time zone of timestamps that carry none (Wireshark CSV absolute times)
   --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
   --why-not                  text: also show why the rules between two steps did not match, and which
@@ -89,6 +95,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       window: { type: 'string' },
       host: { type: 'string' },
       'if-names': { type: 'string' },
+      'host-facts': { type: 'string' },
       'utc-offset': { type: 'string' },
       'dead-letter': { type: 'string' },
       'no-color': { type: 'boolean', default: false },
@@ -111,7 +118,16 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const windowMs = values.window !== undefined ? intOption('--window', values.window) : undefined;
   const utcOffsetMinutes =
     values['utc-offset'] !== undefined ? signedIntOption('--utc-offset', values['utc-offset']) : undefined;
-  const ifNames = values['if-names'] !== undefined ? await loadInterfaceNames(values['if-names']) : undefined;
+  // The engine's input besides traces and snapshots: which addresses are the host's own (addrtype, fib type).
+  const hostFacts =
+    values['host-facts'] !== undefined ? await loadHostFacts(values['host-facts']) : undefined;
+  const explainOptions: ExplainOptions = hostFacts ? { facts: addressTyperOf(hostFacts) } : {};
+  const ifNames =
+    values['if-names'] !== undefined
+      ? await loadInterfaceNames(values['if-names'])
+      : hostFacts
+        ? new Map(hostFacts.interfaces.map((i) => [i.ifindex, i.ifname] as const))
+        : undefined;
   const selector: PacketSelector | undefined =
     values.packet !== undefined ? parseSelector(values.packet) : undefined;
   const forced = values['input-format'];
@@ -152,7 +168,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
     (p) => {
       c.packets++;
       if (selector && !selectorMatches(selector, p.events)) return;
-      const x: Explanation = explainPacket(p.events, p.pick, p.flags);
+      const x: Explanation = explainPacket(p.events, p.pick, p.flags, explainOptions);
       c.shown++;
       c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
       if (report) report.add(x);
@@ -223,6 +239,15 @@ export async function explainCommand(argv: string[]): Promise<number> {
         skipped: c.skipped,
         errors: c.errors,
         elapsedMs: Math.round(elapsedMs),
+        ...(hostFacts
+          ? {
+              hostFacts: {
+                ...(hostFacts.host !== undefined ? { host: hostFacts.host } : {}),
+                addresses: hostFacts.addresses.length,
+                interfaces: hostFacts.interfaces.length,
+              },
+            }
+          : {}),
         maxRssKb: process.resourceUsage().maxRSS,
       }) + '\n',
     );
@@ -234,6 +259,21 @@ function signedIntOption(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`${name} must be an integer, got '${v}'`);
   return n;
+}
+
+/** A host-facts document (`ruletrail snapshot facts`); a bad one is a usage error naming the file and reason. */
+async function loadHostFacts(path: string): Promise<HostFacts> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--host-facts ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return parseHostFacts(text, path);
+  } catch (err) {
+    throw new UsageError(`--host-facts ${(err as Error).message}`);
+  }
 }
 
 /** `ip -j link show` output → ifindex → name. */

@@ -14,6 +14,7 @@ commands:
   validate  check a pipeline config and report every problem at once (ruletrail validate FILE)
   snapshot  ship ruleset snapshots periodically and on change (ruletrail snapshot ship --help)
   setup     install the Elasticsearch index templates (ruletrail setup elasticsearch --help)
+  trace     trace packets live on this node, as root, and explain each one (ruletrail trace --help)
 
 Docs: README.md and docs/ in the ruletrail repository.`;
 
@@ -37,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./snapshot-command.js')).snapshotCommand(rest);
       case 'setup':
         return await (await import('./setup-command.js')).setupCommand(rest);
+      case 'trace':
+        return await (await import('./trace/index.js')).traceCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '@ruletrail/core';
 import {
   ANSI,
+  HostAddressesError,
   PLAIN,
+  hostAddressTyper,
   PacketSpecError,
   formatPacketSpec,
   parseAddress,
@@ -43,45 +45,6 @@ A packet without 'in' from a local address is sent by the host (OUTPUT); 'out IF
   --no-color                 plain text (also: NO_COLOR=1)
 
 Exit status: 0 ok, 2 usage error (bad packet description, unreadable snapshot).`;
-
-/**
- * The host's addresses from `ip -j addr` output, or from a host-facts document's `addr` array: LOCAL for its own
- * addresses, BROADCAST for the broadcast addresses it lists.
- */
-export function hostFactsTyper(text: string, file: string): AddressTyper {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`--host-facts ${file}: not JSON (${(e as Error).message})`);
-  }
-  const addr = Array.isArray(doc) ? doc : (doc as { addr?: unknown } | null)?.addr;
-  if (!Array.isArray(addr))
-    throw new UsageError(
-      `--host-facts ${file}: expected the array 'ip -j addr' prints, or an object with an "addr" array`,
-    );
-  const local = new Set<string>();
-  const broadcast = new Set<string>();
-  const canon = (ip: string) => parseAddress(ip)?.join('.') ?? ip;
-  addr.forEach((link: unknown, i) => {
-    const infos = (link as { addr_info?: unknown } | null)?.addr_info;
-    if (!Array.isArray(infos)) return;
-    for (const a of infos as { local?: unknown; broadcast?: unknown }[]) {
-      if (typeof a.local === 'string') {
-        if (!parseAddress(a.local))
-          throw new UsageError(`--host-facts ${file}: entry ${i + 1}: '${a.local}' is not an address`);
-        local.add(canon(a.local));
-      }
-      if (typeof a.broadcast === 'string') broadcast.add(canon(a.broadcast));
-    }
-  });
-  return {
-    addressType: (ip) => {
-      const c = canon(ip);
-      return local.has(c) ? 'LOCAL' : broadcast.has(c) ? 'BROADCAST' : undefined;
-    },
-  };
-}
 
 /** Runs `simulate`; returns the exit code. */
 export async function simulateCommand(argv: string[]): Promise<number> {
@@ -135,7 +98,14 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`--host-facts ${factsFile}: ${(e as Error).message}`);
     }
-    facts = hostFactsTyper(text, factsFile);
+    try {
+      facts = hostAddressTyper(JSON.parse(text), `--host-facts ${factsFile}`);
+    } catch (e) {
+      if (e instanceof SyntaxError)
+        throw new UsageError(`--host-facts ${factsFile}: not JSON (${e.message})`);
+      if (e instanceof HostAddressesError) throw new UsageError(e.message);
+      throw e;
+    }
   }
   const snapshots = (await Promise.all(values.rules.map(loadRules))).flat();
   const rs = snapshots.find((s) => s.family === spec.family) ?? snapshots.find((s) => s.family === null);

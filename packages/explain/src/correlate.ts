@@ -176,8 +176,11 @@ export class Correlator {
       if (p.lastHook) {
         const prevPrio = chainPriority(rs, p.lastTable, p.lastChain, p.lastHook);
         if (!isForward(p.lastHook, prevPrio, hook, chainPriority(rs, tr.table, tr.chain, hook))) return false;
-        // Back at the start of a table this packet already finished at this hook: a new packet.
-        if (hook === p.lastHook && tr.table === p.lastTable && p.travEnded) return false;
+        // Back at the start of a base chain this packet already finished: a new packet. (The base chain, not the
+        // table: an nftables table has several base chains at one hook, e.g. kube-proxy's filter-prerouting at
+        // -110 and nat-prerouting at -100.)
+        if (hook === p.lastHook && tr.table === p.lastTable && tr.chain === p.lastChain && p.travEnded)
+          return false;
       }
     } else if (!sameTraversal && rs?.tables.get(tr.table)?.chains.has(tr.chain) !== false) {
       // A user chain continues the current traversal only. (A chain the snapshot does not know cannot be

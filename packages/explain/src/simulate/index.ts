@@ -10,3 +10,4 @@ export {
   type Route,
 } from './simulate';
 export { renderSimulation } from './render';
+export { hostAddressTyper, HostAddressesError } from './host-addresses';
