@@ -4,7 +4,7 @@
  * the test instead of skipping it). Loads the report of the bundled incident and of every lab capture
  * (test/fixtures/lab/<scenario>/<channel>), checks the DOM — the DROP packet's path, the summary, the search,
  * keyboard navigation — that no console error and no network request happened, and takes the screenshots in
- * docs/ (report-incident-journey.png, report-summary.png of all lab captures; rewritten with UPDATE_SCREENSHOTS=1).
+ * docs/ (report-incident-journey.png; report-summary.png of the lab scenarios; rewritten with UPDATE_SCREENSHOTS=1).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
