@@ -4,12 +4,12 @@
  * the test instead of skipping it). Loads the report of the bundled incident and of every lab capture
  * (test/fixtures/lab/<scenario>/<channel>), checks the DOM — the DROP packet's path, the summary, the search,
  * keyboard navigation — that no console error and no network request happened, and takes the screenshots in
- * docs/ (report-incident-journey.png, report-summary.png of all lab captures; rewritten with UPDATE_SCREENSHOTS=1).
+ * docs/ (report-incident-journey.png; report-summary.png of the lab scenarios; rewritten with UPDATE_SCREENSHOTS=1).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { Explanation } from '@ruletrail/explain';
 import { REPO_ROOT } from '../../../test/support/services';
@@ -272,18 +272,17 @@ describe('report in a real browser (headless Chromium)', function () {
     });
 
     it('screenshot: the incident journey', async () => {
-      const { page } = l;
-      const update = process.env.UPDATE_SCREENSHOTS === '1';
-      const out = (name: string) => (update ? join(REPO_ROOT, 'docs', name) : join(dir, name));
-      await page.evaluate(() => {
-        location.hash = '';
-        window.scrollTo(0, 0);
-      });
+      // A fresh page: the keyboard test above opened chains and left the focus ring on one.
+      const { page, problems } = await load(browser, file);
+      const out = (name: string) =>
+        process.env.UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', name) : join(dir, name);
       const journey = await page.$('article.journey.v-DROP');
       await journey!.screenshot({ path: out('report-incident-journey.png') });
       const png = readFileSync(out('report-incident-journey.png'));
       assert.equal(png.subarray(1, 4).toString(), 'PNG');
       assert.ok(png.length > 20_000, `a real picture (${png.length} bytes)`);
+      assert.deepEqual(problems, []);
+      await page.close();
     });
   });
 
@@ -314,7 +313,7 @@ describe('report in a real browser (headless Chromium)', function () {
         readdirSync(join(LAB, s)).map((c) => ({ scenario: s, channel: c, dir: join(LAB, s, c) })),
       )
       .filter((c) => existsSync(join(c.dir, 'pass.json')));
-    const all: string[] = [];
+    const all: { channel: string; ndjson: string }[] = [];
 
     for (const cap of captures)
       it(`${cap.scenario}/${cap.channel}: every packet listed, every path drawn, no errors`, async () => {
@@ -327,10 +326,11 @@ describe('report in a real browser (headless Chromium)', function () {
           '--format',
           'json',
           '--quiet',
-          ...meta.rules.flatMap((r) => ['--rules', join(cap.dir, r)]),
-          join(cap.dir, meta.capture),
+          // Relative paths: the page (and the committed screenshot) shows them.
+          ...meta.rules.flatMap((r) => ['--rules', relative(REPO_ROOT, join(cap.dir, r))]),
+          relative(REPO_ROOT, join(cap.dir, meta.capture)),
         ]);
-        all.push(ndjson);
+        all.push({ channel: cap.channel, ndjson });
         const xs = ndjson
           .split('\n')
           .filter(Boolean)
@@ -368,8 +368,9 @@ describe('report in a real browser (headless Chromium)', function () {
 
     it('all lab captures in one report: the summary counts them all, the search finds each verdict', async () => {
       const nd = join(dir, 'lab-all.ndjson');
-      writeFileSync(nd, all.join(''));
-      const n = all.join('').split('\n').filter(Boolean).length;
+      const text = all.map((a) => a.ndjson).join('');
+      writeFileSync(nd, text);
+      const n = text.split('\n').filter(Boolean).length;
       const file = join(dir, 'lab-all.html');
       cli(['report', '-o', file, '--quiet', nd]);
       const { page, problems } = await load(browser, file);
@@ -385,13 +386,23 @@ describe('report in a real browser (headless Chromium)', function () {
         assert.ok(want > 0, `the lab has ${v} packets`);
         assert.equal(rows.length, want, v);
       }
-      await page.$eval('#q', (q) => ((q as HTMLInputElement).value = ''));
-      const summary = await page.$('#summary');
+      assert.deepEqual(problems, []);
+      await page.close();
+    });
+
+    it('screenshot: the summary of the lab scenarios (kernel-log channel, the reference)', async () => {
+      const xs = all
+        .filter((a) => a.channel === 'kernel-log')
+        .flatMap((a) => a.ndjson.split('\n').filter(Boolean))
+        .map((l) => JSON.parse(l) as Explanation);
+      const file = join(dir, 'lab-kernel-log.html');
+      writeFileSync(file, await renderReport(xs, { title: 'ruletrail report: the lab scenarios' }));
+      const { page, problems } = await load(browser, file);
       const shot =
         process.env.UPDATE_SCREENSHOTS === '1'
           ? join(REPO_ROOT, 'docs/report-summary.png')
           : join(dir, 'summary.png');
-      await summary!.screenshot({ path: shot });
+      await (await page.$('#summary'))!.screenshot({ path: shot });
       assert.ok(readFileSync(shot).length > 20_000);
       assert.deepEqual(problems, []);
       await page.close();
