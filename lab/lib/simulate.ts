@@ -120,7 +120,9 @@ export function packetOfExplanation(p: Json, rs: Ruleset, laterInConnection = fa
   const len = num(k['len']);
   if (len !== undefined) spec.len = len;
   if (natStep) spec.state = 'NEW';
-  else if (laterInConnection) spec.state = 'ESTABLISHED';
+  // A SYN opens a connection whatever came before (a port reused, or one packet's trace split in two).
+  else if (laterInConnection && !(flags?.includes('SYN') && !flags.includes('ACK')))
+    spec.state = 'ESTABLISHED';
   return spec;
 }
 
