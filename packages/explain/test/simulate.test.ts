@@ -241,6 +241,36 @@ describe('simulate: lab snapshots', () => {
   });
 });
 
+describe('simulate: conntrack NAT status', () => {
+  // kube-proxy's "block incoming localnet connections" rule, and a DNAT to localhost in front of it.
+  const rs = parseIptablesSave(
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      '-A PREROUTING -p tcp -m tcp --dport 9999 -j DNAT --to-destination 127.0.0.1:8080',
+      'COMMIT',
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':KUBE-FIREWALL - [0:0]',
+      '-A INPUT -j KUBE-FIREWALL',
+      '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+      'COMMIT',
+      '',
+    ].join('\n'),
+    { source: 'localnet.save' },
+  );
+
+  it('a DNAT earlier on the way makes --ctstate DNAT match', () => {
+    const direct = sim(rs, 'tcp 172.28.129.2:40000 > 127.0.0.1:8080 in eth0 syn', ['172.28.129.4']);
+    assert.equal(direct.verdict, 'DROP');
+    assert.deepEqual([direct.decidedBy?.chain, direct.decidedBy?.rulenum], ['KUBE-FIREWALL', 1]);
+    const dnat = sim(rs, 'tcp 172.28.129.2:40000 > 172.28.129.4:9999 in eth0 syn', ['172.28.129.4']);
+    assert.equal(dnat.nat[0]?.to, '127.0.0.1:8080');
+    assert.equal(dnat.verdict, 'ACCEPT', JSON.stringify(dnat.steps.map(label)));
+    assert.equal(dnat.route, 'local');
+  });
+});
+
 describe('simulate: nftables verdict maps', () => {
   // `nft -j list ruleset` of a kube-proxy-style table (the shape of kube-proxy's nftables proxier).
   const nft = JSON.stringify({

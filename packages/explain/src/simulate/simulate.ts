@@ -247,11 +247,12 @@ class Walker {
       physout: undefined,
       srcMac: undefined,
       ctState: undefined,
+      ctStatus: undefined,
       orig: undefined,
     };
     this.typer = this.typerOf();
     this.ct = initialStates(spec);
-    this.pkt.ctState = this.ct;
+    this.setStates(this.ct);
     this.pkt.orig = { src: spec.src, dst: spec.dst, sport: spec.sport, dport: spec.dport };
   }
 
@@ -374,6 +375,14 @@ class Walker {
   private setStates(s: readonly CtState[]): void {
     this.ct = s;
     this.pkt.ctState = s;
+    // A connection's first packet carries no NAT status until a NAT rule on its way gives it one.
+    if (s.length === 1 && s[0] === 'NEW') this.pkt.ctStatus ??= [];
+  }
+
+  /** The connection is NAT'ed now (`--ctstate DNAT` / `SNAT` match from here on). */
+  private addStatus(x: 'SNAT' | 'DNAT'): void {
+    const st = this.pkt.ctStatus ?? [];
+    if (!st.includes(x)) this.pkt.ctStatus = [...st, x];
   }
 
   /** Walks one base chain and the user chains it reaches. */
@@ -590,6 +599,7 @@ class Walker {
     const from = (dst: boolean) => (dst ? endpoint(p.dst, p.dport) : endpoint(p.src, p.sport));
     const by = ref(rule);
     if (t === 'DNAT' || t === 'REDIRECT') {
+      this.addStatus('DNAT');
       const before = from(true);
       if (t === 'REDIRECT') {
         const port = targetOption(rule, 'to-ports')?.values[0];
@@ -614,6 +624,7 @@ class Walker {
       return;
     }
     if (t === 'SNAT' || t === 'MASQUERADE') {
+      this.addStatus('SNAT');
       const before = from(false);
       if (t === 'SNAT') {
         const to = natTarget(targetOption(rule, 'to-source')?.values[0]);
