@@ -228,6 +228,24 @@ describe('simulate: lab snapshots', () => {
     assert.equal(r.verdict, 'ACCEPT');
   });
 
+  it('a packet the host sends to itself comes back in through lo, past no NAT chain', () => {
+    const rs = snapshot(join(LAB, 'incident', 'kernel-log', 'iptables-save.txt'));
+    // (Not to NodePort 52000: kube-proxy DNATs the node's own connection to it to a remote pod.)
+    const r = sim(rs, 'tcp 172.28.129.4:40000 > 172.28.129.4:8080 syn', ['172.28.129.4']);
+    const hooks = r.steps
+      .map((s) => `${s.table}:${s.chain}`)
+      .filter((l) => /:(OUTPUT|POSTROUTING|PREROUTING|INPUT)$/.test(l));
+    assert.ok(
+      hooks.indexOf('nat:OUTPUT') >= 0 && hooks.indexOf('nat:POSTROUTING') > hooks.indexOf('nat:OUTPUT'),
+    );
+    const back = r.steps.findIndex((s) => s.chain === 'PREROUTING');
+    assert.ok(back > 0, 'back in at PREROUTING');
+    assert.ok(!r.steps.slice(back).some((s) => s.table === 'nat'), 'no NAT chain on the way in');
+    assert.ok(r.steps.slice(back).some((s) => s.table === 'filter' && s.chain === 'INPUT'));
+    assert.equal(r.verdict, 'ACCEPT');
+    assert.deepEqual([r.decidedBy?.table, r.decidedBy?.chain], ['filter', 'INPUT']);
+  });
+
   it('rejects UDP to a closed port and drops ICMP echo (udp-icmp), as traced', async () => {
     const dir = join(LAB, 'udp-icmp', 'kernel-log');
     const rs = snapshot(join(dir, 'iptables-save.txt'));

@@ -211,6 +211,8 @@ class Walker {
   private readonly answers = new Map<string, 'yes' | 'no'>();
   private decisionIdx = 0;
   private forcedLocal = false;
+  /** A packet the host sent to itself, back in through lo: its NAT was decided on the way out. */
+  private natDone = false;
   private route: Route | undefined;
   private prevView: PacketView | undefined;
   private readonly stepPaths: (readonly RuleRef[])[] = [];
@@ -298,11 +300,20 @@ class Walker {
       this.route = 'output';
       this.pkt.in = '';
       this.pkt.out = given.out ?? (this.isLocal(given.dst) ? 'lo' : undefined);
-      for (const hook of ['OUTPUT', 'POSTROUTING'] as const) {
-        const o = this.hook(hook);
-        if (o.kind === 'final') return o;
-      }
-      return { kind: 'accept' };
+      const out = this.hook('OUTPUT');
+      if (out.kind === 'final') return out;
+      // Rerouted after a DNAT in nat OUTPUT.
+      const toSelf = given.out === undefined && this.pkt.dst !== undefined && this.isLocal(this.pkt.dst);
+      if (given.out === undefined) this.pkt.out = toSelf ? 'lo' : undefined;
+      const post = this.hook('POSTROUTING');
+      if (post.kind === 'final' || !toSelf) return post;
+      // To itself: back in through lo, PREROUTING → INPUT. The connection's NAT was set up on the way out, so
+      // conntrack sends it through no NAT chain on the way in.
+      this.natDone = true;
+      this.pkt.in = 'lo';
+      this.pkt.out = '';
+      const pre = this.hook('PREROUTING');
+      return pre.kind === 'final' ? pre : this.hook('INPUT');
     }
     this.pkt.in = given.in;
     this.pkt.out = '';
@@ -356,7 +367,7 @@ class Walker {
 
   /** Whether the packet traverses NAT chains: only as a connection's first packet. */
   private natApplies(): boolean {
-    if (!this.ct.includes('NEW')) return false;
+    if (this.natDone || !this.ct.includes('NEW')) return false;
     if (this.ct.length === 1) return true;
     const rest = this.ct.filter((s) => s !== 'NEW');
     const isNew = this.decide(
@@ -678,6 +689,9 @@ class Walker {
     } else {
       verdict = 'ACCEPT';
       // The filtering decision: the last accepting step outside the NAT chains (a NAT rule accepts only for its table).
+      // iptables: the filter table's, when it had a say (raw, mangle and security accept by default).
+      for (let i = this.steps.length - 1; i >= 0 && !decided; i--)
+        if (this.steps[i]!.effect === 'accept' && this.steps[i]!.table === 'filter') decided = this.steps[i];
       for (let i = this.steps.length - 1; i >= 0 && !decided; i--)
         if (this.steps[i]!.effect === 'accept' && !this.stepNat[i]) decided = this.steps[i];
       decided ??= this.steps[this.steps.length - 1];
