@@ -212,7 +212,8 @@ function buildSource(s: PipelineConfig['sources'][number]): Source {
   }
 }
 
-async function buildSink(
+/** Builds one sink of a validated config (also used by `ruletrail trace --sink`). */
+export async function buildSink(
   s: PipelineConfig['sinks'][number],
   log: Logger,
   stop: () => void,

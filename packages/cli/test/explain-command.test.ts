@@ -183,6 +183,36 @@ describe('ruletrail explain (CLI)', () => {
     assert.match(badSel.stderr, /unknown key 'port'/);
   });
 
+  it('--host-facts: read, counted in --stats, and naming the interfaces of an NFLOG capture', () => {
+    // A real lab capture: NFLOG carries interface indexes only; the host facts' `ip -j link` names them.
+    const LAB = join(ROOT, 'test/fixtures/lab/addrtype/nflog-pcap');
+    const base = ['explain', '--rules', join(LAB, 'iptables-save.txt'), '--format', 'json'];
+    const inOf = (out: string) =>
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).packet.in as unknown);
+    const without = run([...base, join(LAB, 'nflog.pcap')]);
+    assert.equal(without.code, 0, without.stderr);
+    assert.deepEqual([...new Set(inOf(without.stdout))], [undefined]);
+    const facts = join(LAB, 'host-facts.json');
+    const withFacts = run([...base, '--host-facts', facts, '--stats', join(LAB, 'nflog.pcap')]);
+    assert.equal(withFacts.code, 0, withFacts.stderr);
+    assert.deepEqual([...new Set(inOf(withFacts.stdout))], ['eth0']);
+    const stats = JSON.parse(withFacts.stderr.trim().split('\n').pop()!);
+    assert.deepEqual(stats.hostFacts, { host: 'rtlab-node', addresses: 6, interfaces: 2 });
+
+    const dir = mkdtempSync(join(tmpdir(), 'rt-facts-'));
+    const bad = join(dir, 'facts.json');
+    writeFileSync(bad, '{"version":1,"addr":[{"ifindex":0,"ifname":"eth0"}]}');
+    const r = run([...base, '--host-facts', bad, join(LAB, 'nflog.pcap')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--host-facts .*facts\.json: addr\[0\]: 'ifindex' 0 is not a positive integer/);
+    const missing = run([...base, '--host-facts', join(dir, 'none.json'), join(LAB, 'nflog.pcap')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--host-facts .*none\.json: ENOENT/);
+  });
+
   it('--stats reports counts and peak memory as JSON on stderr', () => {
     const r = run([
       'explain',

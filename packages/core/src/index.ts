@@ -1,6 +1,6 @@
 export type { DecodedBatch, DecodeOptions, IngestAdapter, DeadLetterOutput } from './types';
 export { InputError, UsageError, formatPosition, type InputPosition } from './errors';
-export { openInput, readHead, isGzip, READ_CHUNK_BYTES } from './input';
+export { openInput, readFileRange, readHead, isGzip, isGzipFile, READ_CHUNK_BYTES } from './input';
 export {
   splitLines,
   splitLinesContaining,

@@ -54,8 +54,8 @@ async function* lineRegions(chunks: AsyncIterable<Buffer>): AsyncIterable<{ regi
 }
 
 /** Splits a byte stream into lines (without `\n`, with a trailing `\r` removed). Memory: one chunk + one partial line. */
-export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncIterable<LineBatch> {
-  let lineNo = 1;
+export async function* splitLines(chunks: AsyncIterable<Buffer>, firstLine = 1): AsyncIterable<LineBatch> {
+  let lineNo = firstLine;
   for await (const { region } of lineRegions(chunks)) {
     const lines = region.toString('utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
@@ -81,8 +81,8 @@ export async function* decodeLines(
 ): AsyncIterable<DecodedBatch> {
   const source =
     options.lineFilter !== undefined && options.lineFilter !== ''
-      ? splitLinesContaining(chunks, options.lineFilter)
-      : numbered(splitLines(chunks));
+      ? splitLinesContaining(chunks, options.lineFilter, options.firstLine)
+      : numbered(splitLines(chunks, options.firstLine));
   for await (const { lines, numbers } of source) {
     let events: NetfilterEvent[] = [];
     let errors: InputError[] = [];
@@ -125,9 +125,10 @@ async function* numbered(batches: AsyncIterable<LineBatch>): AsyncIterable<Numbe
 export async function* splitLinesContaining(
   chunks: AsyncIterable<Buffer>,
   needle: string,
+  firstLine = 1,
 ): AsyncIterable<NumberedLines> {
   const pattern = Buffer.from(needle, 'utf8');
-  let lineNo = 1;
+  let lineNo = firstLine;
   for await (const { region } of lineRegions(chunks)) {
     const lines: string[] = [];
     const nums: number[] = [];

@@ -103,8 +103,9 @@ export function attributeKubernetes(w: WalkResult, decided: number | undefined):
     const rule = joins[i]!.rule;
     if (isServiceChainCached(s.chain) && !chains.includes(s.chain)) chains.push(s.chain);
     if (s.chain === 'KUBE-MARK-DROP') flags.push('kube_mark_drop');
-    if (!rule) continue;
-    if (rule.target === 'KUBE-MARK-DROP' && s.resolution !== 'unresolved') flags.push('kube_mark_drop');
+    // A step that could not be placed (or whose rule cannot have matched) says nothing about the service.
+    if (!rule || s.resolution === 'unresolved') continue;
+    if (rule.target === 'KUBE-MARK-DROP') flags.push('kube_mark_drop');
     const rc = ruleComments(rule);
     for (const id of rc.calico) if (!calico.includes(id)) calico.push(id);
     for (const svc of rc.services) {

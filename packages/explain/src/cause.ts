@@ -23,6 +23,15 @@ export interface CauseContext {
 
 const WAY = { local: 'delivered locally', forwarded: 'forwarded', sent: 'sent by this host' } as const;
 
+/** How the sentence names a NAT rewrite. */
+const NAT_WORD: Record<string, string> = {
+  DNAT: 'DNAT',
+  SNAT: 'SNAT',
+  MASQUERADE: 'masqueraded',
+  REDIRECT: 'redirected',
+  NETMAP: 'NETMAP',
+};
+
 const VERB: Record<string, string> = {
   DROP: 'dropped',
   REJECT: 'rejected',
@@ -81,7 +90,7 @@ export function describeCause(x: Explanation, ctx: CauseContext): string {
       s += `; ${n.from} rewritten to ${n.to} by an existing connection's NAT`;
       continue;
     }
-    s += `; ${n.kind === 'SNAT' || n.kind === 'MASQUERADE' ? 'source' : 'destination'} ${n.from} rewritten to ${n.to} by ${refText(n.by)}`;
+    s += `; ${n.kind === 'SNAT' || n.kind === 'MASQUERADE' ? 'source' : 'destination'} ${n.from} rewritten to ${n.to} by ${refText(n.by)} (${NAT_WORD[n.kind] ?? n.kind})`;
     const before = chainsBeforeNat(x, n.by);
     if (before.length) s += `, after ${before.join(' and ')} had already seen the original destination`;
   }

@@ -80,39 +80,10 @@ export function isFinalHook(hook: Hook): boolean {
   return hook === 'INPUT' || hook === 'POSTROUTING';
 }
 
-const lastTableCache = new WeakMap<Ruleset, Map<Hook, string | undefined>>();
-
-/** The last table the packet traverses at `hook`, among the tables loaded in the snapshot (memoised). */
+/** The last table the packet traverses at `hook`, among the tables loaded in the snapshot. */
 export function lastTableAt(ruleset: Ruleset, hook: Hook): string | undefined {
-  let m = lastTableCache.get(ruleset);
-  if (!m) {
-    m = new Map();
-    lastTableCache.set(ruleset, m);
-  }
-  if (!m.has(hook)) m.set(hook, computeLastTableAt(ruleset, hook));
-  return m.get(hook);
-}
-
-function computeLastTableAt(ruleset: Ruleset, hook: Hook): string | undefined {
-  let best: string | undefined;
-  let bestPrio = -Infinity;
-  for (const [name, table] of ruleset.tables) {
-    for (const chain of table.chains.values()) {
-      // nftables base chains declare their hook; iptables tables have the built-in chain named after it.
-      const at =
-        chain.hook ??
-        (chain.builtin && (BUILTIN_CHAINS[name]?.includes(chain.name) ?? true)
-          ? hookOf(chain.name)
-          : undefined);
-      if (at !== hook) continue;
-      const p = chain.priority ?? tablePriority(name, hook);
-      if (p > bestPrio) {
-        bestPrio = p;
-        best = name;
-      }
-    }
-  }
-  return best;
+  const chains = baseChainsAt(ruleset, hook);
+  return chains[chains.length - 1]?.table;
 }
 
 /**

@@ -3,7 +3,16 @@
  * the verdict and its cause. Pure computation: no I/O here (the CLI and the pipeline do the reading/writing).
  */
 export type * from './types';
-export { Correlator, invariantKey, type CorrelatorOptions, type CompletedPacket } from './correlate';
+export {
+  Correlator,
+  EVENT_COST_BYTES,
+  invariantHash,
+  invariantKey,
+  sameInvariant,
+  type CorrelatorOptions,
+  type CompletedPacket,
+  type CompletionPhase,
+} from './correlate';
 export { explainPacket, type ExplainOptions } from './explain';
 export {
   joinStep,

@@ -147,6 +147,14 @@ export interface PacketSummary {
   readonly channel: string;
 }
 
+/** The step that decided a verdict: where, what the kernel logged it as, its target and the jumps that led there. */
+export type DecidingStep = RuleRef & {
+  readonly kind: 'rule' | 'return' | 'policy';
+  readonly target?: string;
+  /** The jump rules that led to the step, outermost first. */
+  readonly path: readonly RuleRef[];
+};
+
 /** A rule that set mark bits the deciding rule matched on. */
 export interface MarkSetter extends RuleRef {
   /** `value/mask` the rule sets (`0x8000/0x8000`), or the observed change (`0x0 -> 0x8000`). */
@@ -195,11 +203,7 @@ export interface Explanation {
   readonly packet: PacketSummary;
   readonly verdict: Verdict;
   /** The step that decided the verdict. Absent for UNKNOWN. */
-  readonly decidedBy?: RuleRef & {
-    readonly kind: 'rule' | 'return' | 'policy';
-    readonly target?: string;
-    readonly path: readonly RuleRef[];
-  };
+  readonly decidedBy?: DecidingStep;
   /** Present when the deciding rule matched on the mark: who set those bits. */
   readonly markSetBy?: readonly MarkSetter[];
   readonly nat: readonly NatRewrite[];

@@ -452,7 +452,8 @@ function evaluatePassed(chain: Chain, from: number, to: number, p: PacketView, c
     const r = chain.rules[k - 1]!;
     const ev = evaluateRule(r, p, ctx);
     if (ev.result === 'yes') {
-      if (r.target !== 'TRACE') mustHaveMatched ??= r;
+      // A verdict-map rule "matches" before its lookup: a key that is not in the map goes on, unlogged.
+      if (r.target !== 'TRACE' && r.target !== 'VMAP') mustHaveMatched ??= r;
       continue;
     }
     const b = ev.because!;

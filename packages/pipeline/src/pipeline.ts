@@ -15,7 +15,13 @@
 import { createHash } from 'node:crypto';
 import { InputError, type DeadLetterOutput, type DecodedBatch } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
-import { Correlator, explainPacket, type CompletedPacket, type Explanation } from '@ruletrail/explain';
+import {
+  Correlator,
+  addressTyperOf,
+  explainPacket,
+  type CompletedPacket,
+  type Explanation,
+} from '@ruletrail/explain';
 import type { Segment } from './acks';
 import { AlertEngine, type AlertRecord } from './alerts';
 import type { CheckpointStore } from './checkpoints';
@@ -349,7 +355,14 @@ export class Pipeline {
     }
     let x: Explanation;
     try {
-      x = explainPacket(p.events, p.pick, p.flags);
+      // The host's addresses in force when the packet was traced decide `addrtype` criteria (else unknown).
+      const first = p.events[0];
+      const facts = first
+        ? this._p.snapshots
+            .forHost(first.host?.name ?? '')
+            .factsAt(first['@timestamp'] !== undefined ? Date.parse(first['@timestamp']) : undefined)
+        : undefined;
+      x = explainPacket(p.events, p.pick, p.flags, facts ? { facts: addressTyperOf(facts) } : {});
     } catch (err) {
       // An engine bug on one packet must not wedge the checkpoint (its lines would be replayed into the same
       // failure forever): dead-letter the packet with its first line's position and move on.

@@ -9,3 +9,4 @@ export {
 } from './rule';
 export { packetOfEvent, type PacketView, type CtState, type AddressTyper } from './packet';
 export { parseAddress, parsePrefix, inPrefix, type Prefix, type Words } from './address';
+export { addressTyperOf } from './facts';

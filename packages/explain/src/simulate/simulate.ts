@@ -28,6 +28,7 @@ import { baseChainsAt, type Hook } from '../hooks';
 import { targetEffect } from '../join';
 import { hex, markMatchOf, markSetByRule } from '../marks';
 import type {
+  DecidingStep,
   Effect,
   ExplainedStep,
   MarkSetter,
@@ -75,11 +76,7 @@ export type Route = 'local' | 'forward' | 'output';
 /** One complete walk. */
 export interface SimulationBranch {
   readonly verdict: Verdict;
-  readonly decidedBy?: RuleRef & {
-    readonly kind: 'rule' | 'return' | 'policy';
-    readonly target?: string;
-    readonly path: readonly RuleRef[];
-  };
+  readonly decidedBy?: DecidingStep;
   readonly markSetBy?: readonly MarkSetter[];
   readonly nat: readonly NatRewrite[];
   readonly route?: Route;
