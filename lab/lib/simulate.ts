@@ -4,10 +4,10 @@
 // (one branch, nothing unknown) and differs from the trace is a failure — unless the explanation itself flags
 // snapshot_mismatch (the trace cannot be placed in that snapshot: the drift scenario's stale snapshot).
 import * as fs from 'node:fs';
-import { parseIptablesSave, parseNftJson, type Ruleset } from '@ruletrail/ruleset';
+import { parseHostFacts, parseIptablesSave, parseNftJson, type Ruleset } from '@ruletrail/ruleset';
 import * as path from 'node:path';
 import {
-  hostAddressTyper,
+  addressTyperOf,
   simulate,
   type AddressTyper,
   type SimPacket,
@@ -55,7 +55,7 @@ function hostFacts(meta: PassMeta, dir: string): AddressTyper | undefined {
   const file = (meta as { hostFacts?: unknown }).hostFacts;
   if (typeof file !== 'string') return undefined;
   const f = path.join(dir, file);
-  return hostAddressTyper(JSON.parse(fs.readFileSync(f, 'utf8')) as unknown, f);
+  return addressTyperOf(parseHostFacts(fs.readFileSync(f, 'utf8'), f));
 }
 
 /** The lab node's own addresses (local delivery and `-m addrtype LOCAL`). */
@@ -120,7 +120,9 @@ export function packetOfExplanation(p: Json, rs: Ruleset, laterInConnection = fa
   const len = num(k['len']);
   if (len !== undefined) spec.len = len;
   if (natStep) spec.state = 'NEW';
-  else if (laterInConnection) spec.state = 'ESTABLISHED';
+  // A SYN opens a connection whatever came before (a port reused, or one packet's trace split in two).
+  else if (laterInConnection && !(flags?.includes('SYN') && !flags.includes('ACK')))
+    spec.state = 'ESTABLISHED';
   return spec;
 }
 

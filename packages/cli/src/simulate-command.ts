@@ -4,12 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { UsageError } from '@ruletrail/core';
+import { InputError, UsageError } from '@ruletrail/core';
+import { hostFactsFromJson } from '@ruletrail/ruleset';
 import {
   ANSI,
-  HostAddressesError,
   PLAIN,
-  hostAddressTyper,
+  addressTyperOf,
   PacketSpecError,
   formatPacketSpec,
   parseAddress,
@@ -38,8 +38,8 @@ A packet without 'in' from a local address is sent by the host (OUTPUT); 'out IF
                              the packet's family is used)
   --local ADDR               an address of this host (repeat): local delivery and -m addrtype LOCAL. The list is
                              taken as complete; loopback is always local.
-  --host-facts FILE          the host's addresses as 'ip -j addr' prints them (or a ruletrail host-facts document
-                             with an "addr" array)
+  --host-facts FILE          the host's addresses: a host-facts document ('ruletrail snapshot facts'), or the
+                             array 'ip -j addr' prints
   --format text|json         text (default; coloured on a terminal) or one JSON object
   --max-branches N           stop exploring unknowns after N branches (default 64)
   --no-color                 plain text (also: NO_COLOR=1)
@@ -99,11 +99,15 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--host-facts ${factsFile}: ${(e as Error).message}`);
     }
     try {
-      facts = hostAddressTyper(JSON.parse(text), `--host-facts ${factsFile}`);
+      // A host-facts document (`ruletrail snapshot facts`), or the bare array `ip -j addr` prints.
+      const json = JSON.parse(text) as unknown;
+      facts = addressTyperOf(
+        hostFactsFromJson(Array.isArray(json) ? { version: 1, addr: json } : json, factsFile),
+      );
     } catch (e) {
       if (e instanceof SyntaxError)
         throw new UsageError(`--host-facts ${factsFile}: not JSON (${e.message})`);
-      if (e instanceof HostAddressesError) throw new UsageError(e.message);
+      if (e instanceof InputError) throw new UsageError(`--host-facts ${e.message}`);
       throw e;
     }
   }

@@ -251,9 +251,15 @@ describe('rule evaluator (real rules, real trace packets)', () => {
     const isNew: PacketView = { ...SYN, ctState: ['NEW'] };
     assert.equal(result('-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', isNew), 'no');
     assert.equal(result('-m conntrack --ctstate NEW -j ACCEPT', isNew), 'yes');
-    assert.equal(result('-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP', isNew), 'yes');
     assert.equal(result('-m state --state NEW -j ACCEPT', isNew), 'yes');
     assert.equal(result('-m state --state INVALID -j DROP', isNew), 'no');
+    // SNAT/DNAT are the connection's NAT status, not states: a NEW connection that was DNAT'ed matches DNAT.
+    const kubeFirewall = '-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP';
+    assert.equal(result(kubeFirewall, isNew), 'unknown', 'NAT status not known');
+    assert.equal(result(kubeFirewall, { ...isNew, ctStatus: [] }), 'yes');
+    assert.equal(result(kubeFirewall, { ...isNew, ctStatus: ['DNAT'] }), 'no');
+    assert.equal(result('-m conntrack --ctstate SNAT -j ACCEPT', { ...isNew, ctStatus: ['DNAT'] }), 'no');
+    assert.equal(result(kubeFirewall, { ...SYN, ctState: ['ESTABLISHED'] }), 'no', 'the state alone decides');
     const either: PacketView = { ...SYN, ctState: ['ESTABLISHED', 'RELATED'] };
     assert.equal(result('-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', either), 'yes');
     assert.equal(result('-m conntrack --ctstate ESTABLISHED -j ACCEPT', either), 'unknown');

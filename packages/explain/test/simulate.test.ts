@@ -228,6 +228,24 @@ describe('simulate: lab snapshots', () => {
     assert.equal(r.verdict, 'ACCEPT');
   });
 
+  it('a packet the host sends to itself comes back in through lo, past no NAT chain', () => {
+    const rs = snapshot(join(LAB, 'incident', 'kernel-log', 'iptables-save.txt'));
+    // (Not to NodePort 52000: kube-proxy DNATs the node's own connection to it to a remote pod.)
+    const r = sim(rs, 'tcp 172.28.129.4:40000 > 172.28.129.4:8080 syn', ['172.28.129.4']);
+    const hooks = r.steps
+      .map((s) => `${s.table}:${s.chain}`)
+      .filter((l) => /:(OUTPUT|POSTROUTING|PREROUTING|INPUT)$/.test(l));
+    assert.ok(
+      hooks.indexOf('nat:OUTPUT') >= 0 && hooks.indexOf('nat:POSTROUTING') > hooks.indexOf('nat:OUTPUT'),
+    );
+    const back = r.steps.findIndex((s) => s.chain === 'PREROUTING');
+    assert.ok(back > 0, 'back in at PREROUTING');
+    assert.ok(!r.steps.slice(back).some((s) => s.table === 'nat'), 'no NAT chain on the way in');
+    assert.ok(r.steps.slice(back).some((s) => s.table === 'filter' && s.chain === 'INPUT'));
+    assert.equal(r.verdict, 'ACCEPT');
+    assert.deepEqual([r.decidedBy?.table, r.decidedBy?.chain], ['filter', 'INPUT']);
+  });
+
   it('rejects UDP to a closed port and drops ICMP echo (udp-icmp), as traced', async () => {
     const dir = join(LAB, 'udp-icmp', 'kernel-log');
     const rs = snapshot(join(dir, 'iptables-save.txt'));
@@ -238,6 +256,36 @@ describe('simulate: lab snapshots', () => {
     assert.equal(drop.verdict, 'DROP');
     assert.deepEqual(traced(reject.steps), real.find((x) => x.packet.dport === 5354)!.steps.map(label));
     assert.deepEqual(traced(drop.steps), real.find((x) => x.packet.proto === 'icmp')!.steps.map(label));
+  });
+});
+
+describe('simulate: conntrack NAT status', () => {
+  // kube-proxy's "block incoming localnet connections" rule, and a DNAT to localhost in front of it.
+  const rs = parseIptablesSave(
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      '-A PREROUTING -p tcp -m tcp --dport 9999 -j DNAT --to-destination 127.0.0.1:8080',
+      'COMMIT',
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':KUBE-FIREWALL - [0:0]',
+      '-A INPUT -j KUBE-FIREWALL',
+      '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+      'COMMIT',
+      '',
+    ].join('\n'),
+    { source: 'localnet.save' },
+  );
+
+  it('a DNAT earlier on the way makes --ctstate DNAT match', () => {
+    const direct = sim(rs, 'tcp 172.28.129.2:40000 > 127.0.0.1:8080 in eth0 syn', ['172.28.129.4']);
+    assert.equal(direct.verdict, 'DROP');
+    assert.deepEqual([direct.decidedBy?.chain, direct.decidedBy?.rulenum], ['KUBE-FIREWALL', 1]);
+    const dnat = sim(rs, 'tcp 172.28.129.2:40000 > 172.28.129.4:9999 in eth0 syn', ['172.28.129.4']);
+    assert.equal(dnat.nat[0]?.to, '127.0.0.1:8080');
+    assert.equal(dnat.verdict, 'ACCEPT', JSON.stringify(dnat.steps.map(label)));
+    assert.equal(dnat.route, 'local');
   });
 });
 

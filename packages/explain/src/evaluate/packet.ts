@@ -39,6 +39,11 @@ export interface PacketView {
   readonly srcMac?: string | undefined;
   /** The conntrack states the packet can be in; undefined when not known. */
   readonly ctState?: readonly CtState[] | undefined;
+  /**
+   * The connection's NAT status as `--ctstate SNAT/DNAT` reads it (`[]`: not NAT'ed); undefined when not known.
+   * A status, not a state: a NEW connection can also be DNAT.
+   */
+  readonly ctStatus?: readonly ('SNAT' | 'DNAT')[] | undefined;
   /** The connection's original-direction tuple, when known (a connection's first packet before any NAT). */
   readonly orig?:
     | { readonly src?: string; readonly dst?: string; readonly sport?: number; readonly dport?: number }
@@ -94,6 +99,7 @@ export function packetOfEvent(e: NetfilterEvent, proto?: string): PacketView {
     physout: nf.physout,
     srcMac: srcMac === undefined ? undefined : srcMac.toLowerCase().replace(/-/g, ':'),
     ctState: undefined,
+    ctStatus: undefined,
     orig: undefined,
   };
 }

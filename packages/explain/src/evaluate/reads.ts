@@ -27,7 +27,7 @@ const OPTION_READS: Readonly<Record<string, readonly Field[]>> = {
   'icmp-type': ['proto', 'icmpType', 'icmpCode'],
   'icmpv6-type': ['proto', 'icmpType', 'icmpCode'],
   mark: ['mark'],
-  ctstate: ['ctState'],
+  ctstate: ['ctState', 'ctStatus'],
   state: ['ctState'],
   ctorigsrc: ['orig'],
   ctorigdst: ['orig'],

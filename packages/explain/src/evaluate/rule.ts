@@ -571,15 +571,22 @@ function markCheck(text: string, value: string, negated: boolean): Check {
 
 function ctStateCheck(text: string, value: string, negated: boolean): Check {
   const want = value.toUpperCase().split(',');
+  // SNAT and DNAT are not states but the connection's NAT status: `--ctstate NEW,DNAT` matches a NEW connection or
+  // a DNAT'ed one, so they are checked on their own.
+  const nat = want.filter((x): x is 'SNAT' | 'DNAT' => x === 'SNAT' || x === 'DNAT');
   return {
     criterion: text,
     kind: '--ctstate',
     test: (p) => {
       const s = p.ctState;
-      if (s === undefined) return 'unknown';
       // Several possible states: yes only when every one is wanted, no only when none is.
-      const hits = s.filter((x) => want.includes(x)).length;
-      if (hits === s.length) return neg('yes', negated);
+      const hits = s === undefined ? undefined : s.filter((x) => want.includes(x)).length;
+      if (s !== undefined && hits === s.length) return neg('yes', negated);
+      if (nat.length) {
+        const st = p.ctStatus;
+        if (st === undefined) return 'unknown';
+        if (nat.some((x) => st.includes(x))) return neg('yes', negated);
+      }
       if (hits === 0) return neg('no', negated);
       return 'unknown';
     },

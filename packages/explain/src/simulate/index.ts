@@ -10,4 +10,3 @@ export {
   type Route,
 } from './simulate';
 export { renderSimulation } from './render';
-export { hostAddressTyper, HostAddressesError } from './host-addresses';

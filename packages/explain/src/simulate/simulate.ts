@@ -208,6 +208,8 @@ class Walker {
   private readonly answers = new Map<string, 'yes' | 'no'>();
   private decisionIdx = 0;
   private forcedLocal = false;
+  /** A packet the host sent to itself, back in through lo: its NAT was decided on the way out. */
+  private natDone = false;
   private route: Route | undefined;
   private prevView: PacketView | undefined;
   private readonly stepPaths: (readonly RuleRef[])[] = [];
@@ -244,11 +246,12 @@ class Walker {
       physout: undefined,
       srcMac: undefined,
       ctState: undefined,
+      ctStatus: undefined,
       orig: undefined,
     };
     this.typer = this.typerOf();
     this.ct = initialStates(spec);
-    this.pkt.ctState = this.ct;
+    this.setStates(this.ct);
     this.pkt.orig = { src: spec.src, dst: spec.dst, sport: spec.sport, dport: spec.dport };
   }
 
@@ -294,11 +297,20 @@ class Walker {
       this.route = 'output';
       this.pkt.in = '';
       this.pkt.out = given.out ?? (this.isLocal(given.dst) ? 'lo' : undefined);
-      for (const hook of ['OUTPUT', 'POSTROUTING'] as const) {
-        const o = this.hook(hook);
-        if (o.kind === 'final') return o;
-      }
-      return { kind: 'accept' };
+      const out = this.hook('OUTPUT');
+      if (out.kind === 'final') return out;
+      // Rerouted after a DNAT in nat OUTPUT.
+      const toSelf = given.out === undefined && this.pkt.dst !== undefined && this.isLocal(this.pkt.dst);
+      if (given.out === undefined) this.pkt.out = toSelf ? 'lo' : undefined;
+      const post = this.hook('POSTROUTING');
+      if (post.kind === 'final' || !toSelf) return post;
+      // To itself: back in through lo, PREROUTING → INPUT. The connection's NAT was set up on the way out, so
+      // conntrack sends it through no NAT chain on the way in.
+      this.natDone = true;
+      this.pkt.in = 'lo';
+      this.pkt.out = '';
+      const pre = this.hook('PREROUTING');
+      return pre.kind === 'final' ? pre : this.hook('INPUT');
     }
     this.pkt.in = given.in;
     this.pkt.out = '';
@@ -352,7 +364,7 @@ class Walker {
 
   /** Whether the packet traverses NAT chains: only as a connection's first packet. */
   private natApplies(): boolean {
-    if (!this.ct.includes('NEW')) return false;
+    if (this.natDone || !this.ct.includes('NEW')) return false;
     if (this.ct.length === 1) return true;
     const rest = this.ct.filter((s) => s !== 'NEW');
     const isNew = this.decide(
@@ -371,6 +383,14 @@ class Walker {
   private setStates(s: readonly CtState[]): void {
     this.ct = s;
     this.pkt.ctState = s;
+    // A connection's first packet carries no NAT status until a NAT rule on its way gives it one.
+    if (s.length === 1 && s[0] === 'NEW') this.pkt.ctStatus ??= [];
+  }
+
+  /** The connection is NAT'ed now (`--ctstate DNAT` / `SNAT` match from here on). */
+  private addStatus(x: 'SNAT' | 'DNAT'): void {
+    const st = this.pkt.ctStatus ?? [];
+    if (!st.includes(x)) this.pkt.ctStatus = [...st, x];
   }
 
   /** Walks one base chain and the user chains it reaches. */
@@ -587,6 +607,7 @@ class Walker {
     const from = (dst: boolean) => (dst ? endpoint(p.dst, p.dport) : endpoint(p.src, p.sport));
     const by = ref(rule);
     if (t === 'DNAT' || t === 'REDIRECT') {
+      this.addStatus('DNAT');
       const before = from(true);
       if (t === 'REDIRECT') {
         const port = targetOption(rule, 'to-ports')?.values[0];
@@ -611,6 +632,7 @@ class Walker {
       return;
     }
     if (t === 'SNAT' || t === 'MASQUERADE') {
+      this.addStatus('SNAT');
       const before = from(false);
       if (t === 'SNAT') {
         const to = natTarget(targetOption(rule, 'to-source')?.values[0]);
@@ -664,6 +686,9 @@ class Walker {
     } else {
       verdict = 'ACCEPT';
       // The filtering decision: the last accepting step outside the NAT chains (a NAT rule accepts only for its table).
+      // iptables: the filter table's, when it had a say (raw, mangle and security accept by default).
+      for (let i = this.steps.length - 1; i >= 0 && !decided; i--)
+        if (this.steps[i]!.effect === 'accept' && this.steps[i]!.table === 'filter') decided = this.steps[i];
       for (let i = this.steps.length - 1; i >= 0 && !decided; i--)
         if (this.steps[i]!.effect === 'accept' && !this.stepNat[i]) decided = this.steps[i];
       decided ??= this.steps[this.steps.length - 1];
