@@ -54,8 +54,8 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --utc-offset MINUTES       time zone of timestamps that carry none (Wireshark CSV absolute times)
   --dead-letter FILE         append records that could not be read to FILE as NDJSON (also reported on stderr)
   --no-color                 plain text (also: NO_COLOR=1)
-  --jobs N                   worker threads for one large plain kernel-log file with --format json (default: one
-                             per core for files of 48 MB and more; 1 = one thread). The output is the same bytes.
+  --jobs N                   threads for one large plain kernel-log file with --format json (default: one per
+                             core for files of 48 MB and more; 1 = one thread). The output is the same bytes.
   --stats                    print run statistics as JSON on stderr
   --quiet                    no summary line on stderr
 
