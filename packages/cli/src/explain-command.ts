@@ -65,8 +65,8 @@ the deciding rule, who set the mark it matched, NAT rewrites and the Kubernetes 
   --why-not                  text: also show why the rules between two steps did not match, and which
                              criteria of a step's rule the log cannot check (JSON always has them: skipped, check)
   --no-color                 plain text (also: NO_COLOR=1)
-  --jobs N                   worker threads for one large plain kernel-log file with --format json (default: one
-                             per core for files of 48 MB and more; 1 = one thread). The output is the same bytes.
+  --jobs N                   threads for one large plain kernel-log file with --format json (default: one per
+                             core for files of 48 MB and more; 1 = one thread). The output is the same bytes.
   --stats                    print run statistics as JSON on stderr
   --quiet                    no summary line on stderr
 

@@ -21,6 +21,7 @@ import { Worker } from 'node:worker_threads';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '@ruletrail/core';
+import { explainSegment } from './explain-segment';
 
 /** What a worker needs to explain one segment (plain data: it crosses the thread boundary). */
 export interface SegmentTask {
@@ -207,7 +208,9 @@ export async function explainFileParallel(
   let nextRelease = 0;
   const released: { r: SegmentResult; i: number }[] = [];
 
-  // A pool of `jobs` workers, each started once (a worker's start-up loads the explain modules).
+  // `jobs` slots: the main thread itself (it would otherwise idle between merges, and every isolate adds its heap to
+  // the RSS) and a pool of jobs - 1 workers, each started once (a worker's start-up loads the explain modules).
+  let mainBusy = false;
   const idle: Worker[] = [];
   const all: Worker[] = [];
   const runOne = async (seg: number, warm: Boundary): Promise<void> => {
@@ -222,6 +225,15 @@ export async function explainFileParallel(
       firstLine: s.start.line,
       endLine: s.end.line,
     };
+    if (!mainBusy) {
+      mainBusy = true;
+      try {
+        results[seg] = await explainSegment(t);
+      } finally {
+        mainBusy = false;
+      }
+      return;
+    }
     let w = idle.pop();
     if (!w) {
       // A small young generation: the worker's garbage is short-lived, and every isolate's heap adds to the RSS.
