@@ -110,6 +110,47 @@ describe('acknowledgements and checkpoints', () => {
     assert.equal(src.tracker.committed, 2);
   });
 
+  it('dead-letters every record a sink gave up at shutdown, or never answered, and keeps its input unacknowledged (issue #15)', async () => {
+    const src = new MemorySource('kern', [dropPacket(1), acceptPacket(2)]);
+    let calls = 0;
+    // First record: the sink gives up at close (`undelivered`); second: the sink never answers at all.
+    const stuck = {
+      id: 'stuck',
+      kinds: new Set(['explanation'] as const),
+      dones: [] as ((s: 'undelivered', reason?: string) => void)[],
+      send(_r: unknown, done: (s: 'undelivered', reason?: string) => void) {
+        calls++;
+        this.dones.push(done);
+      },
+      flush: () => Promise.resolve(),
+      close(): Promise<void> {
+        this.dones[0]!('undelivered', 'runner closed before delivery (last error: 429)');
+        return Promise.resolve();
+      },
+    };
+    const dl = new MemoryDeadLetter();
+    const summary = await run(minimal(), [src], [stuck], store(), dl);
+    assert.equal(calls, 2);
+    assert.equal(summary.undelivered, 2);
+    assert.equal(summary.delivered, 0);
+    assert.deepEqual(
+      dl.errors.map((e) => [e.code, e.position.file]),
+      [
+        ['RT_ERR_SINK_UNDELIVERED', 'sink:stuck'],
+        ['RT_ERR_SINK_UNDELIVERED', 'sink:stuck'],
+      ],
+    );
+    assert.match(dl.errors[0]!.reason, /runner closed before delivery \(last error: 429\)/);
+    assert.match(dl.errors[1]!.reason, /no answer from the sink before shutdown/);
+    // The dead-letter entry carries the record itself, so nothing is lost even without a replay.
+    assert.equal(JSON.parse(dl.errors[1]!.record!).verdict, 'ACCEPT');
+    assert.equal(src.tracker.committed, 0, 'an undelivered record released its input');
+    // A late answer after shutdown changes no count.
+    stuck.dones[1]!('undelivered', 'late');
+    assert.equal(summary.undelivered, 2);
+    assert.equal(dl.errors.length, 2);
+  });
+
   it('dead-letters unreadable lines with their line number in the whole input', async () => {
     const bad = dropPacket(9)[2]!.replace(
       'TRACE: mangle:cali-PREROUTING:rule:3',
