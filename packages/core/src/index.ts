@@ -57,3 +57,4 @@ export {
 } from './sink-runner';
 export * from './netfilter-fields';
 export { ByteReader, ShortRead, hexExcerpt } from './byte-reader';
+export { escapeControl, escapeJsonControl, hasControl } from './escape';

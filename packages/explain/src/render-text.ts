@@ -2,6 +2,7 @@
  * Human output, coloured like the write-up's decoder: the trace step in cyan, a matched rule in green, a chain
  * policy in blue, a return in gray; the verdict line in red (dropped/rejected/unknown) or green (accepted).
  */
+import { escapeControl } from '@ruletrail/core';
 import type { ExplainedStep, Explanation } from './types';
 
 /** ANSI styling, or plain text when colour is off. */
@@ -41,7 +42,7 @@ function stepLine(s: ExplainedStep, c: Palette): string[] {
   const changed = s.changed
     ? ' ' +
       Object.entries(s.changed)
-        .map(([k, v]) => `${k.toUpperCase()}=${v}`)
+        .map(([k, v]) => escapeControl(`${k.toUpperCase()}=${v}`))
         .join(' ')
     : '';
   const at =
@@ -72,8 +73,27 @@ function stepLine(s: ExplainedStep, c: Palette): string[] {
   return out;
 }
 
+/**
+ * The palette with every styled piece escaped first: all text from input (rule comments, chain names, hosts,
+ * problems) reaches the output through the palette, so no raw control character from a snapshot or log line
+ * can reach the terminal (issue #15); our own colour codes are added after the escaping.
+ */
+function escaping(c: Palette): Palette {
+  const e = (f: (s: string) => string) => (s: string) => f(escapeControl(s));
+  return {
+    cyan: e(c.cyan),
+    green: e(c.green),
+    blue: e(c.blue),
+    gray: e(c.gray),
+    red: e(c.red),
+    yellow: e(c.yellow),
+    bold: e(c.bold),
+  };
+}
+
 /** Renders one explanation as a block of text lines (no trailing newline). */
-export function renderText(x: Explanation, index: number, c: Palette): string {
+export function renderText(x: Explanation, index: number, palette: Palette): string {
+  const c = escaping(palette);
   const p = x.packet;
   const head = [
     `packet ${index}:`,
@@ -98,7 +118,7 @@ export function renderText(x: Explanation, index: number, c: Palette): string {
   );
   for (const s of x.steps) lines.push(...stepLine(s, c));
   const verdictColour = x.verdict === 'ACCEPT' ? c.green : c.red;
-  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${x.cause}`);
+  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${escapeControl(x.cause)}`);
   if (x.kubernetes?.service)
     lines.push(
       `  ${c.gray(`kubernetes service ${x.kubernetes.service}${x.kubernetes.reason ? ` (${x.kubernetes.reason})` : ''}`)}`,

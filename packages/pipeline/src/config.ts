@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
-import type { SinkRunnerOptions } from '@ruletrail/core';
+import { escapeControl, type SinkRunnerOptions } from '@ruletrail/core';
 import { CONFIG_SCHEMA } from './config-schema';
 
 /** Fields every source has (see the schema for their meaning). */
@@ -169,7 +169,7 @@ export class ConfigError extends Error {
 /** `file:line:col: /path: message`. */
 export function formatProblem(file: string, p: ConfigProblem): string {
   const where = p.line !== undefined ? `${file}:${p.line}:${p.column ?? 1}` : file;
-  return `${where}: ${p.path || '/'}: ${p.message}`;
+  return escapeControl(`${where}: ${p.path || '/'}: ${p.message}`);
 }
 
 let compiled: ReturnType<Ajv['compile']> | undefined;
