@@ -203,6 +203,7 @@ describe('ruletrail explain (CLI)', () => {
   });
 });
 
+/* eslint-disable no-control-regex -- these tests look for control characters */
 describe('ruletrail explain: control characters from input never reach the terminal (issue #15)', () => {
   // Legal in iptables: `iptables -A … -m comment --comment $'\e]0;owned\a\e[2J'` — iptables-save prints it raw.
   const HOSTILE = '\x1b]0;owned\x07\x1b[2J\x9b31m\u202e';
@@ -249,3 +250,4 @@ describe('ruletrail explain: control characters from input never reach the termi
     assert.doesNotMatch(bad.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
   });
 });
+/* eslint-enable no-control-regex */

@@ -5,6 +5,7 @@
  * without parsing the rules.
  */
 import { createHash } from 'node:crypto';
+import { CODE_JSON_TOO_DEEP, MAX_JSON_DEPTH, jsonDepthExceeds } from '@ruletrail/core';
 
 /** Identifies the envelope format; bumped only on an incompatible change. */
 export const SNAPSHOT_SCHEMA = 'ruletrail.snapshot/v1';
@@ -46,6 +47,8 @@ export function makeEnvelope(fields: Omit<SnapshotEnvelope, 'schema' | 'hash'>):
  */
 export function parseEnvelope(text: string): SnapshotEnvelope {
   let v: unknown;
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    throw new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels (${CODE_JSON_TOO_DEEP})`);
   try {
     v = JSON.parse(text);
   } catch (err) {
