@@ -12,7 +12,7 @@
  *  - deterministic: `--seed` fixes the whole run, and a crash prints the seed and writes the input to
  *    test/fuzz/crashes/<target>-<sha1>.bin so it becomes a regression input (test/fuzz/regressions/).
  *
- * usage: npm run fuzz -- <target|all> [--runs N] [--seed S] [--timeout-ms MS] [--quiet]
+ * usage: npm run fuzz -- <target|all> [--runs N] [--seed S] [--timeout-ms MS] [--max-seconds S] [--quiet]
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -205,6 +205,8 @@ export async function fuzz(
   t: FuzzTarget,
   opts: {
     runs: number;
+    /** Stop after this many seconds even if `runs` were not reached (the result says how many ran). */
+    maxSeconds?: number;
     seed: number;
     timeoutMs: number;
     stopOnCrash?: boolean;
@@ -220,7 +222,10 @@ export async function fuzz(
   let slowest = 0;
   let peak = 0;
   const t0 = Date.now();
-  for (let run = 0; run < opts.runs; run++) {
+  const deadline = opts.maxSeconds !== undefined ? t0 + opts.maxSeconds * 1000 : Infinity;
+  let run = 0;
+  for (; run < opts.runs; run++) {
+    if ((run & 63) === 0 && Date.now() > deadline) break;
     let input: Buffer;
     if (run < corpus.length) input = corpus[run]!;
     else {
@@ -275,7 +280,7 @@ export async function fuzz(
   peak = Math.max(peak, process.memoryUsage().rss);
   return {
     target: t.name,
-    runs: opts.runs,
+    runs: run,
     crashes,
     slowest: Math.round(slowest),
     corpus: corpus.length,
@@ -292,6 +297,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '20000' },
       seed: { type: 'string', default: '1' },
       'timeout-ms': { type: 'string', default: '1000' },
+      'max-seconds': { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
   });
@@ -313,6 +319,7 @@ async function main(): Promise<number> {
       runs: Number(values.runs),
       seed: Number(values.seed),
       timeoutMs: Number(values['timeout-ms']),
+      ...(values['max-seconds'] ? { maxSeconds: Number(values['max-seconds']) } : {}),
       ...(values.quiet
         ? {}
         : {
