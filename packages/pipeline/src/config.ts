@@ -156,7 +156,7 @@ export interface ConfigProblem {
 /** Deepest `[` / `{` nesting accepted in a config (real ones use under 10). */
 const MAX_CONFIG_NESTING = 64;
 /** Largest config accepted: real ones are a few KiB; YAML parsing time grows fast past this (fuzzing). */
-const MAX_CONFIG_CHARS = 128 * 1024;
+const MAX_CONFIG_CHARS = 64 * 1024;
 
 /** A config that cannot be used; `problems` lists every one found. */
 export class ConfigError extends Error {
