@@ -2,7 +2,7 @@
  * The `ruletrail` command line. Each subcommand lives in its own module; this file only dispatches and turns
  * usage errors into exit status 2 with a one-line message.
  */
-import { InputError, UsageError } from '@ruletrail/core';
+import { InputError, UsageError, escapeControl } from '@ruletrail/core';
 
 const USAGE = `usage: ruletrail <command> [options]
 
@@ -47,12 +47,13 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        process.stderr.write(`ruletrail: unknown command '${cmd}'\n${USAGE}\n`);
+        process.stderr.write(`ruletrail: unknown command '${escapeControl(cmd)}'\n${USAGE}\n`);
         return 2;
     }
   } catch (err) {
     if (isUserError(err) || isArgError(err)) {
-      process.stderr.write(`ruletrail: ${(err as Error).message}\n`);
+      // Messages quote file names and input: escape control characters (issue #15).
+      process.stderr.write(`ruletrail: ${escapeControl((err as Error).message, { keepNewlines: true })}\n`);
       return 2;
     }
     throw err;

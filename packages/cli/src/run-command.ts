@@ -58,7 +58,11 @@ export const RUN_USAGE = `usage: ruletrail run --config <config.yaml> [--log-lev
 Runs the streaming pipeline a config file describes: sources (file tail, stdin, syslog, Kafka) → ingest
 adapters → per-host snapshot join and explanation → alerts → sinks (NDJSON file/stdout, Kafka, Elasticsearch,
 Fluentd). Logs are JSON lines on stderr. SIGTERM/SIGINT: stop reading, complete open packets, wait for the
-sinks, checkpoint, exit 0. Check a config first with 'ruletrail validate'. Docs: docs/pipeline.md.`;
+sinks, checkpoint, exit 0 — or exit 3 when a sink refused records or had not delivered them when the run stopped
+(each such record is in the dead-letter output with the reason). Check a config first with 'ruletrail validate'. Docs: docs/pipeline.md.`;
+
+/** Exit status of a run that ended with records not delivered by some sink (each one dead-lettered). */
+export const EXIT_UNDELIVERED = 3;
 
 /** Runs `run`; returns the exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
@@ -180,6 +184,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     log.info('Pipeline started.', { sources: sources.map((s) => s.id), sinks: sinks.map((s) => s.id) });
     const summary = await pipeline.run(ctl.signal);
     log.info('Pipeline stopped.', { ...summary, deadLetters: deadLetter.count });
+    // Records a sink refused or had not delivered at the stop are in the dead-letter output; the exit status
+    // says so, so a supervisor or script never takes a lossy run for a clean one (issue #15).
+    const lost = summary.rejected + summary.undelivered;
+    if (lost > 0) {
+      log.error('Some records were not delivered by every sink; see the dead-letter output.', {
+        rejected: summary.rejected,
+        undelivered: summary.undelivered,
+        ...(config.deadLetter ? { deadLetter: config.deadLetter.path } : {}),
+      });
+      return EXIT_UNDELIVERED;
+    }
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -221,19 +236,21 @@ export async function buildSink(
   const slog = log.child(s.id, 'sink');
   if (s.type === 'file') return new FileSink(s, slog, process.stdout, stop);
   const o = s.options;
+  // The record kinds this sink takes: its start() checks that their topics / indices exist.
+  const kinds = s.records.map((r) => (r === 'explanation' ? 'packet' : 'alert'));
   let sink: Sink;
   try {
     switch (s.type) {
       case 'kafka':
         validateKafkaConfig(o as unknown as KafkaSinkConfig);
-        sink = new KafkaSink(o as unknown as KafkaSinkConfig, { logger: slog });
+        sink = new KafkaSink(o as unknown as KafkaSinkConfig, { logger: slog, kinds });
         break;
       case 'elasticsearch': {
         const c = o as unknown as ElasticsearchSinkConfig & { setup?: boolean };
         validateElasticsearchConfig(c);
         // Index templates / data streams: created on start when asked (needs the manage_index_templates privilege).
         if (c.setup) await setupElasticsearch(c, {}, { logger: slog });
-        sink = new ElasticsearchSink(c, { logger: slog });
+        sink = new ElasticsearchSink(c, { logger: slog, kinds });
         break;
       }
       case 'fluentd':

@@ -255,3 +255,52 @@ describe('ruletrail explain (CLI)', () => {
     assert.ok(stats.maxRssKb > 0);
   });
 });
+
+/* eslint-disable no-control-regex -- these tests look for control characters */
+describe('ruletrail explain: control characters from input never reach the terminal (issue #15)', () => {
+  // Legal in iptables: `iptables -A … -m comment --comment $'\e]0;owned\a\e[2J'` — iptables-save prints it raw.
+  const HOSTILE = '\x1b]0;owned\x07\x1b[2J\x9b31m\u202e';
+  const dir = mkdtempSync(join(tmpdir(), 'ruletrail-escape-'));
+  const rules = ['0101', '0103'].flatMap((d) => {
+    const p = join(dir, `iptables-save-${d}.txt`);
+    const text = readFileSync(join(EX, `iptables-save-${d}.txt`), 'utf8').replace(
+      /"cali:/g,
+      `"${HOSTILE}cali:`,
+    );
+    writeFileSync(p, text);
+    return ['--rules', p];
+  });
+
+  for (const colour of [false, true]) {
+    it(`escapes a rule comment's escape sequences visibly (${colour ? 'colour' : 'plain'} text)`, () => {
+      const r = run(
+        ['explain', '--year', '2023', ...rules, join(EX, 'kern.log')],
+        colour ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /cali:/);
+      // The only escape sequences left are our own colours (SGR: ESC [ digits;… m).
+      const raw = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+      assert.doesNotMatch(raw, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+      assert.equal(colour, raw !== r.stdout, 'colour on/off as asked');
+      assert.ok(raw.includes('\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202ecali:'), raw.slice(0, 2000));
+    });
+  }
+
+  it('keeps the comment exact in JSON output (JSON escapes it) and escapes it in stderr messages', () => {
+    const r = run(['explain', '--year', '2023', ...rules, '--format', 'json', join(EX, 'kern.log')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(HOSTILE.slice(0, 3)) === false, 'raw ESC in JSON output');
+    const steps = r.stdout
+      .trim()
+      .split('\n')
+      .flatMap((l) => (JSON.parse(l) as { steps: { rule?: string }[] }).steps);
+    assert.ok(steps.some((s) => s.rule?.includes(`${HOSTILE}cali:`)));
+    // An unreadable line quoting the same bytes: the dead-letter message on stderr is escaped.
+    const log = join(dir, 'bad.log');
+    writeFileSync(log, `Jan  1 21:23:16 cos74 kernel: TRACE: raw:PREROUTING:${HOSTILE} IN=eth0\n`);
+    const bad = run(['explain', '--year', '2023', ...rules, log]);
+    assert.doesNotMatch(bad.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+  });
+});
+/* eslint-enable no-control-regex */

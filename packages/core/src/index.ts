@@ -57,3 +57,11 @@ export {
 } from './sink-runner';
 export * from './netfilter-fields';
 export { ByteReader, ShortRead, hexExcerpt } from './byte-reader';
+export { escapeControl, escapeJsonControl, hasControl } from './escape';
+export {
+  CODE_JSON_TOO_DEEP,
+  CODE_LINE_TOO_LONG,
+  MAX_JSON_DEPTH,
+  MAX_PARSED_LINE_CHARS,
+  jsonDepthExceeds,
+} from './caps';

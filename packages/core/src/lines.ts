@@ -5,6 +5,7 @@
  */
 import type { DecodedBatch, DecodeOptions } from './types';
 import { InputError } from './errors';
+import { CODE_LINE_TOO_LONG, MAX_PARSED_LINE_CHARS } from './caps';
 import type { NetfilterEvent } from '@ruletrail/event';
 
 /** A run of complete lines and the 1-based number of the first one. */
@@ -90,7 +91,10 @@ export async function* decodeLines(
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       if (line.length === 0) continue;
-      const r = parseLine(line, numbers(i));
+      const r =
+        line.length > MAX_PARSED_LINE_CHARS
+          ? tooLong(line, numbers(i), options.file)
+          : parseLine(line, numbers(i));
       if (r === null) skipped++;
       else if (r instanceof InputError) errors.push(r);
       else events.push(r);
@@ -105,6 +109,17 @@ export async function* decodeLines(
     }
     yield { events, errors, skipped };
   }
+}
+
+/** A line over the parse cap: dead-lettered with its length, never parsed (bounded cost per record). */
+function tooLong(line: string, lineNo: number, file: string): InputError {
+  return new InputError(
+    CODE_LINE_TOO_LONG,
+    { file, line: lineNo },
+    `line is ${line.length} characters, over the cap of ${MAX_PARSED_LINE_CHARS} (not parsed)`,
+    line,
+    256,
+  );
 }
 
 /** Lines plus a way to get each one's 1-based number. */
@@ -188,10 +203,15 @@ export interface StatefulLineDecoder {
 export async function* decodeStatefulLines(
   chunks: AsyncIterable<Buffer>,
   decoder: StatefulLineDecoder,
+  file = '<input>',
 ): AsyncIterable<DecodedBatch> {
   for await (const { lines, firstLine } of splitLines(chunks)) {
     const out: LineOutput = { events: [], errors: [], skipped: 0 };
-    for (let i = 0; i < lines.length; i++) decoder.line(lines[i]!, firstLine + i, out);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.length > MAX_PARSED_LINE_CHARS) out.errors.push(tooLong(line, firstLine + i, file));
+      else decoder.line(line, firstLine + i, out);
+    }
     yield out;
   }
   const out: LineOutput = { events: [], errors: [], skipped: 0 };

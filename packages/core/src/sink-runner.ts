@@ -217,9 +217,11 @@ export class SinkRunner {
       } catch (err) {
         const retriable = !(err instanceof SinkError && !err.retriable);
         if (!retriable || this._abort.signal.aborted || attempt >= this._retry.maxAttempts) {
+          // A sink's own configuration error (e.g. a missing topic / index) keeps its code and words.
+          const own = err instanceof SinkError && !err.retriable && err.code !== 'RT_ERR_SINK_CONNECT';
           throw new SinkError(
-            'RT_ERR_SINK_CONNECT',
-            `${this._sink.name}: cannot connect: ${this._redactor.error(err)}`,
+            own ? err.code : 'RT_ERR_SINK_CONNECT',
+            `${this._sink.name}: ${own ? 'cannot start' : 'cannot connect'}: ${this._redactor.error(err)}`,
             { retriable },
           );
         }
@@ -380,32 +382,36 @@ export class SinkRunner {
         }
       }
       if (retry.length === 0) break;
-      if (attempt >= this._retry.maxAttempts || this._abort.signal.aborted) {
-        const why = this._abort.signal.aborted
-          ? `runner closed before delivery (last error: ${lastReason})`
-          : `gave up after ${attempt} attempts: ${lastReason}`;
-        this._log.error('Records not delivered.', {
+      if (attempt < this._retry.maxAttempts && !this._abort.signal.aborted) {
+        const delay = backoffDelay(attempt, this._retry, this._random);
+        this._log.warn('Retriable failure; backing off.', {
           sink: this._sink.name,
           records: retry.length,
-          reason: why,
+          attempt,
+          delayMs: delay,
+          reason: lastReason,
         });
-        for (const rec of retry) {
-          this.counters.failed++;
-          await this._deadLetter(rec, 'failed', why, attempt);
+        await this._sleep(delay, this._abort.signal);
+        // Closed while backing off: give up with the remote side's own last error, not the abort's.
+        if (!this._abort.signal.aborted) {
+          this.counters.retried += retry.length;
+          todo = retry;
+          continue;
         }
-        break;
       }
-      const delay = backoffDelay(attempt, this._retry, this._random);
-      this.counters.retried += retry.length;
-      this._log.warn('Retriable failure; backing off.', {
+      const why = this._abort.signal.aborted
+        ? `runner closed before delivery (last error: ${lastReason})`
+        : `gave up after ${attempt} attempts: ${lastReason}`;
+      this._log.error('Records not delivered.', {
         sink: this._sink.name,
         records: retry.length,
-        attempt,
-        delayMs: delay,
-        reason: lastReason,
+        reason: why,
       });
-      await this._sleep(delay, this._abort.signal);
-      todo = retry;
+      for (const rec of retry) {
+        this.counters.failed++;
+        await this._deadLetter(rec, 'failed', why, attempt);
+      }
+      break;
     }
   }
 

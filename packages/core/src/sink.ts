@@ -14,6 +14,7 @@
  * Third-party clients (kafkajs, @elastic/elasticsearch, fluent-logger) stay inside their sink packages.
  */
 import { createHash } from 'node:crypto';
+import { escapeJsonControl } from './escape';
 
 /** Version of the record envelope sinks write (Kafka header, Fluentd field). Bump on breaking changes. */
 export const SINK_SCHEMA_VERSION = 1;
@@ -315,7 +316,9 @@ export function streamLogger(
   const order = { debug: 0, info: 1, warn: 2, error: 3 } as const;
   const emit = (level: keyof typeof order) => (message: string, fields?: Record<string, unknown>) => {
     if (order[level] < order[minLevel]) return;
-    stream.write(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }) + '\n');
+    stream.write(
+      escapeJsonControl(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })) + '\n',
+    );
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

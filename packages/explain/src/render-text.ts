@@ -2,6 +2,7 @@
  * Human output, coloured like the write-up's decoder: the trace step in cyan, a matched rule in green, a chain
  * policy in blue, a return in gray; the verdict line in red (dropped/rejected/unknown) or green (accepted).
  */
+import { escapeControl } from '@ruletrail/core';
 import type { ExplainedStep, Explanation } from './types';
 
 /** ANSI styling, or plain text when colour is off. */
@@ -56,12 +57,18 @@ function skippedLines(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
 }
 
 /** One step as text lines: its trace label, then the rule, policy or return it maps to. */
-export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette, opts: RenderOptions = {}): string[] {
+export function stepLine(
+  s: Omit<ExplainedStep, 'time'>,
+  palette: Palette,
+  opts: RenderOptions = {},
+): string[] {
+  // Rule text, comments and problems come from input: escaped here too, since simulate calls this directly.
+  const c = escaping(palette);
   const label = `${s.table}:${s.chain}:${s.kind}:${s.rulenum}`;
   const changed = s.changed
     ? ' ' +
       Object.entries(s.changed)
-        .map(([k, v]) => `${k.toUpperCase()}=${v}`)
+        .map(([k, v]) => escapeControl(`${k.toUpperCase()}=${v}`))
         .join(' ')
     : '';
   const at =
@@ -95,8 +102,32 @@ export function stepLine(s: Omit<ExplainedStep, 'time'>, c: Palette, opts: Rende
   return out;
 }
 
+/**
+ * The palette with every styled piece escaped first: all text from input (rule comments, chain names, hosts,
+ * problems) reaches the output through the palette, so no raw control character from a snapshot or log line
+ * can reach the terminal (issue #15); our own colour codes are added after the escaping.
+ */
+function escaping(c: Palette): Palette {
+  const e = (f: (s: string) => string) => (s: string) => f(escapeControl(s));
+  return {
+    cyan: e(c.cyan),
+    green: e(c.green),
+    blue: e(c.blue),
+    gray: e(c.gray),
+    red: e(c.red),
+    yellow: e(c.yellow),
+    bold: e(c.bold),
+  };
+}
+
 /** Renders one explanation as a block of text lines (no trailing newline). */
-export function renderText(x: Explanation, index: number, c: Palette, opts: RenderOptions = {}): string {
+export function renderText(
+  x: Explanation,
+  index: number,
+  palette: Palette,
+  opts: RenderOptions = {},
+): string {
+  const c = escaping(palette);
   const p = x.packet;
   const head = [
     `packet ${index}:`,
@@ -121,7 +152,7 @@ export function renderText(x: Explanation, index: number, c: Palette, opts: Rend
   );
   for (const s of x.steps) lines.push(...stepLine(s, c, opts));
   const verdictColour = x.verdict === 'ACCEPT' ? c.green : c.red;
-  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${x.cause}`);
+  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${escapeControl(x.cause)}`);
   if (x.kubernetes?.service)
     lines.push(
       `  ${c.gray(`kubernetes service ${x.kubernetes.service}${x.kubernetes.reason ? ` (${x.kubernetes.reason})` : ''}`)}`,

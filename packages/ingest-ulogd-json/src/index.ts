@@ -14,6 +14,11 @@
  *   record without addresses after records with them (two stacks writing one file) is an `InputError`.
  */
 import {
+  CODE_JSON_TOO_DEEP,
+  CODE_LINE_TOO_LONG,
+  MAX_JSON_DEPTH,
+  MAX_PARSED_LINE_CHARS,
+  jsonDepthExceeds,
   canonicalIp,
   splitLines,
   ecsMac,
@@ -131,6 +136,23 @@ export function parseUlogdLine(
 ): LineResult {
   const pos = { file: options.file, line: lineNo };
   let o: unknown;
+  if (line.length > MAX_PARSED_LINE_CHARS)
+    return new InputError(
+      CODE_LINE_TOO_LONG,
+      pos,
+      `line is ${line.length} characters, over the cap of ${MAX_PARSED_LINE_CHARS} (not parsed)`,
+      line,
+      256,
+    );
+  // A flat record is 1 level deep: refuse a `[[[[…` line before parsing it (bounded cost per record).
+  if (jsonDepthExceeds(line, MAX_JSON_DEPTH))
+    return new InputError(
+      CODE_JSON_TOO_DEEP,
+      pos,
+      `JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+      line,
+      256,
+    );
   try {
     o = JSON.parse(line);
   } catch (e) {

@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
-import type { SinkRunnerOptions } from '@ruletrail/core';
+import { escapeControl, jsonDepthExceeds, type SinkRunnerOptions } from '@ruletrail/core';
 import { CONFIG_SCHEMA } from './config-schema';
 
 /** Fields every source has (see the schema for their meaning). */
@@ -153,6 +153,11 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** Deepest `[` / `{` nesting accepted in a config (real ones use under 10). */
+const MAX_CONFIG_NESTING = 64;
+/** Largest config accepted: real ones are a few KiB; YAML parsing time grows fast past this (fuzzing). */
+const MAX_CONFIG_CHARS = 64 * 1024;
+
 /** A config that cannot be used; `problems` lists every one found. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -169,7 +174,7 @@ export class ConfigError extends Error {
 /** `file:line:col: /path: message`. */
 export function formatProblem(file: string, p: ConfigProblem): string {
   const where = p.line !== undefined ? `${file}:${p.line}:${p.column ?? 1}` : file;
-  return `${where}: ${p.path || '/'}: ${p.message}`;
+  return escapeControl(`${where}: ${p.path || '/'}: ${p.message}`);
 }
 
 let compiled: ReturnType<Ajv['compile']> | undefined;
@@ -200,7 +205,25 @@ export function parseConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): PipelineConfig {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  // The YAML parser recurses per nesting level: absurd nesting overflowed the stack (fuzzing, issue #15).
+  // A pipeline config is a few levels deep; refuse deep flow nesting before parsing, and turn any remaining
+  // overflow (deep block nesting) into a config problem instead of a crash.
+  if (text.length > MAX_CONFIG_CHARS)
+    throw new ConfigError(file, [
+      { path: '', message: `${text.length} characters, over the cap of ${MAX_CONFIG_CHARS} for a config` },
+    ]);
+  if (jsonDepthExceeds(text, MAX_CONFIG_NESTING))
+    throw new ConfigError(file, [{ path: '', message: `nested deeper than ${MAX_CONFIG_NESTING} levels` }]);
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new ConfigError(file, [
+        { path: '', message: `cannot parse: ${err.message} (nested too deeply?)` },
+      ]);
+    throw err;
+  }
   const at = (offset: number | undefined): { line?: number; column?: number } => {
     if (offset === undefined) return {};
     const p = lc.linePos(offset);
@@ -212,7 +235,14 @@ export function parseConfig(
       doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! })),
     );
   const problems: ConfigProblem[] = [];
-  const raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }) as unknown, env, '', problems);
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // e.g. "Unresolved alias" (a ReferenceError from the yaml library), or an alias bomb past maxAliasCount.
+    throw new ConfigError(file, [{ path: '', message: `cannot read the YAML: ${(err as Error).message}` }]);
+  }
+  const raw = substituteEnv(js, env, '', problems);
   const validate = validator();
   if (!validate(raw)) {
     const envPaths = new Set(problems.map((p) => p.path));

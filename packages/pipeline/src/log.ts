@@ -3,6 +3,7 @@
  * shipper can index them without a parser. Messages are capitalised sentences ending with a period; variable
  * parts go in fields, never in the message, and no secret is ever logged.
  */
+import { escapeJsonControl } from '@ruletrail/core';
 
 /** Severity, lowest first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -58,7 +59,8 @@ export class JsonLogger implements Logger {
   private _write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
     if (RANK[level] < this._min) return;
     const line = { time: new Date().toISOString(), level, msg, ...this._bound, ...fields };
-    this._stream.write(JSON.stringify(line, errorReplacer) + '\n');
+    // JSON escapes C0 controls; C1 controls and bidi overrides from input would still act on a terminal.
+    this._stream.write(escapeJsonControl(JSON.stringify(line, errorReplacer)) + '\n');
   }
 }
 

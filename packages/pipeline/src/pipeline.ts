@@ -58,7 +58,13 @@ export interface RunSummary {
   packets: number;
   alerts: number;
   delivered: number;
+  /** Records a sink refused for good (each is in the dead-letter output with the reason). */
   rejected: number;
+  /**
+   * Records a sink had not delivered when the run stopped (given up at the shutdown timeout, or never answered):
+   * each is in the dead-letter output with the reason and its input is not checkpointed.
+   */
+  undelivered: number;
   verdicts: Record<string, number>;
   /** Why the run ended: every finite source finished, or a signal. */
   reason: 'end-of-input' | 'signal' | 'error';
@@ -77,12 +83,27 @@ interface PacketAck {
   readonly segments: Map<Segment, number>;
 }
 
+/** A record a sink could not deliver is dead-lettered whole up to this size, so it can be replayed from there. */
+const SINK_RECORD_MAX_CHARS = 4 * 1024 * 1024;
+
+/** One record handed to one sink. */
+interface Dispatched {
+  readonly record: OutputRecord;
+  readonly sink: string;
+  /** The sink called `done` already. */
+  answered: boolean;
+  /** Dead-lettered at shutdown for want of an answer (a late `delivered` still releases its input). */
+  abandoned: boolean;
+}
+
 /** Runs sources → explain → sinks until the input ends or `signal` aborts. */
 export class Pipeline {
   private readonly _hosts = new Map<string, HostState>();
   private readonly _segmentOf = new WeakMap<NetfilterEvent, Segment>();
   private readonly _alerts: AlertEngine;
   private _inFlight = 0;
+  /** Every record handed to a sink and not yet final, so shutdown can dead-letter what never got an answer. */
+  private readonly _unsettled = new Set<Dispatched>();
   private _waiters: (() => void)[] = [];
   private readonly _summary: RunSummary = {
     units: 0,
@@ -93,6 +114,7 @@ export class Pipeline {
     alerts: 0,
     delivered: 0,
     rejected: 0,
+    undelivered: 0,
     verdicts: {},
     reason: 'end-of-input',
   };
@@ -216,6 +238,38 @@ export class Pipeline {
         this._log.error('A sink failed to close.', { sink: s.id, error: err });
       }
     }
+    // A sink that never answered for a record (a write hung past its close) must not lose it silently.
+    for (const u of [...this._unsettled]) {
+      this._unsettled.delete(u);
+      u.abandoned = true;
+      this._inFlight--;
+      this._undelivered(
+        u.record,
+        u.sink,
+        `no answer from the sink before shutdown (pipeline.shutdownTimeoutMs ${config.pipeline.shutdownTimeoutMs})`,
+      );
+    }
+    if (this._summary.undelivered > 0)
+      this._log.error(
+        'Records not delivered at shutdown; each is in the dead-letter output with the reason.',
+        {
+          records: this._summary.undelivered,
+        },
+      );
+  }
+
+  /** Dead-letters a record a sink gave up on at shutdown. Its input stays unacknowledged (replayed on restart). */
+  private _undelivered(record: OutputRecord, sink: string, reason: string): void {
+    this._summary.undelivered++;
+    this._p.deadLetter.write(
+      new InputError(
+        'RT_ERR_SINK_UNDELIVERED',
+        { file: `sink:${sink}` },
+        `not delivered: ${reason}`,
+        JSON.stringify(record.body),
+        SINK_RECORD_MAX_CHARS,
+      ),
+    );
   }
 
   /** The single way into the pipeline: decode a unit, feed the correlators; waits while sinks lag. */
@@ -419,8 +473,24 @@ export class Pipeline {
       if (!sink.kinds.has(record.kind)) continue;
       this._inFlight++;
       if (ack) ack.remaining++;
+      const entry: Dispatched = { record, sink: sink.id, answered: false, abandoned: false };
+      this._unsettled.add(entry);
       sink.send(record, (status, reason) => {
+        if (entry.answered) return; // a second call breaks the contract: count the record once
+        entry.answered = true;
+        if (entry.abandoned) {
+          // Answered after shutdown dead-lettered it: the counts stand, but a delivery may release the input.
+          if (status === 'delivered' && ack) this._settle(ack);
+          return;
+        }
+        this._unsettled.delete(entry);
         this._inFlight--;
+        if (status === 'undelivered') {
+          // Not final: the packet's lines are not released, so their position is not checkpointed.
+          this._undelivered(record, sink.id, reason ?? 'given up at shutdown');
+          this._wake();
+          return;
+        }
         if (status === 'delivered') this._summary.delivered++;
         else {
           this._summary.rejected++;
@@ -430,6 +500,7 @@ export class Pipeline {
               { file: `sink:${sink.id}` },
               reason ?? 'rejected by the sink',
               JSON.stringify(record.body),
+              SINK_RECORD_MAX_CHARS,
             ),
           );
         }

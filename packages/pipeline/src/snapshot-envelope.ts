@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostFactsFromJson, type HostFactsDocument } from '@ruletrail/ruleset';
+import { CODE_JSON_TOO_DEEP, MAX_JSON_DEPTH, jsonDepthExceeds } from '@ruletrail/core';
 
 /** Identifies the envelope format; bumped only on an incompatible change. */
 export const SNAPSHOT_SCHEMA = 'ruletrail.snapshot/v1';
@@ -53,6 +54,8 @@ export function makeEnvelope(fields: Omit<SnapshotEnvelope, 'schema' | 'hash'>):
  */
 export function parseEnvelope(text: string): SnapshotEnvelope {
   let v: unknown;
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    throw new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels (${CODE_JSON_TOO_DEEP})`);
   try {
     v = JSON.parse(text);
   } catch (err) {

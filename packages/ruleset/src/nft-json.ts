@@ -20,7 +20,7 @@
  * its target is `VMAP` and only the trace can say what it did.
  */
 import { createHash } from 'node:crypto';
-import { InputError } from '@ruletrail/core';
+import { CODE_JSON_TOO_DEEP, InputError, jsonDepthExceeds } from '@ruletrail/core';
 import type {
   Chain,
   Counters,
@@ -117,6 +117,9 @@ class Renderer {
     if (typeof v === 'string') return hint.quote && !v.startsWith('@') ? `"${v}"` : v;
     if (typeof v === 'boolean') return v ? 'exists' : 'missing';
     if (Array.isArray(v)) return v.map((x) => this.value(x, hint)).join(',');
+    // `null` is no expression: without this, value(null) and expr(null) called each other forever (fuzzing,
+    // issue #15).
+    if (!isObj(v)) return this.bad(String(v));
     return this.expr(v, hint);
   }
 
@@ -644,6 +647,9 @@ function familiesOf(f: Family): readonly string[] {
   return f === 'ipv4' ? ['ip', 'inet'] : ['ip6', 'inet'];
 }
 
+/** Deepest nesting accepted in `nft -j` output. */
+const MAX_NFT_JSON_DEPTH = 128;
+
 /**
  * Parses `nft -j list ruleset` output. Throws an {@link InputError} (code `RT_ERR_RULESET_SYNTAX`) when the text is
  * not that JSON; expressions it cannot render are reported in `warnings`, never thrown.
@@ -651,6 +657,14 @@ function familiesOf(f: Family): readonly string[] {
 export function parseNftJson(text: string, options: ParseNftJsonOptions): Ruleset {
   const { source } = options;
   let doc: Json;
+  // The renderer walks expressions recursively: refuse absurd nesting before parsing (fuzzing found a stack
+  // overflow, issue #15). Real rulesets nest about 10 levels deep.
+  if (jsonDepthExceeds(text, MAX_NFT_JSON_DEPTH))
+    throw new InputError(
+      CODE_JSON_TOO_DEEP,
+      { file: source },
+      `JSON nested deeper than ${MAX_NFT_JSON_DEPTH} levels`,
+    );
   try {
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Json;
   } catch (e) {

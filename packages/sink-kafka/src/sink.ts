@@ -105,6 +105,11 @@ export function classifyKafkaError(err: unknown): KafkaErrorClass {
 
 export interface KafkaSinkOptions {
   readonly logger?: SinkLogger;
+  /**
+   * Record kinds this sink will be given (default both): `connect()` checks that their topics exist, so a topic
+   * only alerts go to is not required of a sink that takes explanations only.
+   */
+  readonly kinds?: readonly SinkRecord['kind'][];
 }
 
 export class KafkaSink implements Sink {
@@ -130,12 +135,14 @@ export class KafkaSink implements Sink {
   private _connecting: Promise<Producer> | undefined;
   /** Idempotent sends are serialised: kafkajs does not track sequence numbers across concurrent sends. */
   private _chain: Promise<unknown> = Promise.resolve();
+  private readonly _kinds: readonly SinkRecord['kind'][];
 
   constructor(config: KafkaSinkConfig, options: KafkaSinkOptions = {}) {
     validateKafkaConfig(config);
     this._cfg = { ...KAFKA_DEFAULTS, ...config };
     this._redactor = new Redactor(collectSecrets(config));
     this._log = this._redactor.logger(options.logger ?? NOOP_LOGGER);
+    this._kinds = options.kinds ?? ['packet', 'alert'];
     const log = this._log;
     this._kafka = new Kafka({
       clientId: this._cfg.clientId,
@@ -177,14 +184,18 @@ export class KafkaSink implements Sink {
   }
 
   async connect(): Promise<void> {
+    let missingTopics: string[] = [];
     try {
       const admin = this._kafka.admin();
       await admin.connect();
       try {
-        const topics = [this._cfg.topic, this._cfg.alertTopic ?? `${this._cfg.topic}.alerts`];
-        if (this._cfg.createTopics) {
-          const existing = new Set(await admin.listTopics());
-          const missing = topics.filter((t) => !existing.has(t));
+        const topics = [...new Set(this._kinds.map((kind) => this.topicFor({ kind } as SinkRecord)))];
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !existing.has(t));
+        // The producer never auto-creates topics (allowAutoTopicCreation: false): without createTopics a missing
+        // topic would make every send retry until the run stops (issue #15). Fail now, naming it.
+        if (!this._cfg.createTopics) missingTopics = missing;
+        else {
           if (missing.length > 0) {
             await admin.createTopics({
               waitForLeaders: true,
@@ -200,7 +211,7 @@ export class KafkaSink implements Sink {
       } finally {
         await admin.disconnect();
       }
-      await this._getProducer();
+      if (missingTopics.length === 0) await this._getProducer();
     } catch (err) {
       // Wrong credentials and a certificate the config will never accept are configuration errors: fail now.
       const auth = (err as KafkaErrorLike).name === 'KafkaJSSASLAuthenticationError';
@@ -211,6 +222,15 @@ export class KafkaSink implements Sink {
         { retriable: !auth && !cert },
       );
     }
+    if (missingTopics.length > 0)
+      throw new SinkError(
+        'RT_ERR_KAFKA_TOPIC_MISSING',
+        `Kafka: topic${missingTopics.length > 1 ? 's' : ''} ${missingTopics.map((t) => `'${t}'`).join(', ')} ` +
+          `do${missingTopics.length > 1 ? '' : 'es'} not exist on ${this._cfg.brokers.join(',')} and will not be ` +
+          `created: create ${missingTopics.length > 1 ? 'them' : 'it'} (kafka-topics.sh --create) or set ` +
+          `createTopics in the sink's options`,
+        { retriable: false },
+      );
   }
 
   write(records: readonly SinkRecord[]): Promise<SinkOutcome[]> {
