@@ -57,3 +57,16 @@ export {
 } from './sink-runner';
 export * from './netfilter-fields';
 export { ByteReader, ShortRead, hexExcerpt } from './byte-reader';
+export {
+  KAFKA_CLIENT_NAMES,
+  KAFKA_CONNECTION_DEFAULTS,
+  KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+  KAFKA_ERROR_CODES,
+  kafkaConnectionProblems,
+  kafkaTlsOptions,
+  type KafkaClientName,
+  type KafkaConnectionConfig,
+  type KafkaErrorCode,
+  type KafkaSaslConfig,
+  type KafkaTlsConfig,
+} from './kafka-config';
