@@ -114,7 +114,8 @@ export function kafkaConnectionProblems(c: KafkaConnectionConfig): string[] {
     if (t.rejectUnauthorized === false && t.allowInsecure !== true)
       problems.push('tls.rejectUnauthorized: false needs tls.allowInsecure: true as well');
     if (t.ca !== undefined && t.caFile !== undefined) problems.push('tls: give ca or caFile, not both');
-    if (t.cert !== undefined && t.certFile !== undefined) problems.push('tls: give cert or certFile, not both');
+    if (t.cert !== undefined && t.certFile !== undefined)
+      problems.push('tls: give cert or certFile, not both');
     if (t.key !== undefined && t.keyFile !== undefined) problems.push('tls: give key or keyFile, not both');
     const hasCert = t.cert !== undefined || t.certFile !== undefined;
     const hasKey = t.key !== undefined || t.keyFile !== undefined;
@@ -124,7 +125,9 @@ export function kafkaConnectionProblems(c: KafkaConnectionConfig): string[] {
 }
 
 /** Node TLS options for the config, with `*File` fields read now (a missing file throws, naming it). */
-export function kafkaTlsOptions(c: Pick<KafkaConnectionConfig, 'tls' | 'ssl'>): ConnectionOptions | undefined {
+export function kafkaTlsOptions(
+  c: Pick<KafkaConnectionConfig, 'tls' | 'ssl'>,
+): ConnectionOptions | undefined {
   const tls = c.tls ?? (c.ssl === true ? true : undefined);
   if (tls === undefined || tls === false) return undefined;
   if (tls === true) return { rejectUnauthorized: true };
@@ -180,7 +183,10 @@ export const KAFKA_CONNECTION_SCHEMA_PROPERTIES = {
           key: { type: 'string', description: 'PEM client key (mutual TLS).' },
           keyFile: { type: 'string' },
           passphrase: { type: 'string' },
-          servername: { type: 'string', description: 'SNI / certificate name when it differs from the host.' },
+          servername: {
+            type: 'string',
+            description: 'SNI / certificate name when it differs from the host.',
+          },
           rejectUnauthorized: { type: 'boolean', default: true },
           allowInsecure: {
             type: 'boolean',

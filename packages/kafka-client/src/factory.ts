@@ -54,7 +54,7 @@ export function kafkaConnectError(
   const nodes = errorTree(err);
   const code = nodes.some((e) => isCertificateError(e))
     ? KAFKA_ERROR_CODES.tls
-    : client.isAuthError(err)
+    : nodes.some((e) => client.isAuthError(e))
       ? KAFKA_ERROR_CODES.auth
       : KAFKA_ERROR_CODES.connect;
   // Aggregates ("metadata failed 3 times") say little: name the innermost cause as well.

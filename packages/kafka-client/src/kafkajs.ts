@@ -208,6 +208,7 @@ class KafkajsAdmin implements KafkaAdmin {
 
 class KafkajsGroupConsumer implements KafkaGroupConsumer {
   private readonly _c;
+  private _topic: string | undefined;
   constructor(
     kafka: Kafka,
     groupId: string,
@@ -218,6 +219,7 @@ class KafkajsGroupConsumer implements KafkaGroupConsumer {
 
   async start(o: KafkaGroupConsumeOptions): Promise<void> {
     const c = this._c;
+    this._topic = o.topic;
     c.on(c.events.GROUP_JOIN, (e) => o.onJoin?.({ assignment: e.payload.memberAssignment }));
     // kafkajs restarts the consumer after retriable failures by itself; a crash it will not restart from is fatal.
     c.on(c.events.CRASH, (e) => {
@@ -249,8 +251,13 @@ class KafkajsGroupConsumer implements KafkaGroupConsumer {
     await this._c.commitOffsets(offsets.map((x) => ({ ...x, offset: String(x.offset) })));
   }
 
+  /**
+   * Pauses fetching but stays in the group: kafkajs's own `stop()` drops the group, after which `commitOffsets`
+   * fails, and the final commit of what the pipeline acknowledged during shutdown would be lost.
+   */
   stop(): Promise<void> {
-    return this._c.stop();
+    if (this._topic !== undefined) this._c.pause([{ topic: this._topic }]);
+    return Promise.resolve();
   }
 
   close(): Promise<void> {
