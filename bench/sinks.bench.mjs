@@ -3,6 +3,7 @@
 //
 //   node bench/sinks.bench.mjs [--kafka-events 300000] [--es-docs 200000] [--only kafka|elasticsearch] [--write]
 //                              [--clients kafkajs,platformatic] [--consumer-messages 300000]
+//                              [--kafka-configs 0,3]   (indexes into the Kafka configuration list, to save time)
 //   node bench/sinks.bench.mjs --encoder-breakdown     (no services: µs per record for each stage of the Kafka path)
 //
 // Each configuration pushes pre-generated explained packets (the shape `ruletrail explain --format json` prints,
@@ -52,6 +53,7 @@ function args(argv) {
     else if (a === '--es-docs') o.esDocs = Number(argv[++i]);
     else if (a === '--only') o.only = argv[++i];
     else if (a === '--clients') o.clients = argv[++i].split(',');
+    else if (a === '--kafka-configs') o.kafkaConfigs = argv[++i].split(',').map(Number);
     else if (a === '--consumer-messages') o.consumerMessages = Number(argv[++i]);
     else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--write') o.write = true;
@@ -317,7 +319,8 @@ async function benchKafka(env, n) {
       list.slice(0, 20_000),
       { batch: { maxEvents: 2000, maxBytes: 16e6, maxWaitMs: 50 } },
     );
-  for (const [label, cfg, rt] of configs) {
+  const chosen = o.kafkaConfigs ? configs.filter((_, i) => o.kafkaConfigs.includes(i)) : configs;
+  for (const [label, cfg, rt] of chosen) {
     // Runs of the clients alternate, so a change in machine load hits both alike.
     const runs = new Map(o.clients.map((c) => [c, []]));
     for (let k = 0; k < o.runs; k++)

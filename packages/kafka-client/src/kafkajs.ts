@@ -154,7 +154,7 @@ class KafkajsProducer implements KafkaProducer {
         key: m.key,
         value: m.value,
         ...(m.timestamp !== undefined ? { timestamp: String(m.timestamp) } : {}),
-        headers: m.headers as Record<string, string>,
+        headers: m.headers,
       });
     }
     await this._p.sendBatch({

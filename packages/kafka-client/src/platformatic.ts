@@ -129,7 +129,7 @@ class PltProducer implements KafkaProducer {
         topic: m.topic,
         key: m.key,
         value: m.value,
-        headers: m.headers as Record<string, string>,
+        headers: m.headers,
         ...(m.timestamp !== undefined ? { timestamp: BigInt(m.timestamp) } : {}),
       })),
     });
@@ -268,6 +268,7 @@ class PltGroupConsumer implements KafkaGroupConsumer {
 
   async close(): Promise<void> {
     if (!this._stopped) await this.stop();
-    await this._c.close(true);
+    // force: also closes a stream still open after a failed start.
+    await new Promise<void>((resolve, reject) => this._c.close(true, (err) => (err ? reject(err) : resolve())));
   }
 }

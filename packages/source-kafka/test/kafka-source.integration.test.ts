@@ -93,7 +93,7 @@ for (const client of KAFKA_CLIENT_NAMES)
         groupId,
         fromBeginning: true,
         format: 'kernel-log',
-      } as ConstructorParameters<typeof KafkaSource>[0]);
+      });
       const running = source.run(ctx);
       await Promise.race([received, running]);
       abort.abort();
@@ -121,7 +121,7 @@ for (const client of KAFKA_CLIENT_NAMES)
         groupId: 'rt-never',
         fromBeginning: true,
         format: 'kernel-log',
-      } as ConstructorParameters<typeof KafkaSource>[0]);
+      });
       const abort = new AbortController();
       const ctx = {
         log: new JsonLogger('error'),
