@@ -269,6 +269,8 @@ class PltGroupConsumer implements KafkaGroupConsumer {
   async close(): Promise<void> {
     if (!this._stopped) await this.stop();
     // force: also closes a stream still open after a failed start.
-    await new Promise<void>((resolve, reject) => this._c.close(true, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this._c.close(true, (err) => (err ? reject(err) : resolve())),
+    );
   }
 }
