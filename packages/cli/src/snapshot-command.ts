@@ -320,7 +320,6 @@ function destination(to: string, keep: number, log: Logger): Destination {
           brokers: where.slice(0, slash).split(','),
           topic: where.slice(slash + 1),
           clientId: 'ruletrail-snapshot-ship',
-          ssl: false,
         },
         log,
       );

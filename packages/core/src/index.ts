@@ -65,3 +65,16 @@ export {
   MAX_PARSED_LINE_CHARS,
   jsonDepthExceeds,
 } from './caps';
+export {
+  KAFKA_CLIENT_NAMES,
+  KAFKA_CONNECTION_DEFAULTS,
+  KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+  KAFKA_ERROR_CODES,
+  kafkaConnectionProblems,
+  kafkaTlsOptions,
+  type KafkaClientName,
+  type KafkaConnectionConfig,
+  type KafkaErrorCode,
+  type KafkaSaslConfig,
+  type KafkaTlsConfig,
+} from './kafka-config';

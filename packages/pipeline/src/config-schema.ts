@@ -6,6 +6,8 @@
  * misspelt field are not buried under those of every other type.
  */
 
+import { KAFKA_CONNECTION_SCHEMA_PROPERTIES } from '@ruletrail/core';
+
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const hostPort = { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$' } as const;
 const id = {
@@ -110,29 +112,8 @@ const syslogSource = {
   },
 } as const;
 
-const kafkaClient = {
-  brokers: {
-    type: 'array',
-    minItems: 1,
-    items: { type: 'string', minLength: 1 },
-    description: 'Bootstrap brokers, host:port.',
-  },
-  clientId: { type: 'string', default: 'ruletrail', description: 'Kafka client id.' },
-  ssl: { type: 'boolean', default: false, description: 'TLS to the brokers.' },
-  sasl: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['mechanism', 'username', 'password'],
-    properties: {
-      mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
-      username: { type: 'string' },
-      password: {
-        type: 'string',
-        description: 'Use ${ENV_VAR}: the config loader substitutes environment variables.',
-      },
-    },
-  },
-} as const;
+/** The connection fields every Kafka package shares (`@ruletrail/core` kafka-config.ts). */
+const kafkaClient = KAFKA_CONNECTION_SCHEMA_PROPERTIES;
 
 const kafkaSource = {
   type: 'object',

@@ -8,7 +8,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
-import { escapeControl, jsonDepthExceeds, type SinkRunnerOptions } from '@ruletrail/core';
+import {
+  escapeControl,
+  jsonDepthExceeds,
+  type KafkaConnectionConfig,
+  type SinkRunnerOptions,
+} from '@ruletrail/core';
 import { CONFIG_SCHEMA } from './config-schema';
 
 /** Fields every source has (see the schema for their meaning). */
@@ -43,16 +48,12 @@ export interface SyslogSourceConfig extends DecodeFields {
   readonly maxConnections: number;
 }
 
-/** Kafka client settings shared by the Kafka source and the snapshot topic. */
-export interface KafkaClientConfig {
-  readonly brokers: readonly string[];
+/**
+ * Kafka client settings of the Kafka source and the snapshot topic: the connection config every Kafka package
+ * shares (`@ruletrail/core` kafka-config.ts: brokers, client, tls with a private CA or mutual TLS, sasl).
+ */
+export interface KafkaClientConfig extends KafkaConnectionConfig {
   readonly clientId: string;
-  readonly ssl: boolean;
-  readonly sasl?: {
-    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    readonly username: string;
-    readonly password: string;
-  };
 }
 
 export interface KafkaSourceConfig extends DecodeFields, KafkaClientConfig {
@@ -352,6 +353,17 @@ function dedupe(errors: ErrorObject[]): ErrorObject[] {
   });
 }
 
+/** Kafka TLS file paths (`caFile`, `certFile`, `keyFile`) resolved against the config's directory. */
+function withKafkaFiles<T extends KafkaClientConfig>(base: string, c: T): T {
+  if (typeof c.tls !== 'object') return c;
+  const tls = { ...c.tls };
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
+    const v = tls[k];
+    if (v !== undefined) tls[k] = abs(base, v);
+  }
+  return { ...c, tls };
+}
+
 function abs(base: string, p: string): string {
   return p === '-' || isAbsolute(p) ? p : resolve(base, p);
 }
@@ -377,13 +389,12 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
           ...s,
         } as SyslogSourceConfig;
       case 'kafka':
-        return {
+        return withKafkaFiles(baseDir, {
           clientId: 'ruletrail',
-          ssl: false,
           fromBeginning: true,
           format: 'kernel-log',
           ...s,
-        } as KafkaSourceConfig;
+        } as KafkaSourceConfig);
       default:
         return { format: 'kernel-log', ...s } as StdinSourceConfig;
     }
@@ -422,11 +433,10 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
       })) as unknown as PipelineConfig['snapshots']['files'],
       ...(snap.kafka !== undefined
         ? {
-            kafka: {
+            kafka: withKafkaFiles(baseDir, {
               clientId: 'ruletrail',
-              ssl: false,
               ...(snap.kafka as RawConfig),
-            } as KafkaClientConfig & { topic: string },
+            } as KafkaClientConfig & { topic: string }),
           }
         : {}),
       historyPerHost: (snap.historyPerHost as number | undefined) ?? 16,

@@ -1,4 +1,3 @@
 /** `@ruletrail/source-kafka`: raw lines from a Kafka topic (consumer group), and snapshots over Kafka. */
 export { KafkaSource } from './kafka-source';
 export { KafkaSnapshotFeed, KafkaSnapshotPublisher } from './snapshots';
-export { kafkaClient } from './client';
