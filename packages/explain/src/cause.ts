@@ -81,6 +81,10 @@ export function describeCause(x: Explanation, ctx: CauseContext): string {
     else if (comment) s += ` '${comment}'`;
   }
   if (x.verdict === 'ACCEPT' && ctx.way) s += ` (${WAY[ctx.way]})`;
+  else if (x.verdict === 'ACCEPT' && ctx.hooks[ctx.hooks.length - 1] === 'PREROUTING')
+    // Nothing of the snapshot follows PREROUTING for this packet: netfilter let it pass, but where routing took
+    // it (local delivery, forwarding, or a routing drop) is not in the trace.
+    s += ' (no later chain of the snapshot saw it: where routing took it is not traced)';
   if (x.markSetBy && x.markSetBy.length) s += `, mark set by ${x.markSetBy.map(refText).join(' and ')}`;
   else if (x.markSetBy) s += ', mark already set when the trace began';
   if (ctx.kube)
