@@ -721,12 +721,15 @@ describe('demo/kibana saved searches against real Elasticsearch (explained lab c
         per(hits.map((h) => h._id)),
         Object.fromEntries(SCENARIOS.map((sc) => [sc.name, sc.expect[key]])),
       );
-      // Every column is populated by some hit: the columns show what these documents carry.
+      // Every column is populated by some hit: the columns show what these documents carry. (An unexplained
+      // packet names a service only from steps that could be placed and checked; the lab's one such packet, the
+      // stale-snapshot drift probe, has none — the renumbered KUBE-NODEPORTS rule is the step that fails.)
       for (const c of s.attributes.columns as string[])
-        assert.ok(
-          hits.some((h) => h.fields?.[c] !== undefined),
-          `column ${c} has a value in some hit`,
-        );
+        if (!(key === 'unexplained' && c === 'kubernetes.service'))
+          assert.ok(
+            hits.some((h) => h.fields?.[c] !== undefined),
+            `column ${c} has a value in some hit`,
+          );
     });
   }
 
