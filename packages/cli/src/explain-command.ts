@@ -18,6 +18,7 @@ import {
 import {
   ANSI,
   Correlator,
+  ExplanationMemo,
   PLAIN,
   SnapshotSet,
   addressTyperOf,
@@ -172,11 +173,20 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const hosts = new Set<string>();
   let parallel: { jobs: number; segments: number; reruns: number } | undefined;
 
+  // NDJSON: repeated paths are served from templates (memo.ts), the same bytes as JSON.stringify of each.
+  const memo = format === 'json' && !report ? new ExplanationMemo(explainOptions) : undefined;
   const correlator = new Correlator(
     snapshots,
     (p) => {
       c.packets++;
       if (selector && !selectorMatches(selector, p.events)) return;
+      if (memo) {
+        const r = memo.explain(p.events, p.pick, p.flags);
+        c.shown++;
+        c.verdicts[r.verdict] = (c.verdicts[r.verdict] ?? 0) + 1;
+        out.line(r.json);
+        return;
+      }
       const x: Explanation = explainPacket(p.events, p.pick, p.flags, explainOptions);
       c.shown++;
       c.verdicts[x.verdict] = (c.verdicts[x.verdict] ?? 0) + 1;
@@ -306,6 +316,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
           : {}),
         maxRssKb: process.resourceUsage().maxRSS,
         ...(parallel ? { parallel } : {}),
+        ...(memo ? { memo: memo.stats } : {}),
       }) + '\n',
     );
   }

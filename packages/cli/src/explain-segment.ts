@@ -5,7 +5,7 @@
  * (explain-worker.ts) or on the main thread itself.
  */
 import { readFileRange, type DecodeOptions } from '@ruletrail/core';
-import { Correlator, SnapshotSet, explainPacket } from '@ruletrail/explain';
+import { Correlator, ExplanationMemo, SnapshotSet } from '@ruletrail/explain';
 import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
 import type { SegmentResult, SegmentTask } from './explain-parallel';
 import { loadRules } from './rules-files';
@@ -23,14 +23,15 @@ export async function explainSegment(t: SegmentTask): Promise<SegmentResult> {
   const joinedBeforeOwned: number[] = [];
   const owns = (line: number) => line >= t.firstLine && line < t.endLine;
 
+  const memo = new ExplanationMemo();
   const correlator = new Correlator(
     snapshots,
     (p) => {
       if (owns(p.firstLine)) {
         counters.packets++;
-        const x = explainPacket(p.events, p.pick, p.flags);
+        const x = memo.explain(p.events, p.pick, p.flags);
         verdicts.push(x.verdict);
-        texts.push(JSON.stringify(x));
+        texts.push(x.json);
         keys.push(p.completedAt, p.phase, p.lastLine);
         for (const e of p.events) {
           const l = e.ruletrail.origin.line ?? 0;

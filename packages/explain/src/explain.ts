@@ -4,6 +4,7 @@
  * attribution (attribution.ts) and the one-sentence cause (cause.ts).
  */
 import type { NetfilterEvent } from '@ruletrail/event';
+import type { Rule } from '@ruletrail/ruleset';
 import { attributeKubernetes } from './attribution';
 import { describeCause } from './cause';
 import { refOf } from './deltas';
@@ -23,6 +24,8 @@ export interface ExplainOptions {
    * an addrtype criterion is `unknown`.
    */
   readonly facts?: AddressTyper | undefined;
+  /** Told of every rule evaluated against the packet (see EvalContext.visit; used by memo.ts). */
+  readonly visit?: ((rule: Rule) => void) | undefined;
 }
 
 /**
@@ -53,7 +56,7 @@ function explainWith(
   extraFlags: readonly Flag[],
   options: ExplainOptions,
 ): Explanation {
-  const w = walk(events, pick, extraFlags, { facts: options.facts });
+  const w = walk(events, pick, extraFlags, { facts: options.facts, visit: options.visit });
   const { steps, joins, paths, flags } = w;
   const rs = w.ruleset;
   const v = decideVerdict(w);

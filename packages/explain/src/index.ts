@@ -39,3 +39,4 @@ export {
   type NatState,
 } from './hooks';
 export * from './simulate';
+export { ExplanationMemo, type ExplainedJson, type MemoStats } from './memo';

@@ -156,6 +156,7 @@ export function walk(
     let probably: Rule | undefined;
     if (rs && j.resolution === 'rule' && j.rule) {
       pkt = packetOfEvent(e, proto);
+      ctx.visit?.(j.rule);
       check = evaluateRule(j.rule, pkt, ctx);
       if (check.result === 'no') {
         probably = j.chain ? probableRule(j.chain, rulenum, pkt, ctx) : undefined;
@@ -383,6 +384,7 @@ function probableRule(chain: Chain, rulenum: number, p: PacketView, ctx: EvalCon
   for (let k = lo; k <= hi; k++) {
     if (k === rulenum) continue;
     const r = chain.rules[k - 1]!;
+    ctx.visit?.(r);
     if (r.tracedAsTail || evaluateRule(r, p, ctx).result !== 'yes') continue;
     if (found) return undefined;
     found = r;
@@ -413,6 +415,7 @@ const MEMO_ENTRIES_PER_CHAIN = 20_000;
  * thousandth packet passing KUBE-SERVICES to the same address and port costs a key and a lookup.
  */
 function passedRules(chain: Chain, from: number, to: number, p: PacketView, ctx: EvalContext): Passed {
+  if (ctx.visit) for (let k = from; k <= Math.min(to, chain.rules.length); k++) ctx.visit(chain.rules[k - 1]!);
   let memo = chainMemo.get(chain);
   if (!memo) {
     memo = { reads: new Map(), passed: new Map() };

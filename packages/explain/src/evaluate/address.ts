@@ -113,3 +113,13 @@ export function addressWords(ip: string): Words | undefined {
   }
   return w ?? undefined;
 }
+
+/**
+ * Makes {@link addressWords} read `alias` as the address `real` (memo.ts: a template is made from the packet with
+ * its addresses replaced by unique placeholders, which must still match the rules as the real addresses do).
+ */
+export function aliasAddress(alias: string, real: string): void {
+  const w = addressWords(real) ?? null;
+  if (parsed.size > 50_000) parsed.clear();
+  parsed.set(alias, w);
+}

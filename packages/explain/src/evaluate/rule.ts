@@ -46,6 +46,11 @@ export interface EvalContext {
    */
   readonly assume?:
     ((c: { readonly criterion: string; readonly kind: string }) => Tri | undefined) | undefined;
+  /**
+   * Told of every rule the explain walk evaluates against the packet (or whose memoised evaluation it reuses):
+   * what the packet's explanation can depend on (memo.ts keys on the fields those rules read).
+   */
+  readonly visit?: ((rule: Rule) => void) | undefined;
 }
 
 interface Check {
