@@ -99,6 +99,8 @@ const MAX_MASKS_PER_PATH = 8;
 const S_OPEN = '\uE000';
 const S_CLOSE = '\uE001';
 const SENTINEL = /"\uE000\d+_(\d+):?\uE001"|\uE000\d+_(\d+):?\uE001/g;
+/** No value yet (differs from every field value, undefined included). */
+const NONE = Symbol('none');
 const VERIFY = process.env.RULETRAIL_MEMO_VERIFY === '1';
 
 /**
@@ -123,6 +125,8 @@ export class ExplanationMemo {
   // Per packet, reused: the opaque values in order of first appearance, and value → index.
   private _vals: unknown[] = [];
   private readonly _index = new Map<unknown, number>();
+  // Per step of the packet being keyed: the previous step's value of each keyed field.
+  private readonly _prev: unknown[] = new Array<unknown>(39);
 
   constructor(
     private readonly _options: ExplainOptions = {},
@@ -200,19 +204,36 @@ export class ExplanationMemo {
   private _prefix(events: readonly NetfilterEvent[], rs: Ruleset, pick: SnapshotPick, flags: readonly Flag[]): string {
     let rsId = this._rulesetIds.get(rs);
     if (rsId === undefined) this._rulesetIds.set(rs, (rsId = this._rulesetIds.size + 1));
-    let k = `${rsId}\u0003${pick.flags.join(',')}\u0003${flags.join(',')}\u0003`;
+    let k = `${rsId}\u0003${pick.flags.length ? pick.flags.join(',') : ''}\u0003${flags.length ? flags.join(',') : ''}\u0003`;
     for (const e of events) {
       const t = e.netfilter.trace!;
-      k += `${t.table}\u0001${t.chain}\u0001${t.kind}\u0001${t.rulenum ?? ''}\u0001${t.handle ?? ''}\u0001${t.verdict ?? ''}\u0001${t.target ?? ''}\u0001${t.family ?? ''}\u0001${t.rule ?? ''}\u0001${t.id !== undefined ? 1 : 0}\u0002`;
+      k += `${t.table}\u0001${t.chain}\u0001${t.kind}\u0001${t.rulenum ?? ''}`;
+      // Channels that name rules by text or handle, print verdicts or trace ids (nft, xtables-monitor).
+      if (
+        t.handle !== undefined ||
+        t.verdict !== undefined ||
+        t.target !== undefined ||
+        t.family !== undefined ||
+        t.rule !== undefined ||
+        t.id !== undefined
+      )
+        k += `\u0001${t.handle ?? ''}\u0001${t.verdict ?? ''}\u0001${t.target ?? ''}\u0001${t.family ?? ''}\u0001${t.rule ?? ''}\u0001${t.id !== undefined ? 1 : 0}`;
+      k += '\u0002';
     }
     return k;
   }
 
-  /** The packet's key with the fields of `mask` by value; fills `_vals`/`_index` with its opaque values. */
+  /**
+   * The packet's key with the fields of `mask` by value; fills `_vals`/`_index` with its opaque values. Each step
+   * writes only the fields that differ from the step before it (most do not change along a packet's path), as
+   * `field-letter value`, so the key stays short.
+   */
   private _key(prefix: string, events: readonly NetfilterEvent[], mask: number): string {
     this._vals.length = 0;
     this._index.clear();
     let k = `${prefix}\u0003${mask}\u0003`;
+    const p: unknown[] = this._prev;
+    p.fill(NONE);
     for (const e of events) {
       const nf = e.netfilter;
       const ip = nf.ip;
@@ -220,29 +241,64 @@ export class ExplanationMemo {
       const icmp = nf.icmp;
       const rt = e.ruletrail;
       const o = rt.origin;
-      k += `${this._slot(e['@timestamp'])}|${this._slot(e.host?.name)}|${e.host ? 1 : 0}|${rt.channel}|${o.file}|${this._slot(o.line)}|${this._slot(o.offset)}|${e.network.type}|${e.network.transport ?? '~'}|${nf.truncated ? 1 : 0}|${nf.degraded?.join(',') ?? '~'}|${nf.mark ?? '~'}|${e.observer?.ingress?.interface?.name ?? '~'}|${e.observer?.egress?.interface?.name ?? '~'}|${nf.physin ?? '~'}|${nf.physout ?? '~'}|`;
-      k += `${ip ? `${ip.fragOffset ?? '~'}|${ip.flags?.join(',') ?? '~'}|${this._slot(ip.id)}|` : '~|'}${tcp ? `${tcp.flags?.join(',') ?? '~'}|${this._slot(tcp.seq)}|${this._slot(tcp.options)}|` : '~|'}${icmp ? `${icmp.type ?? '~'}|${icmp.code ?? '~'}|` : '~|'}`;
       const src = e.source;
       const dst = e.destination;
-      k += `${src ? 1 : 0}${dst ? 1 : 0}|`;
-      k +=
-        mask & F_SRC_VALUE
-          ? `${src?.ip ?? '~'}|`
-          : mask & F_SRC
-            ? `${this._slot(src?.ip)}${this._class(src?.ip)}|`
-            : `${this._slot(src?.ip)}|`;
-      k +=
-        mask & F_DST_VALUE
-          ? `${dst?.ip ?? '~'}|`
-          : mask & F_DST
-            ? `${this._slot(dst?.ip)}${this._class(dst?.ip)}|`
-            : `${this._slot(dst?.ip)}|`;
-      k += mask & F_SPORT ? `${src?.port ?? '~'}|` : `${this._slot(src?.port)}|`;
-      k += mask & F_DPORT ? `${dst?.port ?? '~'}|` : `${this._slot(dst?.port)}|`;
-      k += mask & F_LEN ? `${ip?.len ?? '~'}|` : `${this._slot(ip?.len)}|`;
-      if (mask & F_TTL) k += `${ip?.ttl ?? '~'}|${ip?.hoplimit ?? '~'}|`;
-      if (mask & F_TOS) k += `${ip?.tos ?? '~'}|${ip?.tc ?? '~'}|`;
-      if (mask & F_MAC) k += `${src?.mac ?? '~'}|`;
+      let v: unknown;
+      // Opaque: only which earlier value each equals.
+      if ((v = e['@timestamp']) !== p[0]) k += `a${this._slot((p[0] = v) as string | undefined)}`;
+      if ((v = e.host?.name) !== p[1]) k += `b${this._slot((p[1] = v) as string | undefined)}`;
+      if ((v = o.line) !== p[2]) k += `c${this._slot((p[2] = v) as number | undefined)}`;
+      if ((v = o.offset) !== p[3]) k += `d${this._slot((p[3] = v) as number | undefined)}`;
+      if ((v = ip?.id) !== p[4]) k += `e${this._slot((p[4] = v) as number | undefined)}`;
+      if ((v = tcp?.seq) !== p[5]) k += `f${this._slot((p[5] = v) as number | undefined)}`;
+      if ((v = tcp?.options) !== p[6]) k += `g${this._slot((p[6] = v) as string | undefined)}`;
+      // Decided on: by value.
+      if ((v = e.host) !== undefined !== p[7]) k += `h${(p[7] = v !== undefined) ? 1 : 0}`;
+      if ((v = rt.channel) !== p[8]) k += `i${(p[8] = v) as string}\u0001`;
+      if ((v = o.file) !== p[9]) k += `j${(p[9] = v) as string}\u0001`;
+      if ((v = e.network.type) !== p[10]) k += `k${(p[10] = v) as string}`;
+      if ((v = e.network.transport) !== p[11]) k += `l${(p[11] = v) as string}\u0001`;
+      if ((v = nf.truncated === true) !== p[12]) k += `m${(p[12] = v) ? 1 : 0}`;
+      if ((v = nf.degraded?.join(',')) !== p[13]) k += `n${(p[13] = v) as string}\u0001`;
+      if ((v = nf.mark) !== p[14]) k += `o${(p[14] = v) ?? "~"}`;
+      if ((v = e.observer?.ingress?.interface?.name) !== p[15]) k += `p${(p[15] = v) ?? '~'}\u0001`;
+      if ((v = e.observer?.egress?.interface?.name) !== p[16]) k += `q${(p[16] = v) ?? '~'}\u0001`;
+      if ((v = nf.physin) !== p[17]) k += `r${(p[17] = v) ?? '~'}\u0001`;
+      if ((v = nf.physout) !== p[18]) k += `s${(p[18] = v) ?? '~'}\u0001`;
+      if ((v = ip === undefined) !== p[19]) k += `t${(p[19] = v) ? 1 : 0}`;
+      if ((v = ip?.fragOffset) !== p[20]) k += `u${(p[20] = v) ?? '~'}`;
+      if ((v = ip?.flags ? ip.flags.join(',') : undefined) !== p[21]) k += `v${(p[21] = v) ?? '~'}\u0001`;
+      if ((v = tcp === undefined) !== p[22]) k += `w${(p[22] = v) ? 1 : 0}`;
+      if ((v = tcp?.flags ? tcp.flags.join(',') : undefined) !== p[23]) k += `x${(p[23] = v) ?? '~'}\u0001`;
+      if ((v = icmp === undefined) !== p[24]) k += `y${(p[24] = v) ? 1 : 0}`;
+      if ((v = icmp?.type) !== p[25]) k += `z${(p[25] = v) ?? '~'}`;
+      if ((v = icmp?.code) !== p[26]) k += `A${(p[26] = v) ?? '~'}`;
+      if ((v = src === undefined) !== p[27]) k += `B${(p[27] = v) ? 1 : 0}`;
+      if ((v = dst === undefined) !== p[28]) k += `C${(p[28] = v) ? 1 : 0}`;
+      // The tuple and lengths: by value, by class or opaque, as the walk reads them.
+      if ((v = src?.ip) !== p[29]) {
+        const a = (p[29] = v) as string | undefined;
+        k += `D${mask & F_SRC_VALUE ? `${a ?? '~'}\u0001` : `${this._slot(a)}${mask & F_SRC ? this._class(a) : ''}`}`;
+      }
+      if ((v = dst?.ip) !== p[30]) {
+        const a = (p[30] = v) as string | undefined;
+        k += `E${mask & F_DST_VALUE ? `${a ?? '~'}\u0001` : `${this._slot(a)}${mask & F_DST ? this._class(a) : ''}`}`;
+      }
+      if ((v = src?.port) !== p[31])
+        k += `F${mask & F_SPORT ? ((p[31] = v) ?? '~') : this._slot((p[31] = v) as number | undefined)}`;
+      if ((v = dst?.port) !== p[32])
+        k += `G${mask & F_DPORT ? ((p[32] = v) ?? '~') : this._slot((p[32] = v) as number | undefined)}`;
+      if ((v = ip?.len) !== p[33])
+        k += `H${mask & F_LEN ? ((p[33] = v) ?? '~') : this._slot((p[33] = v) as number | undefined)}`;
+      if (mask & F_TTL) {
+        if ((v = ip?.ttl) !== p[34]) k += `I${(p[34] = v) ?? '~'}`;
+        if ((v = ip?.hoplimit) !== p[35]) k += `J${(p[35] = v) ?? '~'}`;
+      }
+      if (mask & F_TOS) {
+        if ((v = ip?.tos) !== p[36]) k += `K${(p[36] = v) ?? '~'}`;
+        if ((v = ip?.tc) !== p[37]) k += `L${(p[37] = v) ?? '~'}`;
+      }
+      if (mask & F_MAC && (v = src?.mac) !== p[38]) k += `M${(p[38] = v) ?? '~'}\u0001`;
       k += '\u0002';
     }
     return k;
@@ -277,13 +333,14 @@ export class ExplanationMemo {
   private _slot(v: string | number | undefined): string {
     if (v === undefined) return '~';
     if (!v) return typeof v === 'number' ? '#0' : '$';
+    // Key letters are fixed: every slot ends in a non-digit, so `s1` + `2…` cannot read as `s12`.
     let i = this._index.get(v);
     if (i === undefined) {
       i = this._vals.length;
       this._vals.push(v);
       this._index.set(v, i);
     }
-    return `s${i}`;
+    return `${i}.`;
   }
 }
 
