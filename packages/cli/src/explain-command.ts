@@ -22,6 +22,7 @@ import {
   PLAIN,
   SnapshotSet,
   addressTyperOf,
+  detach,
   explainPacket,
   parseSelector,
   renderText,
@@ -268,7 +269,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       for (const err of batch.errors) deadLetter.write(err);
       c.errors += batch.errors.length;
       for (const e of batch.events) {
-        if (e.host?.name) hosts.add(e.host.name);
+        if (e.host?.name && !hosts.has(e.host.name)) hosts.add(detach(e.host.name));
         correlator.push(e);
       }
       await out.drain();

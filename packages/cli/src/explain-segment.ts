@@ -5,7 +5,7 @@
  * (explain-worker.ts) or on the main thread itself.
  */
 import { readFileRange, type DecodeOptions } from '@ruletrail/core';
-import { Correlator, ExplanationMemo, SnapshotSet } from '@ruletrail/explain';
+import { Correlator, ExplanationMemo, SnapshotSet, detach } from '@ruletrail/explain';
 import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
 import type { SegmentResult, SegmentTask } from './explain-parallel';
 import { loadRules } from './rules-files';
@@ -85,7 +85,7 @@ export async function explainSegment(t: SegmentTask): Promise<SegmentResult> {
         ...(err.record !== undefined ? { record: err.record } : {}),
       });
     for (const e of b.events) {
-      if (e.host?.name) hosts.add(e.host.name);
+      if (e.host?.name && !hosts.has(e.host.name)) hosts.add(detach(e.host.name));
       correlator.push(e);
     }
   }

@@ -14,6 +14,7 @@ import {
   type ServiceRef,
 } from './kubernetes';
 import { markMatchOf } from './marks';
+import { detach } from './strings';
 import type { Flag, KubernetesAttribution, RuleRef } from './types';
 import type { PathNode, WalkResult } from './walk';
 
@@ -78,7 +79,7 @@ function isServiceChainCached(chain: string): boolean {
   let v = serviceChainCache.get(chain);
   if (v === undefined) {
     v = isKubeServiceChain(chain);
-    if (serviceChainCache.size < 100_000) serviceChainCache.set(chain, v);
+    if (serviceChainCache.size < 100_000) serviceChainCache.set(detach(chain), v);
   }
   return v;
 }

@@ -40,3 +40,4 @@ export {
 } from './hooks';
 export * from './simulate';
 export { ExplanationMemo, type ExplainedJson, type MemoStats } from './memo';
+export { detach } from './strings';

@@ -9,6 +9,7 @@
  */
 import type { Chain, Rule, Ruleset } from '@ruletrail/ruleset';
 import type { Effect, Resolution } from './types';
+import { detach } from './strings';
 
 /** Targets that end the table traversal by rewriting addresses (they return NF_ACCEPT). */
 const NAT_TARGETS = new Set(['DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT', 'NETMAP']);
@@ -255,18 +256,19 @@ export function joinStepCached(
   let byChain = byTable.get(table);
   if (!byChain) {
     byChain = new Map();
-    byTable.set(table, byChain);
+    byTable.set(detach(table), byChain);
   }
   let slots = byChain.get(chainName);
   if (!slots) {
     if (byChain.size > 10_000) return joinStep(ruleset, table, chainName, kind, rulenum, relabelled);
     slots = [];
-    byChain.set(chainName, slots);
+    byChain.set(detach(chainName), slots);
   }
   const idx = rulenum * 6 + KIND_INDEX[kind] * 2 + (relabelled ? 1 : 0);
   let j = slots[idx];
   if (!j) {
-    j = joinStep(ruleset, table, chainName, kind, rulenum, relabelled);
+    // Detached: a cached problem text must not keep the input chunk its chain name was sliced from.
+    j = joinStep(ruleset, detach(table), detach(chainName), kind, rulenum, relabelled);
     slots[idx] = j;
   }
   return j;

@@ -30,6 +30,7 @@ import { addressWords, aliasAddress, compareAddress, inPrefix, parseAddress, par
 import { fieldsRead } from './evaluate/reads';
 import { explainPacket, type ExplainOptions } from './explain';
 import type { SnapshotPick } from './snapshots';
+import { detach } from './strings';
 import type { Flag, Verdict } from './types';
 
 /** One explained packet as NDJSON text (no newline) and its verdict. */
@@ -321,7 +322,7 @@ export class ExplanationMemo {
           if (hit) k += `,${i}`;
         }
       if (c.of.size >= 50_000) c.of.clear();
-      c.of.set(ip, k);
+      c.of.set(detach(ip), k);
     }
     return k;
   }

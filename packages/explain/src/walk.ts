@@ -30,6 +30,7 @@ import { VMAP_EFFECT, joinStepCached, resolveRulenum, type JoinedStep } from './
 import { PacketDeltas } from './deltas';
 import type { SnapshotPick } from './snapshots';
 import type { Effect, ExplainedStep, Flag, RuleRef, SkippedRules } from './types';
+import { detach } from './strings';
 
 /** The jump path into a call frame, as a persistent list of step indexes (innermost first): no copying per step. */
 export interface PathNode {
@@ -439,6 +440,8 @@ function passedRules(chain: Chain, from: number, to: number, p: PacketView, ctx:
   let r = memo.passed.get(key);
   if (!r) {
     r = evaluatePassed(chain, from, to, p, ctx);
+    // The reasons quote the packet's fields, slices of the input chunk: the memo keeps copies.
+    for (const g of r.groups) (g as Mutable<SkippedRules>).reason = detach(g.reason);
     if (memo.passed.size >= MEMO_ENTRIES_PER_CHAIN) memo.passed.clear();
     memo.passed.set(key, r);
   }

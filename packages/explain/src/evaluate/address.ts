@@ -2,6 +2,7 @@
  * Address arithmetic for `-s/-d`, `iprange` and `ctorig*`: IPv4 as one 32-bit number, IPv6 as four, so a CIDR
  * test is a few masked compares and never a string operation per packet.
  */
+import { detach } from '../strings';
 
 /** An address as 32-bit words (1 for IPv4, 4 for IPv6). */
 export type Words = readonly number[];
@@ -109,7 +110,7 @@ export function addressWords(ip: string): Words | undefined {
   if (w === undefined) {
     w = parseAddress(ip) ?? null;
     if (parsed.size > 50_000) parsed.clear();
-    parsed.set(ip, w);
+    parsed.set(detach(ip), w);
   }
   return w ?? undefined;
 }

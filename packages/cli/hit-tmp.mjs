@@ -1,0 +1,12 @@
+import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
+import { Correlator, SnapshotSet } from '@ruletrail/explain';
+import { createReadStream } from 'node:fs';
+import { loadRules } from './dist/rules-files.js';
+const f = process.argv[2];
+const snaps = new SnapshotSet((await loadRules(f + '.rules.txt')));
+const keysA = new Set(), keysB = new Set(), keysC = new Set(); let n = 0;
+const strip = (e, addr) => { const c = structuredClone(e); delete c['@timestamp']; delete c.ruletrail.origin; delete c.netfilter.ip.id; if (c.netfilter.tcp){ delete c.netfilter.tcp.seq; delete c.netfilter.tcp.ack; delete c.netfilter.tcp.window; delete c.netfilter.tcp.options;} if (addr){ delete c.source.port; delete c.source.ip; delete c.source.mac; delete c.netfilter.mac; delete c.netfilter.ip.len; } return JSON.stringify(c); };
+const cor = new Correlator(snaps, (p) => { n++; keysA.add(p.events.map(e=>strip(e,false)).join('\n')); keysB.add(p.events.map(e=>strip(e,true)).join('\n')); keysC.add(p.events.map(e=>JSON.stringify(e.netfilter.trace)+e.netfilter.tcp?.flags).join('\n'));});
+for await (const b of kernelLogAdapter.decode(createReadStream(f), { file: f, year: 2026 })) for (const e of b.events) cor.push(e);
+cor.flush();
+console.log(n, keysA.size, keysB.size, keysC.size);

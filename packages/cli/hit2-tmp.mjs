@@ -1,0 +1,12 @@
+import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
+import { Correlator, SnapshotSet } from '@ruletrail/explain';
+import { createReadStream } from 'node:fs';
+import { loadRules } from './dist/rules-files.js';
+const f = process.argv[2];
+const snaps = new SnapshotSet((await loadRules(f + '.rules.txt')));
+const fields = {host:e=>e.host?.name, dst:e=>e.destination?.ip, dport:e=>e.destination?.port, len:e=>e.netfilter.ip.len, mark:e=>e.netfilter.mark, in:e=>e.observer?.ingress?.interface?.name,out:e=>e.observer?.egress?.interface?.name, ttl:e=>e.netfilter.ip.ttl, flags:e=>e.netfilter.tcp?.flags?.join(), dmac:e=>e.destination?.mac, ipflags:e=>e.netfilter.ip.flags?.join()};
+const sets = Object.fromEntries(Object.keys(fields).map(k=>[k,new Set()]));
+const cor = new Correlator(snaps, (p) => { for (const [k,fn] of Object.entries(fields)) sets[k].add(p.events.map(fn).join('/')); });
+for await (const b of kernelLogAdapter.decode(createReadStream(f), { file: f, year: 2026 })) for (const e of b.events) cor.push(e);
+cor.flush();
+for (const k in sets) console.log(k, sets[k].size);
