@@ -226,10 +226,10 @@ export async function explainCommand(argv: string[]): Promise<number> {
         size,
         jobs,
         {
-          packet: (text, verdict) => {
+          packet: (line, verdict) => {
             c.shown++;
             c.verdicts[verdict] = (c.verdicts[verdict] ?? 0) + 1;
-            out.line(text);
+            out.bytes(line);
           },
           drain: () => out.drain(),
           error: (err) => {
@@ -317,7 +317,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
           : {}),
         maxRssKb: process.resourceUsage().maxRSS,
         ...(parallel ? { parallel } : {}),
-        ...(memo ? { memo: memo.stats } : {}),
+        ...(memo && !parallel ? { memo: memo.stats } : {}),
       }) + '\n',
     );
   }

@@ -52,8 +52,13 @@ export interface SegmentCounters {
 /** A worker's answer for one segment. */
 export interface SegmentResult {
   readonly seg: number;
-  /** One NDJSON line (without newline) per owned packet, in completion order. */
-  readonly texts: string[];
+  /**
+   * The NDJSON lines (UTF-8, each with its newline) of the owned packets, in completion order, in one buffer that
+   * is transferred, not copied, and lives outside the JS heaps (each isolate's heap adds to the process's RSS).
+   */
+  readonly text: Uint8Array;
+  /** Per packet: the end offset of its line in `text` (its start is the previous end, or 0). */
+  readonly ends: Uint32Array;
   /** Three numbers per text: completedAt, phase, lastLine (the merge key). */
   readonly keys: Float64Array;
   /** Each text's verdict (counted by the main thread in output order, like one core counts them). */
@@ -72,16 +77,25 @@ export interface SegmentResult {
   readonly openAtEnd: number[];
 }
 
-/** Segment size: large enough that the warm-up and the tail past the end are a small share of the work. */
-const SEGMENT_BYTES = 8 << 20;
+/**
+ * Segment size: large enough that the warm-up and the tail past the end are a small share of the work, small enough
+ * that the finished segments waiting to be merged stay within the memory bound.
+ */
+const SEGMENT_BYTES = 4 << 20;
+/*
+ * Segments are started at most jobs - 1 beyond the one being released (enough to keep every slot busy): each
+ * finished segment's output (~1.4× its input, outside the heaps) waits for its turn, and all of it counts in the
+ * RSS. With 4 MiB segments that way, --jobs 2 on a 500k-line log peaked at 250 MiB (8 MiB segments, jobs ahead:
+ * 438 MiB, most of it every segment's output kept until the end).
+ */
 /** Warm-up before a segment; grown when a boundary check fails. */
 const WARMUP_BYTES = 1 << 20;
 /**
  * Old-space cap of a worker: V8 grows an isolate's heap far beyond its live set under allocation pressure, and
- * every worker's heap counts in the process's RSS. A segment's live set is its output (~1.1× the segment) plus
- * the open packets (bounded by the correlator).
+ * every worker's heap counts in the process's RSS. A segment's live set is the open packets (bounded by the
+ * correlator) and the memo's templates; its output is a buffer outside the heap.
  */
-const WORKER_OLD_SPACE_MB = 48;
+const WORKER_OLD_SPACE_MB = 32;
 /** Below this a file is explained on one core (worker start-up would cost more than it saves). */
 export const PARALLEL_MIN_BYTES = 48 << 20;
 
@@ -135,8 +149,8 @@ function lineStarts(file: string, wanted: number[]): Boundary[] {
 
 /** What the merge writes and counts; the caller owns the output stream and the dead-letter output. */
 export interface ParallelSink {
-  /** One packet's output line and its verdict, in one-core order. */
-  packet(text: string, verdict: string): void;
+  /** One packet's output line (UTF-8, with its newline) and its verdict, in one-core order. */
+  packet(line: Uint8Array, verdict: string): void;
   drain(): Promise<void>;
   error(err: InputError): void;
 }
@@ -302,6 +316,9 @@ export async function explainFileParallel(
       for (const e of r.errors)
         sink.error(new InputError(e.code, { file: task.file, line: e.line }, e.reason, e.record));
       released.push({ r, i: 0 });
+      // Only the merge needs the lines (and drops them once written); a boundary check of the next segment
+      // needs this one's boundary data alone.
+      results[nextRelease] = { ...r, text: NO_BYTES, ends: NO_ENDS, keys: NO_KEYS, verdicts: [] };
       nextRelease++;
     }
     // Everything the unreleased segments will still write completes at or after their first line.
@@ -309,23 +326,24 @@ export async function explainFileParallel(
     for (;;) {
       let best: { r: SegmentResult; i: number } | undefined;
       for (const q of released) {
-        if (q.i >= q.r.texts.length) continue;
+        if (q.i >= q.r.ends.length) continue;
         if (!best || less(q.r.keys, q.i, best.r.keys, best.i)) best = q;
       }
       if (!best || best.r.keys[best.i * 3]! >= bound) break;
-      sink.packet(best.r.texts[best.i]!, best.r.verdicts[best.i]!);
+      const r = best.r;
+      sink.packet(r.text.subarray(best.i === 0 ? 0 : r.ends[best.i - 1]!, r.ends[best.i]!), r.verdicts[best.i]!);
       best.i++;
       if (best.i % 512 === 0) await sink.drain();
     }
     for (let k = released.length - 1; k >= 0; k--)
-      if (released[k]!.i >= released[k]!.r.texts.length) released.splice(k, 1);
+      if (released[k]!.i >= released[k]!.r.ends.length) released.splice(k, 1);
     await sink.drain();
   };
 
   while (queue.length || running.size) {
     while (queue.length && running.size < jobs) {
-      // Keep at most jobs + 1 segments ahead of the one being released, so buffered output stays bounded.
-      if (queue[0]!.seg > nextRelease + jobs && running.size > 0) break;
+      // Keep at most jobs - 1 segments ahead of the one being released, so buffered output stays bounded.
+      if (queue[0]!.seg > nextRelease + Math.max(1, jobs - 1) && running.size > 0) break;
       const { seg, warm } = queue.shift()!;
       const p: Promise<void> = runOne(seg, warm).then(() => {
         running.delete(p);
@@ -343,6 +361,10 @@ export async function explainFileParallel(
   if (nextRelease < segs.length) throw new Error('parallel explain: not every segment was released');
   return totals;
 }
+
+const NO_BYTES = new Uint8Array(0);
+const NO_ENDS = new Uint32Array(0);
+const NO_KEYS = new Float64Array(0);
 
 function less(a: Float64Array, i: number, b: Float64Array, j: number): boolean {
   for (let k = 0; k < 3; k++) {

@@ -13,7 +13,8 @@ import { loadRules } from './rules-files';
 /** Explains one segment. */
 export async function explainSegment(t: SegmentTask): Promise<SegmentResult> {
   const snapshots = new SnapshotSet((await Promise.all(t.rules.map(loadRules))).flat());
-  const texts: string[] = [];
+  const out = new GrowingBuffer();
+  const ends: number[] = [];
   const keys: number[] = [];
   const counters: SegmentResult['counters'] = { records: 0, events: 0, skipped: 0, packets: 0 };
   const verdicts: string[] = [];
@@ -31,7 +32,8 @@ export async function explainSegment(t: SegmentTask): Promise<SegmentResult> {
         counters.packets++;
         const x = memo.explain(p.events, p.pick, p.flags);
         verdicts.push(x.verdict);
-        texts.push(x.json);
+        out.line(x.json);
+        ends.push(out.length);
         keys.push(p.completedAt, p.phase, p.lastLine);
         for (const e of p.events) {
           const l = e.ruletrail.origin.line ?? 0;
@@ -112,7 +114,8 @@ export async function explainSegment(t: SegmentTask): Promise<SegmentResult> {
       }
   return {
     seg: t.seg,
-    texts,
+    text: out.bytes(),
+    ends: Uint32Array.from(ends),
     keys: Float64Array.from(keys),
     verdicts,
     counters,
@@ -123,4 +126,30 @@ export async function explainSegment(t: SegmentTask): Promise<SegmentResult> {
     openAtStart,
     openAtEnd,
   };
+}
+
+/** NDJSON lines encoded into one growing buffer of its own (transferable: not a slice of Node's shared pool). */
+class GrowingBuffer {
+  private _buf = Buffer.allocUnsafeSlow(1 << 20);
+  length = 0;
+
+  line(text: string): void {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    const need = this.length + text.length * 3 + 1;
+    if (need > this._buf.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(need, this._buf.length * 2));
+      this._buf.copy(next, 0, 0, this.length);
+      this._buf = next;
+    }
+    this.length += this._buf.write(text, this.length);
+    this._buf[this.length++] = 0x0a;
+  }
+
+  /** The lines written, in a buffer that owns its whole ArrayBuffer. */
+  bytes(): Uint8Array {
+    if (this.length === this._buf.length) return this._buf;
+    const b = Buffer.allocUnsafeSlow(this.length);
+    this._buf.copy(b, 0, 0, this.length);
+    return b;
+  }
 }

@@ -8,7 +8,12 @@ import { explainSegment } from './explain-segment';
 
 parentPort!.on('message', (t: SegmentTask) => {
   explainSegment(t).then(
-    (r) => parentPort!.postMessage(r, [r.keys.buffer as ArrayBuffer]),
+    (r) =>
+      parentPort!.postMessage(r, [
+        r.keys.buffer as ArrayBuffer,
+        r.text.buffer as ArrayBuffer,
+        r.ends.buffer as ArrayBuffer,
+      ]),
     (err: unknown) => {
       // Surfaces as the worker's 'error' event in the main thread.
       setImmediate(() => {

@@ -34,6 +34,19 @@ export class LineWriter {
     this._buf[this._size++] = 0x0a;
   }
 
+  /** Queues bytes that already end in a newline (a line another thread encoded). */
+  bytes(b: Uint8Array): void {
+    if (this._size + b.length > this._buf.length) {
+      this._flush();
+      if (b.length > this._buf.length) {
+        this._write(Buffer.from(b));
+        return;
+      }
+    }
+    this._buf.set(b, this._size);
+    this._size += b.length;
+  }
+
   /** Resolves when the stream can take more (call between input batches). */
   async drain(): Promise<void> {
     if (this._waiting) await this._waiting;
