@@ -175,7 +175,11 @@ export async function explainCommand(argv: string[]): Promise<number> {
   let parallel: { jobs: number; segments: number; reruns: number } | undefined;
 
   // NDJSON: repeated paths are served from templates (memo.ts), the same bytes as JSON.stringify of each.
-  const memo = format === 'json' && !report ? new ExplanationMemo(explainOptions) : undefined;
+  // RULETRAIL_MEMO=0 explains every packet in full (to compare against; RULETRAIL_MEMO_VERIFY=1 does it per packet).
+  const memo =
+    format === 'json' && !report && process.env.RULETRAIL_MEMO !== '0'
+      ? new ExplanationMemo(explainOptions)
+      : undefined;
   const correlator = new Correlator(
     snapshots,
     (p) => {

@@ -55,8 +55,8 @@ describe('ruletrail explain on every core', function () {
       statSync(corpus).size,
       2,
       {
-        packet: (text, verdict) => {
-          out.push(text + '\n');
+        packet: (line, verdict) => {
+          out.push(Buffer.from(line).toString('utf8'));
           verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
         },
         drain: () => Promise.resolve(),

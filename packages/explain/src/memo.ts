@@ -183,7 +183,7 @@ export class ExplanationMemo {
     }
     // Second packet with this key: make the template and check it against the real explanation.
     const vals = this._vals.slice();
-    const symbolic = explainPacket(symbolicEvents(events, this._index, ++this._gen), pick, flags, this._options);
+    const symbolic = explainPacket(symbolicEvents(events, this._index, mask, ++this._gen), pick, flags, this._options);
     const t = parseTemplate(JSON.stringify(symbolic), symbolic.verdict);
     if ((read & ~mask) === 0 && t.verdict === real.verdict && fill(t, vals) === real.json) {
       entry.template = t;
@@ -191,6 +191,8 @@ export class ExplanationMemo {
     } else {
       entry.template = null;
       this.stats.rejected++;
+      if (process.env.RULETRAIL_MEMO_DEBUG === '1')
+        process.stderr.write(`memo: template rejected mask=${mask} read=${read} masks=${info.masks.join(",")}\n${fill(t, vals)}\n${real.json}\n`);
     }
     return real;
   }
@@ -377,8 +379,11 @@ function pathAlways(events: readonly NetfilterEvent[], rs: Ruleset): number {
 function symbolicEvents(
   events: readonly NetfilterEvent[],
   index: ReadonlyMap<unknown, number>,
+  mask: number,
   gen: number,
 ): NetfilterEvent[] {
+  // Only the fields keyed as opaque (or by class) are replaced: a field keyed by value keeps its value even when
+  // an opaque one equals it (a dport of 80 on line 80).
   // A sentinel keeps what the engine tests of a value: presence, truthiness, (for IPv6 addresses, which are
   // bracketed before a port) whether it holds a ':', and, for the rules' address criteria, the address it stands for.
   const s = <T>(v: T): T => {
@@ -403,18 +408,18 @@ function symbolicEvents(
     if (e.host) x.host = { ...e.host, ...(e.host.name !== undefined ? { name: s(e.host.name) } : {}) };
     if (e.source) {
       x.source = { ...e.source };
-      if (e.source.ip !== undefined) x.source.ip = s(e.source.ip);
-      if (e.source.port !== undefined) x.source.port = s(e.source.port);
+      if (e.source.ip !== undefined && !(mask & F_SRC_VALUE)) x.source.ip = s(e.source.ip);
+      if (e.source.port !== undefined && !(mask & F_SPORT)) x.source.port = s(e.source.port);
     }
     if (e.destination) {
       x.destination = { ...e.destination };
-      if (e.destination.ip !== undefined) x.destination.ip = s(e.destination.ip);
-      if (e.destination.port !== undefined) x.destination.port = s(e.destination.port);
+      if (e.destination.ip !== undefined && !(mask & F_DST_VALUE)) x.destination.ip = s(e.destination.ip);
+      if (e.destination.port !== undefined && !(mask & F_DPORT)) x.destination.port = s(e.destination.port);
     }
     if (nf.ip) {
       x.netfilter.ip = { ...nf.ip };
       if (nf.ip.id !== undefined) x.netfilter.ip.id = s(nf.ip.id);
-      if (nf.ip.len !== undefined) x.netfilter.ip.len = s(nf.ip.len);
+      if (nf.ip.len !== undefined && !(mask & F_LEN)) x.netfilter.ip.len = s(nf.ip.len);
     }
     if (nf.tcp) {
       x.netfilter.tcp = { ...nf.tcp };
