@@ -331,7 +331,10 @@ export async function explainFileParallel(
       }
       if (!best || best.r.keys[best.i * 3]! >= bound) break;
       const r = best.r;
-      sink.packet(r.text.subarray(best.i === 0 ? 0 : r.ends[best.i - 1]!, r.ends[best.i]!), r.verdicts[best.i]!);
+      sink.packet(
+        r.text.subarray(best.i === 0 ? 0 : r.ends[best.i - 1]!, r.ends[best.i]),
+        r.verdicts[best.i]!,
+      );
       best.i++;
       if (best.i % 512 === 0) await sink.drain();
     }

@@ -23,7 +23,8 @@ interface Pass {
 /** The capture with its records repeated `n` times (a pcap keeps one global header). */
 function repeated(file: string, n: number): Buffer {
   const b = readFileSync(file);
-  if (file.endsWith('.pcap')) return Buffer.concat([b, ...Array.from({ length: n - 1 }, () => b.subarray(24))]);
+  if (file.endsWith('.pcap'))
+    return Buffer.concat([b, ...Array.from({ length: n - 1 }, () => b.subarray(24))]);
   const text = b.length && b[b.length - 1] !== 0x0a ? Buffer.concat([b, Buffer.from('\n')]) : b;
   return Buffer.concat(Array.from({ length: n }, () => text));
 }

@@ -26,7 +26,16 @@
  */
 import type { NetfilterEvent } from '@ruletrail/event';
 import type { Rule, Ruleset } from '@ruletrail/ruleset';
-import { addressWords, aliasAddress, compareAddress, inPrefix, parseAddress, parsePrefix, type Prefix, type Words } from './evaluate/address';
+import {
+  addressWords,
+  aliasAddress,
+  compareAddress,
+  inPrefix,
+  parseAddress,
+  parsePrefix,
+  type Prefix,
+  type Words,
+} from './evaluate/address';
 import { fieldsRead } from './evaluate/reads';
 import { explainPacket, type ExplainOptions } from './explain';
 import type { SnapshotPick } from './snapshots';
@@ -100,6 +109,7 @@ const MAX_MASKS_PER_PATH = 8;
 const S_OPEN = '\uE000';
 const S_CLOSE = '\uE001';
 const SENTINEL = /"\uE000\d+_(\d+):?\uE001"|\uE000\d+_(\d+):?\uE001/g;
+type Scalar = string | number | boolean | undefined;
 /** No value yet (differs from every field value, undefined included). */
 const NONE = Symbol('none');
 const VERIFY = process.env.RULETRAIL_MEMO_VERIFY === '1';
@@ -119,7 +129,10 @@ export class ExplanationMemo {
   private readonly _entries = new Map<string, Entry>();
   // Snapshots by identity (two files with the same rules have the same hash but print their own source).
   private readonly _rulesetIds = new Map<Ruleset, number>();
-  private readonly _classes = new WeakMap<Ruleset, { constants: AddressConstant[]; of: Map<string, string> }>();
+  private readonly _classes = new WeakMap<
+    Ruleset,
+    { constants: AddressConstant[]; of: Map<string, string> }
+  >();
   private _rs: Ruleset | undefined;
   /** Sentinel generation: each template's placeholders are new strings (the walk's own memos key on them). */
   private _gen = 0;
@@ -127,7 +140,7 @@ export class ExplanationMemo {
   private _vals: unknown[] = [];
   private readonly _index = new Map<unknown, number>();
   // Per step of the packet being keyed: the previous step's value of each keyed field.
-  private readonly _prev: unknown[] = new Array<unknown>(39);
+  private readonly _prev: (Scalar | typeof NONE)[] = new Array<Scalar | typeof NONE>(39);
 
   constructor(
     private readonly _options: ExplainOptions = {},
@@ -140,7 +153,8 @@ export class ExplanationMemo {
   explain(events: readonly NetfilterEvent[], pick: SnapshotPick, flags: readonly Flag[]): ExplainedJson {
     const rs = pick.ruleset;
     // Several candidate snapshots (no time) or none: rare, explained in full.
-    if (!rs || (pick.candidates && pick.candidates.length > 1) || events.length === 0) return this._full(events, pick, flags);
+    if (!rs || (pick.candidates && pick.candidates.length > 1) || events.length === 0)
+      return this._full(events, pick, flags);
     this._rs = rs;
     const prefix = this._prefix(events, rs, pick, flags);
     let info = this._paths.get(prefix);
@@ -183,7 +197,12 @@ export class ExplanationMemo {
     }
     // Second packet with this key: make the template and check it against the real explanation.
     const vals = this._vals.slice();
-    const symbolic = explainPacket(symbolicEvents(events, this._index, mask, ++this._gen), pick, flags, this._options);
+    const symbolic = explainPacket(
+      symbolicEvents(events, this._index, mask, ++this._gen),
+      pick,
+      flags,
+      this._options,
+    );
     const t = parseTemplate(JSON.stringify(symbolic), symbolic.verdict);
     if ((read & ~mask) === 0 && t.verdict === real.verdict && fill(t, vals) === real.json) {
       entry.template = t;
@@ -192,19 +211,30 @@ export class ExplanationMemo {
       entry.template = null;
       this.stats.rejected++;
       if (process.env.RULETRAIL_MEMO_DEBUG === '1')
-        process.stderr.write(`memo: template rejected mask=${mask} read=${read} masks=${info.masks.join(",")}\n${fill(t, vals)}\n${real.json}\n`);
+        process.stderr.write(
+          `memo: template rejected mask=${mask} read=${read} masks=${info.masks.join(',')}\n${fill(t, vals)}\n${real.json}\n`,
+        );
     }
     return real;
   }
 
-  private _full(events: readonly NetfilterEvent[], pick: SnapshotPick, flags: readonly Flag[]): ExplainedJson {
+  private _full(
+    events: readonly NetfilterEvent[],
+    pick: SnapshotPick,
+    flags: readonly Flag[],
+  ): ExplainedJson {
     this.stats.misses++;
     const x = explainPacket(events, pick, flags, this._options);
     return { json: JSON.stringify(x), verdict: x.verdict };
   }
 
   /** What every key of the packet starts with: snapshot, flags, step sequence. */
-  private _prefix(events: readonly NetfilterEvent[], rs: Ruleset, pick: SnapshotPick, flags: readonly Flag[]): string {
+  private _prefix(
+    events: readonly NetfilterEvent[],
+    rs: Ruleset,
+    pick: SnapshotPick,
+    flags: readonly Flag[],
+  ): string {
     let rsId = this._rulesetIds.get(rs);
     if (rsId === undefined) this._rulesetIds.set(rs, (rsId = this._rulesetIds.size + 1));
     let k = `${rsId}\u0003${pick.flags.length ? pick.flags.join(',') : ''}\u0003${flags.length ? flags.join(',') : ''}\u0003`;
@@ -235,8 +265,14 @@ export class ExplanationMemo {
     this._vals.length = 0;
     this._index.clear();
     let k = `${prefix}\u0003${mask}\u0003`;
-    const p: unknown[] = this._prev;
-    p.fill(NONE);
+    this._prev.fill(NONE);
+    // Whether field `i` differs from the previous step's (and remember it).
+    const ch = (i: number, v: Scalar): boolean => {
+      if (this._prev[i] === v) return false;
+      this._prev[i] = v;
+      return true;
+    };
+    const t = (v: Scalar): string => (v === undefined ? '~' : String(v));
     for (const e of events) {
       const nf = e.netfilter;
       const ip = nf.ip;
@@ -246,62 +282,61 @@ export class ExplanationMemo {
       const o = rt.origin;
       const src = e.source;
       const dst = e.destination;
-      let v: unknown;
       // Opaque: only which earlier value each equals.
-      if ((v = e['@timestamp']) !== p[0]) k += `a${this._slot((p[0] = v) as string | undefined)}`;
-      if ((v = e.host?.name) !== p[1]) k += `b${this._slot((p[1] = v) as string | undefined)}`;
-      if ((v = o.line) !== p[2]) k += `c${this._slot((p[2] = v) as number | undefined)}`;
-      if ((v = o.offset) !== p[3]) k += `d${this._slot((p[3] = v) as number | undefined)}`;
-      if ((v = ip?.id) !== p[4]) k += `e${this._slot((p[4] = v) as number | undefined)}`;
-      if ((v = tcp?.seq) !== p[5]) k += `f${this._slot((p[5] = v) as number | undefined)}`;
-      if ((v = tcp?.options) !== p[6]) k += `g${this._slot((p[6] = v) as string | undefined)}`;
-      // Decided on: by value.
-      if ((v = e.host) !== undefined !== p[7]) k += `h${(p[7] = v !== undefined) ? 1 : 0}`;
-      if ((v = rt.channel) !== p[8]) k += `i${(p[8] = v) as string}\u0001`;
-      if ((v = o.file) !== p[9]) k += `j${(p[9] = v) as string}\u0001`;
-      if ((v = e.network.type) !== p[10]) k += `k${(p[10] = v) as string}`;
-      if ((v = e.network.transport) !== p[11]) k += `l${(p[11] = v) as string}\u0001`;
-      if ((v = nf.truncated === true) !== p[12]) k += `m${(p[12] = v) ? 1 : 0}`;
-      if ((v = nf.degraded?.join(',')) !== p[13]) k += `n${(p[13] = v) as string}\u0001`;
-      if ((v = nf.mark) !== p[14]) k += `o${(p[14] = v) ?? "~"}`;
-      if ((v = e.observer?.ingress?.interface?.name) !== p[15]) k += `p${(p[15] = v) ?? '~'}\u0001`;
-      if ((v = e.observer?.egress?.interface?.name) !== p[16]) k += `q${(p[16] = v) ?? '~'}\u0001`;
-      if ((v = nf.physin) !== p[17]) k += `r${(p[17] = v) ?? '~'}\u0001`;
-      if ((v = nf.physout) !== p[18]) k += `s${(p[18] = v) ?? '~'}\u0001`;
-      if ((v = ip === undefined) !== p[19]) k += `t${(p[19] = v) ? 1 : 0}`;
-      if ((v = ip?.fragOffset) !== p[20]) k += `u${(p[20] = v) ?? '~'}`;
-      if ((v = ip?.flags ? ip.flags.join(',') : undefined) !== p[21]) k += `v${(p[21] = v) ?? '~'}\u0001`;
-      if ((v = tcp === undefined) !== p[22]) k += `w${(p[22] = v) ? 1 : 0}`;
-      if ((v = tcp?.flags ? tcp.flags.join(',') : undefined) !== p[23]) k += `x${(p[23] = v) ?? '~'}\u0001`;
-      if ((v = icmp === undefined) !== p[24]) k += `y${(p[24] = v) ? 1 : 0}`;
-      if ((v = icmp?.type) !== p[25]) k += `z${(p[25] = v) ?? '~'}`;
-      if ((v = icmp?.code) !== p[26]) k += `A${(p[26] = v) ?? '~'}`;
-      if ((v = src === undefined) !== p[27]) k += `B${(p[27] = v) ? 1 : 0}`;
-      if ((v = dst === undefined) !== p[28]) k += `C${(p[28] = v) ? 1 : 0}`;
-      // The tuple and lengths: by value, by class or opaque, as the walk reads them.
-      if ((v = src?.ip) !== p[29]) {
-        const a = (p[29] = v) as string | undefined;
-        k += `D${mask & F_SRC_VALUE ? `${a ?? '~'}\u0001` : `${this._slot(a)}${mask & F_SRC ? this._class(a) : ''}`}`;
-      }
-      if ((v = dst?.ip) !== p[30]) {
-        const a = (p[30] = v) as string | undefined;
-        k += `E${mask & F_DST_VALUE ? `${a ?? '~'}\u0001` : `${this._slot(a)}${mask & F_DST ? this._class(a) : ''}`}`;
-      }
-      if ((v = src?.port) !== p[31])
-        k += `F${mask & F_SPORT ? ((p[31] = v) ?? '~') : this._slot((p[31] = v) as number | undefined)}`;
-      if ((v = dst?.port) !== p[32])
-        k += `G${mask & F_DPORT ? ((p[32] = v) ?? '~') : this._slot((p[32] = v) as number | undefined)}`;
-      if ((v = ip?.len) !== p[33])
-        k += `H${mask & F_LEN ? ((p[33] = v) ?? '~') : this._slot((p[33] = v) as number | undefined)}`;
+      if (ch(0, e['@timestamp'])) k += `a${this._slot(e['@timestamp'])}`;
+      if (ch(1, e.host?.name)) k += `b${this._slot(e.host?.name)}`;
+      if (ch(2, o.line)) k += `c${this._slot(o.line)}`;
+      if (ch(3, o.offset)) k += `d${this._slot(o.offset)}`;
+      if (ch(4, ip?.id)) k += `e${this._slot(ip?.id)}`;
+      if (ch(5, tcp?.seq)) k += `f${this._slot(tcp?.seq)}`;
+      if (ch(6, tcp?.options)) k += `g${this._slot(tcp?.options)}`;
+      // Decided on: by value (free text ends in \u0001).
+      if (ch(7, e.host !== undefined)) k += `h${t(e.host !== undefined)}`;
+      if (ch(8, rt.channel)) k += `i${rt.channel}\u0001`;
+      if (ch(9, o.file)) k += `j${o.file}\u0001`;
+      if (ch(10, e.network.type)) k += `k${e.network.type}\u0001`;
+      if (ch(11, e.network.transport)) k += `l${t(e.network.transport)}\u0001`;
+      if (ch(12, nf.truncated === true)) k += `m${t(nf.truncated === true)}`;
+      const degraded = nf.degraded?.join(',');
+      if (ch(13, degraded)) k += `n${t(degraded)}\u0001`;
+      if (ch(14, nf.mark)) k += `o${t(nf.mark)}`;
+      const inIf = e.observer?.ingress?.interface?.name;
+      const outIf = e.observer?.egress?.interface?.name;
+      if (ch(15, inIf)) k += `p${t(inIf)}\u0001`;
+      if (ch(16, outIf)) k += `q${t(outIf)}\u0001`;
+      if (ch(17, nf.physin)) k += `r${t(nf.physin)}\u0001`;
+      if (ch(18, nf.physout)) k += `s${t(nf.physout)}\u0001`;
+      if (ch(19, ip === undefined)) k += `t${t(ip === undefined)}`;
+      if (ch(20, ip?.fragOffset)) k += `u${t(ip?.fragOffset)}`;
+      const ipFlags = ip?.flags?.join(',');
+      if (ch(21, ipFlags)) k += `v${t(ipFlags)}\u0001`;
+      if (ch(22, tcp === undefined)) k += `w${t(tcp === undefined)}`;
+      const tcpFlags = tcp?.flags?.join(',');
+      if (ch(23, tcpFlags)) k += `x${t(tcpFlags)}\u0001`;
+      if (ch(24, icmp === undefined)) k += `y${t(icmp === undefined)}`;
+      if (ch(25, icmp?.type)) k += `z${t(icmp?.type)}`;
+      if (ch(26, icmp?.code)) k += `A${t(icmp?.code)}`;
+      if (ch(27, src === undefined)) k += `B${t(src === undefined)}`;
+      if (ch(28, dst === undefined)) k += `C${t(dst === undefined)}`;
+      // The tuple and the length: by value, by class or opaque, as the walk's rules read them.
+      const sip = src?.ip;
+      if (ch(29, sip))
+        k += `D${mask & F_SRC_VALUE ? `${t(sip)}\u0001` : `${this._slot(sip)}${mask & F_SRC ? this._class(sip) : ''}`}`;
+      const dip = dst?.ip;
+      if (ch(30, dip))
+        k += `E${mask & F_DST_VALUE ? `${t(dip)}\u0001` : `${this._slot(dip)}${mask & F_DST ? this._class(dip) : ''}`}`;
+      if (ch(31, src?.port)) k += `F${mask & F_SPORT ? t(src?.port) : this._slot(src?.port)}`;
+      if (ch(32, dst?.port)) k += `G${mask & F_DPORT ? t(dst?.port) : this._slot(dst?.port)}`;
+      if (ch(33, ip?.len)) k += `H${mask & F_LEN ? t(ip?.len) : this._slot(ip?.len)}`;
       if (mask & F_TTL) {
-        if ((v = ip?.ttl) !== p[34]) k += `I${(p[34] = v) ?? '~'}`;
-        if ((v = ip?.hoplimit) !== p[35]) k += `J${(p[35] = v) ?? '~'}`;
+        if (ch(34, ip?.ttl)) k += `I${t(ip?.ttl)}`;
+        if (ch(35, ip?.hoplimit)) k += `J${t(ip?.hoplimit)}`;
       }
       if (mask & F_TOS) {
-        if ((v = ip?.tos) !== p[36]) k += `K${(p[36] = v) ?? '~'}`;
-        if ((v = ip?.tc) !== p[37]) k += `L${(p[37] = v) ?? '~'}`;
+        if (ch(36, ip?.tos)) k += `K${t(ip?.tos)}`;
+        if (ch(37, ip?.tc)) k += `L${t(ip?.tc)}`;
       }
-      if (mask & F_MAC && (v = src?.mac) !== p[38]) k += `M${(p[38] = v) ?? '~'}\u0001`;
+      if (mask & F_MAC && ch(38, src?.mac)) k += `M${t(src?.mac)}\u0001`;
       k += '\u0002';
     }
     return k;
@@ -320,7 +355,10 @@ export class ExplanationMemo {
       if (w)
         for (let i = 0; i < c.constants.length; i++) {
           const x = c.constants[i]!;
-          const hit = 'mask' in x ? inPrefix(w, x) : w.length === x.lo.length && compareAddress(w, x.lo) >= 0 && compareAddress(w, x.hi) <= 0;
+          const hit =
+            'mask' in x
+              ? inPrefix(w, x)
+              : w.length === x.lo.length && compareAddress(w, x.lo) >= 0 && compareAddress(w, x.hi) <= 0;
           if (hit) k += `,${i}`;
         }
       if (c.of.size >= 50_000) c.of.clear();
@@ -460,7 +498,8 @@ function fill(t: Template, vals: readonly unknown[]): string {
   }
   return out;
 }
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+// eslint-disable-next-line no-control-regex -- the characters JSON.stringify escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 type AddressConstant = Prefix | { readonly lo: Words; readonly hi: Words };
 

@@ -416,7 +416,8 @@ const MEMO_ENTRIES_PER_CHAIN = 20_000;
  * thousandth packet passing KUBE-SERVICES to the same address and port costs a key and a lookup.
  */
 function passedRules(chain: Chain, from: number, to: number, p: PacketView, ctx: EvalContext): Passed {
-  if (ctx.visit) for (let k = from; k <= Math.min(to, chain.rules.length); k++) ctx.visit(chain.rules[k - 1]!);
+  if (ctx.visit)
+    for (let k = from; k <= Math.min(to, chain.rules.length); k++) ctx.visit(chain.rules[k - 1]!);
   let memo = chainMemo.get(chain);
   if (!memo) {
     memo = { reads: new Map(), passed: new Map() };
