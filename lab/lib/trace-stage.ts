@@ -14,35 +14,66 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI, REPO_ROOT, checkExplanation, describe, packetsForProbe, type Json } from './explain';
+import {
+  CLI,
+  REPO_ROOT,
+  checkConnection,
+  checkExplanation,
+  describe,
+  packetsForProbe,
+  type Json,
+} from './explain';
 import { createTopology, readSysctl } from './netns';
 import { startService, runProbe } from './pass';
 import { nsRun, run, sleep, startBg, waitFor, type Bg } from './proc';
-import type { ChannelName, LabAddresses, Probe, ProbeRun, Scenario } from './types';
+import type { ChannelName, Expectation, LabAddresses, Probe, ProbeRun, Scenario } from './types';
 
 export type TraceBackend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
 
 export interface TraceCase {
   readonly backend: TraceBackend;
   readonly channel: 'kernel-log' | 'nflog-pcap' | 'xtables-monitor' | 'nft-monitor';
-  /** How the trace is stopped in this case. */
-  readonly stop: 'SIGINT' | 'SIGTERM' | 'count' | 'duration';
 }
 
+/** How a trace is stopped. Rotated over the scenarios, so every backend is stopped every way. */
+export type TraceStop = 'SIGINT' | 'SIGTERM' | 'count' | 'duration';
+const STOPS: readonly TraceStop[] = ['SIGINT', 'SIGTERM', 'count', 'duration'];
+
 export const TRACE_CASES: readonly TraceCase[] = [
-  { backend: 'iptables-legacy', channel: 'kernel-log', stop: 'SIGINT' },
-  { backend: 'iptables-legacy', channel: 'nflog-pcap', stop: 'SIGTERM' },
-  { backend: 'iptables-nft', channel: 'xtables-monitor', stop: 'count' },
-  { backend: 'nftables', channel: 'nft-monitor', stop: 'duration' },
+  { backend: 'iptables-legacy', channel: 'kernel-log' },
+  { backend: 'iptables-legacy', channel: 'nflog-pcap' },
+  { backend: 'iptables-nft', channel: 'xtables-monitor' },
+  { backend: 'nftables', channel: 'nft-monitor' },
 ];
 
 /**
- * Scenarios the stage runs by default: the write-up, an explicit DROP, UDP/ICMP with DNAT and REJECT, and the
- * write-up's fix applied mid-trace (the ruleset change trace must notice).
+ * Why a scenario is not traced on a backend (undefined: it is). `known`: a tool on this machine cannot do it
+ * (reported as KNOWN); otherwise the combination does not exist (reported as a skip).
  */
-export const TRACE_SCENARIOS: readonly string[] = ['incident', 'explicit-drop', 'udp-icmp', 'drift'];
+export function traceSkip(sc: Scenario, c: TraceCase): { why: string; known?: boolean } | undefined {
+  if (sc.nft && c.backend !== 'nftables')
+    return { why: 'a native nftables ruleset (nft -f): only the nftables backend has it' };
+  if (sc.channels) {
+    const legacy = sc.channels.some(
+      (ch) => ch === 'kernel-log' || ch === 'nflog-pcap' || ch === 'ulogd-json',
+    );
+    const xt = sc.channels.includes('xtables-monitor');
+    const nft = sc.channels.includes('nft-monitor') || xt;
+    const has = c.backend === 'iptables-legacy' ? legacy : c.backend === 'iptables-nft' ? xt : nft;
+    if (!has)
+      return {
+        why: `the scenario is ${legacy ? 'iptables-legacy' : 'nftables'}-only (captured on ${sc.channels.join(', ')}: lab/scenarios.ts)`,
+      };
+  }
+  if (c.channel === 'xtables-monitor' && sc.probes.every((p) => p.family === 6))
+    return {
+      why: 'xtables-monitor 1.8.9 exits on the first ip6tables-nft rule that matches a protocol; not traced',
+      known: true,
+    };
+  return undefined;
+}
 
-type Report = (ok: boolean | 'known', text: string) => void;
+type Report = (ok: boolean | 'known' | 'skip', text: string) => void;
 
 export interface TraceStageContext {
   readonly prefix: string;
@@ -90,11 +121,19 @@ function nodeState(node: string): string {
 }
 
 /**
- * An iptables `-t T -D CHAIN <spec>` mutation on the translated nftables ruleset: the rule of `ip T CHAIN` that
- * matches the spec's destination port and target chain (or verdict), deleted by its handle.
+ * An iptables mutation on the translated nftables ruleset. `-D CHAIN <spec>`: the rule of `ip T CHAIN` that
+ * matches the spec's destination port and target chain (or verdict), deleted by its handle (nft cannot delete
+ * by spec). `-I`/`-A`: the rule as `iptables-translate` writes it (`nft 'insert rule ip T CHAIN …'`).
  */
 function nftMutation(node: string, mutations: readonly (readonly string[])[]): void {
   for (const m of mutations) {
+    if (!m.includes('-D')) {
+      const tr = run(['iptables-translate', ...m]).stdout.trim();
+      const cmd = /^nft '(.*)'$/.exec(tr)?.[1] ?? tr.replace(/^nft /, '');
+      if (!/^(insert|add) rule /.test(cmd)) throw new Error(`iptables-translate ${m.join(' ')}: ${tr}`);
+      nsRun(node, ['nft', '-f', '-'], { input: `${cmd}\n` });
+      continue;
+    }
     const table = m[m.indexOf('-t') + 1] ?? 'filter';
     const chain = m[m.indexOf('-D') + 1]!;
     const dport = m[m.indexOf('--dport') + 1];
@@ -140,11 +179,22 @@ function diff(a: string, b: string): string {
   return out.slice(0, 12).join('\n        ');
 }
 
-/** A tcpdump-like filter selecting exactly the probes' first packets (SYNs, datagrams, echo requests). */
+/**
+ * A tcpdump-like filter selecting exactly the probes' first packets (SYNs, datagrams, echo requests), or, for a
+ * whole-connection probe, every packet of its connection both ways (the replies by the server's address and
+ * port as first seen: a pod's, behind a NodePort's DNAT).
+ */
 export function probeFilter(probes: readonly Probe[], srcOf: (p: Probe) => string): string {
   const parts = probes.map((p) => {
     const src = `src host ${srcOf(p)}`;
     if (p.proto === 'icmp') return `(${p.family === 6 ? 'icmp6' : 'icmp'} and ${src})`;
+    if (p.connection) {
+      const from = p.connection.replyFrom;
+      return (
+        `(${p.proto} and host ${srcOf(p)} and port ${p.dport})` +
+        (from ? ` or (${p.proto} and src host ${from.addr} and src port ${from.port})` : '')
+      );
+    }
     const syn = p.proto === 'tcp' ? ' and tcp[tcpflags] & tcp-syn != 0' : '';
     return `(${p.proto} and ${src} and dst port ${p.dport}${syn})`;
   });
@@ -234,6 +284,12 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
   });
   const services: Bg[] = [];
   try {
+    for (const cidr of sc.nodeExtraAddresses ?? []) {
+      run(['ip', '-n', topo.node, 'addr', 'add', cidr, 'dev', 'lo']);
+      run(['ip', '-n', topo.client, 'route', 'add', cidr.replace(/\/\d+$/, ''), 'via', a.node.v4]);
+    }
+    // A native nftables scenario keeps its own `meta nftrace` rules: trace's table must do the tracing.
+    if (sc.nft) nsRun(topo.node, ['nft', '-f', '-'], { input: withoutNftrace(sc.nft(a)) });
     const rs = sc.rules(a);
     for (const [text, fam] of [
       [withoutTrace(rs.v4), 4],
@@ -262,7 +318,8 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
       }
     }
     for (const s of sc.services) {
-      const ns = s.ns === 'node' ? topo.node : topo.client;
+      const ns = s.ns === 'node' ? topo.node : s.ns === 'pod' ? topo.pod : topo.client;
+      if (!ns) throw new Error(`service ${s.port} needs a pod namespace`);
       services.push(await startService(ns, s.kind, s.port, dir, ctx.tmp));
     }
   } catch (e) {
@@ -274,8 +331,35 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
 }
 
 function srcFor(a: LabAddresses, p: Probe): string {
-  const h = p.from === 'pod' ? a.pod : a.client;
+  const h = p.from === 'pod' ? a.pod : p.from === 'node' ? a.node : a.client;
   return p.family === 4 ? h.v4 : h.v6;
+}
+
+function dstFor(a: LabAddresses, p: Probe): string {
+  const h = p.to === 'node' ? a.node : p.to === 'pod' ? a.pod : a.client;
+  return p.dstAddr ?? (p.family === 4 ? h.v4 : h.v6);
+}
+
+/**
+ * An expectation for the nftables translation of an iptables scenario: its rules are nft text
+ * (`tcp dport 52000`), so the iptables-syntax rule substrings (`--dport 52000`) are not checked; tables, chains,
+ * verdicts, marks, NAT, services and flags are.
+ */
+function withoutIptablesText(e: Expectation): Expectation {
+  const { decidedBy, markReachedFrom, ...rest } = e;
+  return {
+    ...rest,
+    ...(decidedBy ? { decidedBy: { ...decidedBy, ruleIncludes: undefined } } : {}),
+    ...(markReachedFrom ? { markReachedFrom: { ...markReachedFrom, ruleIncludes: '' } } : {}),
+  } as Expectation;
+}
+
+/** A native nftables ruleset without its own `meta nftrace set 1` rules (chains of only those are kept empty). */
+function withoutNftrace(nft: string): string {
+  return nft
+    .split('\n')
+    .filter((l) => !/\bmeta nftrace set 1\b/.test(l))
+    .join('\n');
 }
 
 /** Processes trace may have started (their command names) that still run in the node namespace. */
@@ -301,16 +385,24 @@ export async function runTraceStage(
 ): Promise<void> {
   const stateDir = path.join(ctx.tmp, 'trace-state');
   let n = 0;
-  for (const sc of scs) {
-    for (const c of cases) {
-      n++;
+  for (const [si, sc] of scs.entries()) {
+    for (const [ci, c] of cases.entries()) {
       const label = `trace ${sc.name}/${c.backend}+${c.channel}`;
+      const skip = traceSkip(sc, c);
+      if (skip) {
+        ctx.report(skip.known ? 'known' : 'skip', `${label}: ${skip.why}`);
+        continue;
+      }
+      n++;
+      // Every backend is stopped every way over the scenarios; a whole-connection probe has no fixed count.
+      let stop = STOPS[(si + ci) % STOPS.length]!;
+      if (stop === 'count' && sc.probes.some((p) => p.connection)) stop = 'SIGINT';
       const dir = path.join(ctx.outRoot, 'trace', sc.name, `${c.backend}-${c.channel}`);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
       const t0 = Date.now();
       try {
-        await traceCase(ctx, sc, c, String(n), dir, stateDir, label);
+        await traceCase(ctx, sc, c, stop, String(n), dir, stateDir, label);
       } catch (e) {
         ctx.report(false, `${label}: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -333,6 +425,7 @@ export async function runTraceStage(
     ctx.report(false, `trace-busy ${first.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
   for (const c of cases) {
+    if (traceSkip(first, c)) continue;
     n++;
     const label = `trace-kill ${first.name}/${c.backend}+${c.channel}`;
     const dir = path.join(ctx.outRoot, 'trace', first.name, `${c.backend}-${c.channel}-sigkill`);
@@ -350,6 +443,7 @@ async function traceCase(
   ctx: TraceStageContext,
   sc: Scenario,
   c: TraceCase,
+  stop: TraceStop,
   idx: string,
   dir: string,
   stateDir: string,
@@ -360,13 +454,7 @@ async function traceCase(
   try {
     // xtables-monitor 1.8.9 exits on the first ip6tables-nft rule with a protocol it prints (lab/README.md).
     const probes = sc.probes.filter((p) => !(c.channel === 'xtables-monitor' && p.family === 6));
-    if (probes.length === 0) {
-      ctx.report(
-        'known',
-        `${label}: xtables-monitor 1.8.9 cannot print IPv6 rules that match a protocol; not traced`,
-      );
-      return;
-    }
+    const connections = probes.some((p) => p.connection);
     const mutation = sc.mutation;
     const before = nodeState(topo.node);
     let expected = before;
@@ -384,10 +472,12 @@ async function traceCase(
       save,
       '--state-dir',
       stateDir,
+      // A whole connection is a burst of packets both ways: the default 10/s would cut it.
+      ...(connections ? ['--rate', '200/s'] : []),
       '--duration',
-      // Generous: on a loaded machine a probe can take seconds, and a probe after the end is not traced.
-      c.stop === 'duration' ? `${probes.length * 3 + 8 + (mutation ? 5 : 0)}s` : '60s',
-      ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
+      // The time the probes take, with a margin for a loaded machine (a probe after the end is not traced).
+      stop === 'duration' ? `${Math.ceil(probes.length * 2.5) + 6 + (mutation ? 4 : 0)}s` : '90s',
+      ...(stop === 'count' ? ['--count', String(probes.length)] : []),
       probeFilter(probes, (p) => srcFor(a, p)),
     ];
     fs.writeFileSync(
@@ -411,22 +501,22 @@ async function traceCase(
           expected = withoutTraceLines(nodeState(topo.node), before);
           await sleep(2000);
         }
-        const from = p.from === 'pod' ? topo.pod : topo.client;
-        const h = p.to === 'node' ? a.node : a.client;
-        runs.push(runProbe(from!, p, srcFor(a, p), p.family === 4 ? h.v4 : h.v6));
+        const from = p.from === 'pod' ? topo.pod : p.from === 'node' ? topo.node : topo.client;
+        if (!from) throw new Error(`probe ${p.id} needs a pod namespace`);
+        runs.push(runProbe(from, p, srcFor(a, p), dstFor(a, p)));
         await sleep(150);
       }
-      if (c.stop === 'SIGINT' || c.stop === 'SIGTERM') {
+      if (stop === 'SIGINT' || stop === 'SIGTERM') {
         // Let the last packet complete (correlation window), then stop it as an operator would.
         await sleep(2500);
-        t.bg.child.kill(c.stop);
+        t.bg.child.kill(stop);
       }
     } catch (e) {
       t.bg.child.kill('SIGTERM');
       await t.exit;
       throw e;
     }
-    const code = await Promise.race([t.exit, sleep(90_000).then(() => 'hung' as const)]);
+    const code = await Promise.race([t.exit, sleep(120_000).then(() => 'hung' as const)]);
     fs.writeFileSync(path.join(dir, 'trace.ndjson'), t.stdout());
     fs.writeFileSync(path.join(dir, 'trace.stderr'), t.stderr());
     if (code === 'hung') {
@@ -443,7 +533,7 @@ async function traceCase(
     else
       ctx.report(
         true,
-        `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before${mutation ? ' (plus the mid-trace change)' : ''}, no process left`,
+        `${label}: stopped by ${stop}; ruleset and sysctls exactly as before${mutation ? ' (plus the mid-trace change)' : ''}, no process left`,
       );
 
     // Live output vs `ruletrail explain` on what trace saved.
@@ -483,7 +573,7 @@ async function traceCase(
     else
       ctx.report(
         true,
-        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture} with ${session.rules.join(', ')}`,
+        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture} with ${session.rules.join(', ')}${session.explainArgs.length ? ` ${session.explainArgs.join(' ')}` : ''}`,
       );
     if (mutation && session.rules.filter((r) => /^(iptables-save|nft-ruleset)/.test(r)).length < 2)
       ctx.report(
@@ -491,23 +581,28 @@ async function traceCase(
         `${label}: the ruleset changed mid-trace but trace took no new snapshot (${session.rules.join(', ')})`,
       );
 
-    // Each probe's packet, and (iptables backends) the scenario's expectation for it.
+    // Each probe's packet(s), and the scenario's expectation for it (the channel's own where it has one).
+    const ch = c.channel as ChannelName;
+    const translated = c.backend === 'nftables' && !sc.nft;
     for (const pr of runs) {
       const probe = probes.find((p) => p.id === pr.id)!;
+      // With a mid-trace change, trace joins each packet with the snapshot in force at its time: the
+      // expectation is the one for "all snapshots given".
+      const given =
+        (mutation ? probe.explainWithAllSnapshots : undefined) ?? probe.explainOn?.[ch] ?? probe.explain;
+      const want = translated ? withoutIptablesText(given) : given;
+      if (probe.connection) {
+        const r = checkConnection(live, probe, pr, want, ch);
+        if (r) ctx.report(r.ok, `${label} ${pr.id}: ${r.text}`);
+        continue;
+      }
       const pk = packetsForProbe(live, probe, pr);
       if (pk.length === 0) {
         ctx.report(false, `${label} ${pr.id}: no live explanation for the probe (${pr.result})`);
         continue;
       }
-      if (c.backend === 'nftables') {
-        ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
-        continue;
-      }
-      // With a mid-trace change, trace joins each packet with the snapshot in force at its time: the
-      // expectation is the one for "all snapshots given".
-      const want = mutation ? (probe.explainWithAllSnapshots ?? probe.explain) : probe.explain;
       const errs = new Set<string>();
-      for (const p of pk) for (const e of checkExplanation(p, want, c.channel as ChannelName)) errs.add(e);
+      for (const p of pk) for (const e of checkExplanation(p, want, ch)) errs.add(e);
       if (errs.size)
         ctx.report(false, `${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(pk[0]!)}`);
       else ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
@@ -607,7 +702,7 @@ async function busyCase(
   const label = `trace-busy ${sc.name}/iptables-legacy+nflog-pcap`;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const c: TraceCase = { backend: 'iptables-legacy', channel: 'nflog-pcap', stop: 'SIGINT' };
+  const c: TraceCase = { backend: 'iptables-legacy', channel: 'nflog-pcap' };
   const { topo, services } = await setUp(ctx, sc, c, idx, dir);
   const other = startBg(
     'tcpdump -i nflog:0 (the other tracer)',
