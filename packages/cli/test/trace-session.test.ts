@@ -48,11 +48,14 @@ class FakeHost implements Host {
   nftTables: string[] = [];
   legacyRaw = true;
   uidValue = 0;
+  /** /proc/net/netfilter/nf_log: per family, the logger in use, then the loggers the loaded modules offer. */
+  nfLog = '  2 NONE (nf_log_ipv4,nfnetlink_log)\n 10 NONE (nf_log_ipv6,nfnetlink_log)\n';
 
   run(argv: readonly string[], o: RunOptions = {}): RunResult {
     this.log.push(`${o.netns ? `[${o.netns}] ` : ''}${argv.join(' ')}`);
     const [cmd, ...rest] = argv;
     const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+    if (cmd === 'cat' && rest[0] === '/proc/net/netfilter/nf_log') return ok(this.nfLog);
     if (cmd === 'cat' && rest[0]?.endsWith('_tables_names'))
       return ok(this.legacyRaw ? 'raw\nfilter\n' : 'filter\n');
     if (cmd?.endsWith('-save')) {
@@ -450,6 +453,46 @@ describe('ruletrail trace: channels and errors', () => {
       explainInsertFailure('iptables-nft', 'iptables: Permission denied.', 'n1'),
       /not allowed.*netns n1.*run as root/,
     );
+  });
+
+  it('names the missing nf_log module before changing anything (the kernel view scripted: no module can be unloaded here)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'rt-trace-nflog-'));
+    const cases: [string, string, RegExp][] = [
+      // nf_log_syslog (nf_log_ipv4/6 before 5.12) not loaded: only nfnetlink_log offers itself.
+      [
+        'kernel-log',
+        '  2 NONE (nfnetlink_log)\n 10 NONE (nfnetlink_log)\n',
+        /ruletrail trace: the kernel has no nf_log_ipv4 logger: try 'modprobe nf_log_syslog'/,
+      ],
+      [
+        'nflog-pcap',
+        '  2 NONE (nf_log_ipv4)\n 10 NONE (nf_log_ipv6)\n',
+        /ruletrail trace: the kernel has no nfnetlink_log logger for IPv4: try 'modprobe nfnetlink_log'/,
+      ],
+    ];
+    for (const [channel, nfLog, re] of cases) {
+      const host = new FakeHost();
+      host.nfLog = nfLog;
+      host.sysctls.set('|net.netfilter.nf_log.2', 'NONE');
+      const writes: string[] = [];
+      const orig = process.stderr.write.bind(process.stderr);
+      process.stderr.write = (s: string) => (writes.push(s), true);
+      try {
+        const argv = ['--backend', 'iptables-legacy', '--channel', channel, '--state-dir', stateDir, 'tcp'];
+        assert.equal(await traceCommand(argv, host), 1);
+      } finally {
+        process.stderr.write = orig;
+      }
+      assert.match(writes.join(''), re);
+      // Nothing was changed: no rule, no sysctl, and the state file is gone.
+      assert.ok(!host.log.some((l) => /^sysctl |-I |nft -f/.test(l)), host.log.join('\n'));
+      assert.deepEqual([...host.rules.values()].flat(), []);
+      assert.equal(host.sysctls.get('|net.netfilter.nf_log.2'), 'NONE');
+      assert.deepEqual(
+        readdirSync(stateDir).filter((f) => f.startsWith('trace-')),
+        [],
+      );
+    }
   });
 
   it('chooses the backend that holds the rules, and says when several do', () => {

@@ -25,7 +25,7 @@ import type { IngestAdapter } from '@ruletrail/core';
 import { adapterByName, withInterfaceNames } from '../builtins';
 import type { TraceChannel } from './options';
 import type { ChildRecord } from './state';
-import { DEBIAN_PACKAGE, type Host } from './system';
+import { DEBIAN_PACKAGE, childEnv, type Host } from './system';
 import { TraceError } from './errors';
 
 /** An async iterable fed by pushes: the bridge from callbacks to the adapter's `decode`. */
@@ -105,6 +105,14 @@ export async function openChannel(name: TraceChannel, ctx: ChannelContext): Prom
       return openTool(ctx, name, 'nft-monitor.txt', ['nft', 'monitor'], 'nft');
   }
 }
+
+/** The commands each channel runs (checked before anything on the node is changed). */
+export const CHANNEL_TOOLS: Readonly<Record<TraceChannel, readonly string[]>> = {
+  'kernel-log': [],
+  'nflog-pcap': ['tcpdump'],
+  'xtables-monitor': ['xtables-monitor', 'stdbuf'],
+  'nft-monitor': ['nft', 'stdbuf'],
+};
 
 export function requireTool(host: Host, tool: string, why: string): void {
   if (!host.has(tool))
@@ -215,7 +223,7 @@ function spawnIn(ctx: ChannelContext, argv: readonly string[]): ChildProcess {
   const full = ctx.netns ? ['ip', 'netns', 'exec', ctx.netns, ...argv] : [...argv];
   return spawn(full[0]!, full.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
+    env: childEnv(),
   });
 }
 

@@ -165,7 +165,11 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
         ['cat', '/proc/net/netfilter/nf_log'],
         o.netns ? { netns: o.netns } : {},
       ).stdout;
-      for (const f of families) {
+      // libpcap's nflog device binds nfnetlink_log for IPv4 and IPv6 both (NFULNL_CFG_CMD_PF_BIND), whatever
+      // the filter selects, and does not restore the loggers: trace sets both itself so that both are recorded
+      // and restored.
+      const logFamilies: readonly (4 | 6)[] = channelName === 'nflog-pcap' ? [4, 6] : families;
+      for (const f of logFamilies) {
         const pf = f === 4 ? 2 : 10;
         const want = LOGGERS[channelName][f];
         const line = available.split('\n').find((l) => l.trim().startsWith(`${pf} `)) ?? '';
