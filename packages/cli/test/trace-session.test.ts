@@ -4,7 +4,7 @@
  * messages. The real-kernel behaviour is the lab's `ruletrail trace` stage (lab/lib/trace-stage.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '@ruletrail/core';
@@ -22,7 +22,7 @@ import {
 } from '../src/trace/options';
 import { buildPlan, deleteArgv, insertArgv, matchFamilies } from '../src/trace/plan';
 import { cleanupStale, findLeftovers, StateFile, undoSession, type SessionState } from '../src/trace/state';
-import type { Host, RunOptions, RunResult } from '../src/trace/system';
+import { LocalHost, type Host, type RunOptions, type RunResult } from '../src/trace/system';
 import { sinkOutput, traceCommand } from '../src/trace/index';
 import type { Explanation } from '@ruletrail/explain';
 
@@ -423,6 +423,25 @@ describe('ruletrail trace: channels and errors', () => {
     );
     assert.throws(() => requireTool(host, 'xtables-monitor', 'x'), /apt-get install iptables/);
     assert.doesNotThrow(() => requireTool(host, 'nft', 'x'));
+  });
+
+  it('finds a tool only as an executable file on the PATH children run with', () => {
+    const d = mkdtempSync(join(tmpdir(), 'rt-trace-path-'));
+    const saved = process.env.PATH;
+    process.env.PATH = `${d}:${saved ?? ''}`;
+    try {
+      const host = new LocalHost();
+      writeFileSync(join(d, 'rt-fake-tool'), '#!/bin/sh\necho found-it\n');
+      assert.equal(host.has('rt-fake-tool'), false, 'not executable');
+      chmodSync(join(d, 'rt-fake-tool'), 0o755);
+      assert.equal(host.has('rt-fake-tool'), true);
+      assert.equal(host.run(['rt-fake-tool']).stdout, 'found-it\n');
+      mkdirSync(join(d, 'rt-fake-dir'));
+      assert.equal(host.has('rt-fake-dir'), false, 'a directory');
+      assert.equal(host.has('rt-no-such-tool'), false);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it('reads the bound NFLOG groups from /proc/net/netfilter/nfnetlink_log', () => {
