@@ -217,41 +217,6 @@ function parseNdjson(text: string): Json[] {
     .map((l) => JSON.parse(l) as Json);
 }
 
-/**
- * The comparable form of an explanation. Monitor channels print no time, so trace stamps arrival times that the
- * saved capture cannot carry: those fields are left out for them (and only for them).
- */
-function comparable(p: Json, monitor: boolean): string {
-  const c = JSON.parse(JSON.stringify(p)) as Json;
-  if (monitor) {
-    const pk = c['packet'] as Json | undefined;
-    if (pk) delete pk['firstSeen'];
-    for (const s of (c['steps'] as Json[] | undefined) ?? []) delete s['time'];
-    c['flags'] = ((c['flags'] as string[] | undefined) ?? []).filter(
-      (f) => f !== 'event_before_snapshots' && f !== 'snapshot_by_fit',
-    );
-    delete c['cause'];
-  }
-  return JSON.stringify(c);
-}
-
-/** Every offline explanation that differs from its live one (same packet, same order) was picked by fit. */
-function byFitOnly(live: readonly Json[], offline: readonly Json[]): boolean {
-  if (live.length !== offline.length) return false;
-  // The packet's own fields (addresses, ports, IP id) identify it; the arrival stamp is live-only.
-  const key = (p: Json) => {
-    const { firstSeen: _t, ...k } = (p['packet'] as Json | undefined) ?? {};
-    return JSON.stringify(k);
-  };
-  const byKey = new Map(live.map((p) => [key(p), p]));
-  return offline.every((o) => {
-    const l = byKey.get(key(o));
-    if (!l) return false;
-    if (comparable(l, true) === comparable(o, true)) return true;
-    return ((o['flags'] as string[] | undefined) ?? []).includes('snapshot_by_fit');
-  });
-}
-
 interface Started {
   readonly bg: Bg;
   readonly stdout: () => string;
@@ -593,23 +558,15 @@ async function traceCase(
     fs.writeFileSync(path.join(dir, 'explain.ndjson'), ex.stdout);
     fs.writeFileSync(path.join(dir, 'explain.cmd'), `(cd ${save} && node ${explainArgv.join(' ')})\n`);
     const offline = parseNdjson(ex.stdout);
-    const monitor = c.channel === 'xtables-monitor' || c.channel === 'nft-monitor';
-    const l = live.map((p) => comparable(p, monitor)).sort();
-    const o = offline.map((p) => comparable(p, monitor)).sort();
+    // Every field, arrival times included: the saved monitor captures carry the stamps trace read live.
+    const l = live.map((p) => JSON.stringify(p)).sort();
+    const o = offline.map((p) => JSON.stringify(p)).sort();
     if (ex.code !== 0)
       ctx.report(
         false,
         `${label}: ruletrail explain on the saved capture exited ${ex.code}: ${ex.stderr.trim()}`,
       );
     else if (live.length === 0) ctx.report(false, `${label}: trace printed no packet`);
-    else if (JSON.stringify(l) !== JSON.stringify(o) && monitor && mutation && byFitOnly(live, offline))
-      // Monitor lines carry no time: the saved capture cannot say which snapshot was in force, so explain picks
-      // by fit (and says so) where live trace joined by arrival. Known gap: the saved capture needs the arrival
-      // stamps (an adapter-side line prefix) for the two to agree.
-      ctx.report(
-        'known',
-        `${label}: live explanations differ from 'ruletrail explain' on the saved capture only where explain had to pick the snapshot by fit (snapshot_by_fit: ${c.channel} lines carry no time, trace joined by arrival; see ${dir})`,
-      );
     else if (JSON.stringify(l) !== JSON.stringify(o))
       ctx.report(
         false,

@@ -20,6 +20,7 @@ import {
   type WriteStream,
 } from 'node:fs';
 import { hostname } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 import type { IngestAdapter } from '@ruletrail/core';
 import { adapterByName, withInterfaceNames } from '../builtins';
@@ -245,6 +246,12 @@ function pipeChild(
   onData?: (b: Buffer) => void,
   /** A restarted process goes on writing into its predecessor's queue and capture file. */
   shared?: { readonly queue: ChunkQueue; readonly file: WriteStream },
+  /**
+   * Text output whose lines carry no time (the monitors): each complete line is prefixed with the time it
+   * arrived (`2026-12-04T15:51:49.916Z `), in the saved capture and in what the adapter reads live alike, so
+   * `ruletrail explain` on the saved capture joins each packet with the snapshot the live trace used.
+   */
+  stampLines = false,
 ): Piped {
   const child = spawnIn(ctx, argv);
   if (child.pid !== undefined)
@@ -256,10 +263,26 @@ function pipeChild(
   child.stderr!.on('data', (b: Buffer) => {
     if (err.length < 65536) err += b.toString('utf8');
   });
-  child.stdout!.on('data', (b: Buffer) => {
+  const text = new StringDecoder('utf8');
+  let partial = '';
+  const stamped = (chunk: string, all: boolean): Buffer | undefined => {
+    const t = partial + chunk;
+    const end = all ? t.length : t.lastIndexOf('\n') + 1;
+    partial = t.slice(end);
+    if (end === 0) return undefined;
+    const at = new Date().toISOString();
+    const lines = t.slice(0, end).split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    return Buffer.from(lines.map((l) => `${at} ${l}\n`).join(''), 'utf8');
+  };
+  const out = (b: Buffer | undefined): void => {
+    if (!b) return;
     file.write(b);
-    onData?.(b);
     queue.push(b);
+  };
+  child.stdout!.on('data', (b: Buffer) => {
+    onData?.(b);
+    out(stampLines ? stamped(text.write(b), false) : b);
   });
   const piped: Piped = {
     child,
@@ -270,7 +293,10 @@ function pipeChild(
     replaced: false,
     closed: new Promise<void>((resolve) => {
       const done = (): void => {
+        if (exited) return;
         exited = true;
+        // A last line without its newline.
+        if (stampLines) out(stamped(text.end(), true));
         // A process being replaced must not end the stream its successor writes to.
         if (!piped.replaced) queue.end();
         resolve();
@@ -382,7 +408,7 @@ async function openTool(
     // Ruleset events (`add rule …`, `# new generation …`) say the ruleset changed: re-read it now.
     if (lines.some((l) => l.trim() !== '' && !l.startsWith('trace id '))) ch.onRulesetEvent?.();
   };
-  let p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData);
+  let p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData, undefined, true);
   // Neither tool says when it is listening: give it a moment, and fail if it died.
   await sleep(400);
   if (p.exited())
@@ -413,10 +439,15 @@ async function openTool(
               await old.closed;
             }
             partial = '';
-            p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData, {
-              queue: old.queue,
-              file: old.file,
-            });
+            p = pipeChild(
+              ctx,
+              ['stdbuf', '-oL', ...argv],
+              tool,
+              captureFile,
+              onData,
+              { queue: old.queue, file: old.file },
+              true,
+            );
             await sleep(300);
           },
         }
