@@ -156,8 +156,19 @@ export interface ConfigProblem {
 
 /** Deepest `[` / `{` nesting accepted in a config (real ones use under 10). */
 const MAX_CONFIG_NESTING = 64;
-/** Largest config accepted: real ones are a few KiB; YAML parsing time grows fast past this (fuzzing). */
-const MAX_CONFIG_CHARS = 64 * 1024;
+/**
+ * Largest config accepted: real ones are a few KiB (the biggest bundled one is under 3 KiB). The `yaml` parser
+ * costs tens of microseconds per character on mutated input (fuzzing, issue #15: 20–56 KB configs took 0.5–3.8 s
+ * on the loaded 2-core machine), so 32 Ki characters keeps any config well under a second.
+ */
+export const MAX_CONFIG_CHARS = 32 * 1024;
+/** Aliases expanded by `toJS` (an alias bomb stops here); real configs use a handful. */
+export const MAX_CONFIG_ALIASES = 100;
+/**
+ * Problems reported for one config: a mutated config produced 25,000 (one per broken line), and building and
+ * printing them cost more than the parse. The count of the rest is still reported.
+ */
+export const MAX_CONFIG_PROBLEMS = 50;
 
 /** A config that cannot be used; `problems` lists every one found. */
 export class ConfigError extends Error {
@@ -170,6 +181,15 @@ export class ConfigError extends Error {
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`,
     );
   }
+}
+
+/** The first MAX_CONFIG_PROBLEMS problems, and one more naming how many were left out. */
+function capProblems(problems: readonly ConfigProblem[]): readonly ConfigProblem[] {
+  if (problems.length <= MAX_CONFIG_PROBLEMS) return problems;
+  return [
+    ...problems.slice(0, MAX_CONFIG_PROBLEMS),
+    { path: '', message: `… and ${problems.length - MAX_CONFIG_PROBLEMS} more problems not listed` },
+  ];
 }
 
 /** `file:line:col: /path: message`. */
@@ -216,6 +236,10 @@ export function parseConfig(
   if (jsonDepthExceeds(text, MAX_CONFIG_NESTING))
     throw new ConfigError(file, [{ path: '', message: `nested deeper than ${MAX_CONFIG_NESTING} levels` }]);
   let doc: ReturnType<typeof parseDocument>;
+  // The yaml library builds an Error (with a stack trace) per syntax problem: thousands of them on a broken file
+  // made stack capture most of the parse time (fuzzing). The messages carry the line; the stacks are not used.
+  const stackLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   } catch (err) {
@@ -224,6 +248,8 @@ export function parseConfig(
         { path: '', message: `cannot parse: ${err.message} (nested too deeply?)` },
       ]);
     throw err;
+  } finally {
+    Error.stackTraceLimit = stackLimit;
   }
   const at = (offset: number | undefined): { line?: number; column?: number } => {
     if (offset === undefined) return {};
@@ -233,12 +259,12 @@ export function parseConfig(
   if (doc.errors.length)
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! })),
+      capProblems(doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! }))),
     );
   const problems: ConfigProblem[] = [];
   let js: unknown;
   try {
-    js = doc.toJS({ maxAliasCount: 100 });
+    js = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
   } catch (err) {
     // e.g. "Unresolved alias" (a ReferenceError from the yaml library), or an alias bomb past maxAliasCount.
     throw new ConfigError(file, [{ path: '', message: `cannot read the YAML: ${(err as Error).message}` }]);
@@ -267,7 +293,7 @@ export function parseConfig(
   } catch (err) {
     if (!problems.length) throw err;
   }
-  if (problems.length || !cfg) throw new ConfigError(file, problems);
+  if (problems.length || !cfg) throw new ConfigError(file, capProblems(problems));
   return cfg;
 }
 
