@@ -262,7 +262,8 @@ export async function fuzz(
   const maxLen = opts.maxLen ?? t.maxLen ?? 2048;
   const largeEvery = opts.largeEvery ?? 256;
   const rssLimit = (opts.rssLimitMb ?? 2048) * 1048576;
-  const window = t.window ?? lineWindow;
+  const window = (b: Buffer, n: number, rr: () => number): Buffer =>
+    t.window ? t.window(b, n, rr) : lineWindow(b, n, rr);
   const seeds = t.seeds();
   if (seeds.length === 0) throw new Error(`${t.name}: no seed inputs`);
   // The corpus starts with the whole seeds (each is run once as it is) and grows with inputs of new behaviour.

@@ -3,12 +3,13 @@
  * at once, each with its path and line) → cross-field checks → defaults and resolved paths. Nothing is started
  * here, so `ruletrail validate` and `ruletrail run` report exactly the same problems.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import {
+  collectSecrets,
   escapeControl,
   jsonDepthExceeds,
   type KafkaConnectionConfig,
@@ -43,9 +44,27 @@ export interface SyslogSourceConfig extends DecodeFields {
   readonly type: 'syslog';
   readonly udp?: string;
   readonly tcp?: string;
+  /** Syslog over TLS (RFC 5425). Paths are absolute once loaded. */
+  readonly tls?: SyslogTlsConfig;
   readonly maxMessageBytes: number;
   readonly batchMs: number;
   readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface SyslogTlsConfig {
+  readonly listen: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly passphrase?: string;
+  readonly caFile?: string;
+}
+
+/** The Prometheus endpoint (`metrics:`). */
+export interface MetricsConfig {
+  readonly listen: string;
+  readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
 }
 
 /**
@@ -138,7 +157,7 @@ export interface PipelineConfig {
     readonly shutdownTimeoutMs: number;
     readonly checkpointIntervalMs: number;
   };
-  readonly metrics?: { readonly listen: string };
+  readonly metrics?: MetricsConfig;
   readonly log: {
     readonly level: 'debug' | 'info' | 'warn' | 'error';
     readonly progress: 'auto' | 'on' | 'off';
@@ -211,12 +230,14 @@ function validator(): ReturnType<Ajv['compile']> {
 /** Reads, validates and resolves a config file. @throws ConfigError with every problem found. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
   let text: string;
+  let mode: number;
   try {
+    mode = statSync(file).mode;
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: (err as Error).message }]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, { mode });
 }
 
 /** Validates config text (`file` names it in messages and anchors relative paths). */
@@ -224,6 +245,8 @@ export function parseConfig(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  /** `mode`: the file's mode, to refuse literal secrets in a file every user can read (secret-file.ts). */
+  opts: { readonly mode?: number } = {},
 ): PipelineConfig {
   const lc = new LineCounter();
   // The YAML parser recurses per nesting level: absurd nesting overflowed the stack (fuzzing, issue #15).
@@ -268,6 +291,15 @@ export function parseConfig(
   } catch (err) {
     // e.g. "Unresolved alias" (a ReferenceError from the yaml library), or an alias bomb past maxAliasCount.
     throw new ConfigError(file, [{ path: '', message: `cannot read the YAML: ${(err as Error).message}` }]);
+  }
+  // Secrets written into the file (not `${NAME}` from the environment) make the file itself a secret file.
+  if (opts.mode !== undefined && (opts.mode & 0o007) !== 0) {
+    const literal = collectSecrets(js).filter((v) => !/\$\{[A-Za-z_]/.test(v));
+    if (literal.length > 0)
+      problems.push({
+        path: '',
+        message: `holds ${literal.length} secret value${literal.length === 1 ? '' : 's'} (password, key, token) and every user can read it (mode 0${(opts.mode & 0o777).toString(8)}): chmod 600 ${file}, or take the secrets from the environment (\${NAME})`,
+      });
   }
   const raw = substituteEnv(js, env, '', problems);
   const validate = validator();
@@ -411,8 +443,21 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
           maxMessageBytes: 65536,
           batchMs: 100,
           maxConnections: 1024,
+          idleTimeoutMs: 300000,
           format: 'kernel-log',
           ...s,
+          ...(s.tls
+            ? {
+                tls: {
+                  ...(s.tls as SyslogTlsConfig),
+                  certFile: abs(baseDir, (s.tls as SyslogTlsConfig).certFile),
+                  keyFile: abs(baseDir, (s.tls as SyslogTlsConfig).keyFile),
+                  ...((s.tls as SyslogTlsConfig).caFile !== undefined
+                    ? { caFile: abs(baseDir, (s.tls as SyslogTlsConfig).caFile!) }
+                    : {}),
+                },
+              }
+            : {}),
         } as SyslogSourceConfig;
       case 'kafka':
         return withKafkaFiles(baseDir, {
@@ -481,7 +526,9 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
       ? { deadLetter: { path: abs(baseDir, (raw.deadLetter as RawConfig).path as string) } }
       : {}),
     pipeline: { maxInFlight: 10000, shutdownTimeoutMs: 30000, checkpointIntervalMs: 1000, ...pipe },
-    ...(raw.metrics !== undefined ? { metrics: raw.metrics as { listen: string } } : {}),
+    ...(raw.metrics !== undefined
+      ? { metrics: { maxConnections: 16, idleTimeoutMs: 30000, ...(raw.metrics as { listen: string }) } }
+      : {}),
     log: { level: 'info', progress: 'auto', ...log },
   };
 }
@@ -494,8 +541,8 @@ function crossCheck(cfg: PipelineConfig): ConfigProblem[] {
     const prev = ids.get(s.id);
     if (prev) out.push({ path: `/sources/${i}/id`, message: `id '${s.id}' is already used by ${prev}` });
     else ids.set(s.id, `/sources/${i}`);
-    if (s.type === 'syslog' && s.udp === undefined && s.tcp === undefined)
-      out.push({ path: `/sources/${i}`, message: 'needs udp, tcp or both' });
+    if (s.type === 'syslog' && s.udp === undefined && s.tcp === undefined && s.tls === undefined)
+      out.push({ path: `/sources/${i}`, message: 'needs udp, tcp, tls or several' });
   });
   cfg.sinks.forEach((s, i) => {
     const prev = ids.get(s.id);
