@@ -11,10 +11,10 @@ import { parseIptablesSave, parseNftJson } from '@ruletrail/ruleset';
 import { ConfigError, MAX_CONFIG_PROBLEMS, parseConfig } from '@ruletrail/pipeline';
 import { TcpFramer } from '@ruletrail/source-syslog';
 import { fuzz } from './fuzz';
-import { TARGETS } from './targets';
+import { TARGETS, targetByName } from './targets';
 
 /**
- * Inputs per target in `npm test` (the issue's 20k): inputs are 2 KiB windows (one in 256 large), ~0.1 ms each,
+ * Inputs per target in `npm test` (the issue's 20k): inputs are 2 KiB windows (one in 1024 large), ~0.1 ms each,
  * so ten targets take about 25 s of CPU; pipeline YAML costs ~1 ms an input (the `yaml` parser) and gets 2,000.
  * RT_FUZZ_SHORT_RUNS sets every target's count.
  */
@@ -77,6 +77,17 @@ describe('fuzzing: regressions (each crash found, fixed)', () => {
     );
     const c = process.cpuUsage(c0);
     assert.ok((c.user + c.system) / 1000 < 500, `took ${(c.user + c.system) / 1000} ms of CPU`);
+  });
+
+  it('ulogd JSON: 200,000 short garbage lines cost linear time without a stack trace each', async () => {
+    // Found by the long run (seed 2026, input 89,738: 526 KB, 328,014 lines of `}` and blanks): 3.6 s of CPU, most
+    // of it V8 capturing a SyntaxError stack per JSON.parse failure. Non-objects are refused before parsing now.
+    const input = Buffer.from('}\n'.repeat(200_000)); // old code: 3.5 s of CPU, now ~0.6 s
+    const c0 = process.cpuUsage();
+    const sig = await targetByName('ulogd-json')!.run(input, [100_001, 200_003]);
+    const c = process.cpuUsage(c0);
+    assert.equal(sig, 'RT_ERR_ULOGD_JSON|0');
+    assert.ok((c.user + c.system) / 1000 < 2000, `took ${(c.user + c.system) / 1000} ms of CPU`);
   });
 
   it('nft JSON: a null where an expression belongs is a warning, not a stack overflow (value↔expr loop)', () => {
