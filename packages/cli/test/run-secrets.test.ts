@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server } from 'node:https';
+import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { makeTestPki } from './test-pki';
@@ -232,7 +232,7 @@ describe('ruletrail run: no secret in any output (TLS, SASL, API key)', function
     assertNoSecret(bad.outputs, { passphrase, wrong });
   });
 
-  it('real services (RUN_SERVICE_TESTS=1): Kafka SASL_SSL SCRAM right and wrong password, secured Elasticsearch wrong password', async function () {
+  it('real services (RUN_SERVICE_TESTS=1): Kafka SASL_SSL SCRAM right and wrong password; secured Elasticsearch wrong password, real API key right and wrong', async function () {
     const e = serviceEnv([
       'KAFKA_SASL_SSL_BROKERS',
       'KAFKA_SCRAM_USERNAME',
@@ -242,12 +242,18 @@ describe('ruletrail run: no secret in any output (TLS, SASL, API key)', function
       'ES_SECURE_CA',
       'ES_SECURE_WRITER_USERNAME',
       'ES_SECURE_WRITER_PASSWORD',
+      'ES_SECURE_ADMIN_USERNAME',
+      'ES_SECURE_ADMIN_PASSWORD',
     ]);
     if ('skip' in e) {
       console.log(`      skipped: ${e.skip}`);
       this.skip();
     }
-    const secrets = { kafka: e.KAFKA_SCRAM_PASSWORD!, es: e.ES_SECURE_WRITER_PASSWORD! };
+    const secrets = {
+      kafka: e.KAFKA_SCRAM_PASSWORD!,
+      es: e.ES_SECURE_WRITER_PASSWORD!,
+      esAdmin: e.ES_SECURE_ADMIN_PASSWORD!,
+    };
     const kafkaSink = (password: string) => ({
       id: 'kafka',
       type: 'kafka',
@@ -276,6 +282,7 @@ describe('ruletrail run: no secret in any output (TLS, SASL, API key)', function
     const wrongPw = 'wrong-scram-password-8812';
     const wrong = await runAndCollect(d2, base(d2, [kafkaSink('${RT_PW}')]), { RT_PW: wrongPw }, 90000);
     assert.notEqual(wrong.code, 0);
+    assert.match(wrong.outputs.stderr!, /SASL|authenticat/i);
     assertNoSecret(wrong.outputs, { ...secrets, wrongPw });
     // Elasticsearch with basic auth and a wrong password.
     const d3 = tempDir('ruletrail-secrets-es-');
@@ -297,6 +304,70 @@ describe('ruletrail run: no secret in any output (TLS, SASL, API key)', function
       90000,
     );
     assert.notEqual(es.code, 0);
+    assert.match(es.outputs.stderr!, /security_exception|401|authenticat/i);
     assertNoSecret(es.outputs, { ...secrets, esWrong, basic: `${e.ES_SECURE_WRITER_USERNAME!}:${esWrong}` });
+
+    // A real API key (created by the admin through the security API): delivered; the key in no output.
+    const ca = readFileSync(e.ES_SECURE_CA!, 'utf8');
+    const created = await new Promise<{ id: string; api_key: string; encoded: string }>((resolve, reject) => {
+      const url = new URL('/_security/api_key', e.ES_SECURE_URL);
+      const body = JSON.stringify({
+        name: `ruletrail-secrets-${Date.now()}`,
+        expiration: '1h',
+        role_descriptors: {
+          w: {
+            cluster: ['monitor'],
+            indices: [
+              {
+                names: ['rt-secrets-*'],
+                privileges: ['create_doc', 'auto_configure', 'view_index_metadata', 'create_index'],
+              },
+            ],
+          },
+        },
+      });
+      const req = httpsRequest(
+        url,
+        {
+          method: 'POST',
+          ca,
+          auth: `${e.ES_SECURE_ADMIN_USERNAME!}:${e.ES_SECURE_ADMIN_PASSWORD!}`,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let t = '';
+          res.on('data', (b: Buffer) => (t += b.toString()));
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(JSON.parse(t) as never)
+              : reject(new Error(`${res.statusCode}: ${t}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    const esSink = (index: string) => ({
+      id: 'es',
+      type: 'elasticsearch',
+      options: { nodes: [e.ES_SECURE_URL!], auth: { apiKey: '${RT_KEY}' }, tls: { ca }, index },
+      records: ['explanation'],
+    });
+    const d4 = tempDir('ruletrail-secrets-es-');
+    const index = `rt-secrets-${Date.now()}`;
+    const keyRun = await runAndCollect(d4, base(d4, [esSink(index)]), { RT_KEY: created.encoded }, 90000);
+    assert.equal(keyRun.code, 0, keyRun.outputs.stderr);
+    assertNoSecret(keyRun.outputs, { ...secrets, apiKey: created.encoded, apiKeySecret: created.api_key });
+    // The same key id with a wrong secret: refused, neither secret printed.
+    const d5 = tempDir('ruletrail-secrets-es-');
+    const badKey = Buffer.from(`${created.id}:not-the-api-key-secret`).toString('base64');
+    const badRun = await runAndCollect(d5, base(d5, [esSink(index)]), { RT_KEY: badKey }, 90000);
+    assert.notEqual(badRun.code, 0);
+    assertNoSecret(badRun.outputs, {
+      ...secrets,
+      apiKey: created.encoded,
+      apiKeySecret: created.api_key,
+      badKey,
+    });
   });
 });
