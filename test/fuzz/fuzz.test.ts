@@ -112,6 +112,32 @@ describe('fuzzing: regressions (each crash found, fixed)', () => {
     assert.match(r.warnings[0]!, /not rendered.*null/);
   });
 
+  it('nft JSON: a ct state that is not a name is left unrendered, not a TypeError', () => {
+    // Found by the long run (seed 2026: 2,194 of 548,352 inputs): `ct state` compared with a number or a set
+    // object reached `.toUpperCase()` on undefined.
+    for (const right of [7, { set: ['established'] }, [1, 'new'], []]) {
+      const text = JSON.stringify({
+        nftables: [
+          { metainfo: { json_schema_version: 1 } },
+          { table: { family: 'ip', name: 't', handle: 1 } },
+          { chain: { family: 'ip', table: 't', name: 'c', handle: 1 } },
+          {
+            rule: {
+              family: 'ip',
+              table: 't',
+              chain: 'c',
+              handle: 2,
+              expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right } }, { accept: null }],
+            },
+          },
+        ],
+      });
+      const r = parseNftJson(text, { source: 'ct.json' });
+      const rule = r.tables.get('t')!.chains.get('c')!.rules[0]!;
+      assert.ok(!rule.matches.some((m) => m.module === 'conntrack'), JSON.stringify(right));
+    }
+  });
+
   it('nft JSON: nesting past 128 levels is refused with RT_ERR_JSON_TOO_DEEP, not parsed', () => {
     const deep = `{"nftables":[${'['.repeat(200_000)}${']'.repeat(200_000)}]}`;
     assert.throws(
