@@ -638,7 +638,7 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): boolean {
     const states: unknown[] = Array.isArray(right) ? right : [right];
     // A state that is not a name (fuzzing, issue #15: `{"set": …}`, a number) is not rendered as a match.
     if (states.length === 0 || !states.every((x) => typeof x === 'string')) return false;
-    const v = (states).map((x) => x.toUpperCase()).join(',');
+    const v = states.map((x) => x.toUpperCase()).join(',');
     s.matches.push({ module: 'conntrack', options: [opt('ctstate', v, negated)] });
     return true;
   }
