@@ -161,7 +161,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     for (const s of config.sinks) sinks.push(await buildSink(s, log, () => ctl.abort()));
     for (const s of config.sources) sources.push(buildSource(s));
     if (config.metrics) {
-      server = await metrics.serve(config.metrics.listen);
+      server = await metrics.serve(config.metrics.listen, config.metrics);
       log.info('Serving Prometheus metrics.', { listen: config.metrics.listen, path: '/metrics' });
     }
     const progress =

@@ -78,3 +78,4 @@ export {
   type KafkaSaslConfig,
   type KafkaTlsConfig,
 } from './kafka-config';
+export { SecretFileModeError, assertPrivateMode, readSecretFileSync } from './secret-file';

@@ -294,6 +294,8 @@ class Tailer {
   readPos: number;
   size: number;
   private _line: number;
+  /** Inside a line longer than a chunk whose head was emitted: the rest is skipped up to its newline. */
+  private _skipLine = false;
   private _tracker: OffsetTracker;
   private _gen = 0;
   private _adapter: IngestAdapter | undefined;
@@ -418,11 +420,24 @@ class Tailer {
       if (this._ctx.signal.aborted) return consumed;
       const { bytesRead } = await this._fh.read(buf, 0, CHUNK_BYTES, this.readPos);
       if (bytesRead === 0) return consumed;
+      if (this._skipLine) {
+        // The rest of an over-long line: dropped through its newline (the line was counted with its head).
+        const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+        const skip = nl >= 0 ? nl + 1 : bytesRead;
+        if (nl >= 0) this._skipLine = false;
+        this.readPos += skip;
+        consumed += skip;
+        continue;
+      }
       let take = buf.lastIndexOf(0x0a, bytesRead - 1) + 1;
       if (take === 0) {
         // No newline: a partial line (wait for the rest) unless this is the end, or the line is absurdly long.
         if (!final && bytesRead < CHUNK_BYTES) return consumed;
         take = bytesRead;
+        // A line longer than a chunk: its head goes on as one line (the adapter's line cap dead-letters it) and
+        // the rest is skipped, so it is neither split into several records nor shifts later line numbers (caught
+        // by test/run-caps.test.ts, issue #15: a 3 MiB line became 12 dead letters and renumbered the file).
+        if (bytesRead === CHUNK_BYTES) this._skipLine = true;
       } else if (final && bytesRead < CHUNK_BYTES && take < bytesRead) take = bytesRead;
       const data = Buffer.from(buf.subarray(0, take));
       const lines = countNewlines(data) + (data[data.length - 1] === 0x0a ? 0 : 1);
@@ -591,6 +606,7 @@ class Tailer {
     }
     this.readPos = 0;
     this._line = 1;
+    this._skipLine = false;
     this._headLen = 0;
     this._head = '';
     this.head64 = undefined;
