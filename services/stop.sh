@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops what services/start.sh started and removes its data (the next start is fresh):
 #
-#   services/stop.sh [kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|all]...
+#   services/stop.sh [kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|toxiproxy|all]...
 #
 # Each process is stopped by the pid in its pid file (TERM, then KILL after a grace period), never by name.
 # KEEP_SERVICE_LOGS=1 keeps the logs (the data dirs are removed either way).
@@ -37,6 +37,12 @@ stop_fluentd() {
   unset_port_vars FLUENTD_
 }
 
+stop_toxiproxy() {
+  stop_pid "$RULETRAIL_SERVICES_DIR/toxiproxy/toxiproxy.pid" 10 toxiproxy
+  clean toxiproxy
+  unset_port_vars TOXIPROXY_
+}
+
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
@@ -46,7 +52,9 @@ for t in "${targets[@]}"; do
     elasticsearch-secure) stop_es elasticsearch-secure ES_SECURE_ ;;
     elasticsearch-throttled) stop_es elasticsearch-throttled ES_THROTTLED_ ;;
     fluentd) stop_fluentd ;;
+    toxiproxy) stop_toxiproxy ;;
     all)
+      stop_toxiproxy
       stop_fluentd
       stop_es elasticsearch-throttled ES_THROTTLED_
       stop_es elasticsearch-secure ES_SECURE_
