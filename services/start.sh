@@ -11,7 +11,7 @@
 #                            .security index needs services/es-security-analysis/, built here), on ES_SECURE_PORT.
 #   elasticsearch-throttled  Security off, one write thread and a write queue of 1: a real 429 storm, on ES_THROTTLED_PORT.
 #   toxiproxy                Shopify's Toxiproxy (go install, cached), HTTP API on TOXIPROXY_PORT: network faults for
-#                            the chaos harness (test/chaos/), which makes its own proxies.
+#                            the chaos harness (test/chaos/), which makes its own proxies. Not part of `all`.
 #   fluentd                  The OpenTelemetry Collector's Fluent forward receiver (acks chunks) writing what it
 #                            receives to a JSON-lines file; built from Go modules, on FLUENTD_PORT. In front of it,
 #                            stunnel (Debian's stunnel4) terminates TLS with the test CA's server certificate on
@@ -240,6 +240,7 @@ start_elasticsearch() {
     { show_logs 30 "$RULETRAIL_SERVICES_DIR/elasticsearch/logs/"*.log; die "elasticsearch not healthy in 120s"; }
   set_port_var ES_URL "http://$HOST:$ES_PORT"
   set_port_var ES_VERSION "$ES_VERSION"
+  set_port_var ES_PID_FILE "$RULETRAIL_SERVICES_DIR/elasticsearch/es.pid"
 }
 
 # After a stop (test/chaos stops the node for 30 s mid-bulk): start it again on the same data dir.
@@ -505,7 +506,6 @@ for t in "${targets[@]}"; do
       start_elasticsearch_secure
       start_elasticsearch_throttled
       start_fluentd
-      start_toxiproxy
       ;;
     *) die "unknown service '$t' (kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|toxiproxy|all)" ;;
   esac

@@ -48,7 +48,7 @@ targets=("$@")
 for t in "${targets[@]}"; do
   case "$t" in
     kafka) stop_kafka ;;
-    elasticsearch) stop_es elasticsearch 'ES_URL=\|ES_VERSION=' ;;
+    elasticsearch) stop_es elasticsearch 'ES_URL=\|ES_VERSION=\|ES_PID_FILE=' ;;
     elasticsearch-secure) stop_es elasticsearch-secure ES_SECURE_ ;;
     elasticsearch-throttled) stop_es elasticsearch-throttled ES_THROTTLED_ ;;
     fluentd) stop_fluentd ;;
@@ -58,7 +58,7 @@ for t in "${targets[@]}"; do
       stop_fluentd
       stop_es elasticsearch-throttled ES_THROTTLED_
       stop_es elasticsearch-secure ES_SECURE_
-      stop_es elasticsearch 'ES_URL=\|ES_VERSION='
+      stop_es elasticsearch 'ES_URL=\|ES_VERSION=\|ES_PID_FILE='
       stop_kafka
       if [[ "${KEEP_SERVICE_LOGS:-0}" != 1 ]]; then rm -rf "$RULETRAIL_SERVICES_DIR/certs"; fi
       rm -f "$PORTS_FILE"

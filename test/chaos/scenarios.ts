@@ -76,6 +76,8 @@ export interface ScenarioOptions {
   readonly log?: (msg: string) => void;
   /** ES stop duration (scenario elasticsearch), ms. */
   readonly esDownMs?: number;
+  /** How long each network fault lasts (scenario network), ms. */
+  readonly faultMs?: number;
 }
 
 /** mulberry32: a small seeded PRNG, so a failing run can be repeated with its seed. */
@@ -301,7 +303,9 @@ export async function elasticsearchScenario(opts: ScenarioOptions = {}): Promise
   const downMs = opts.esDownMs ?? 30_000;
   const env = servicePorts();
   need(env, ['ES_URL']);
-  const esPid = join(process.env.RULETRAIL_SERVICES_DIR ?? '/tmp/ruletrail-services', 'elasticsearch/es.pid');
+  const esPid =
+    env.ES_PID_FILE ??
+    join(process.env.RULETRAIL_SERVICES_DIR ?? '/tmp/ruletrail-services', 'elasticsearch/es.pid');
   const index = `rt-chaos-${Date.now().toString(36)}`;
   const dir = tempDir('rt-chaos-es-');
   const kern = join(dir, 'kern.log');
@@ -460,7 +464,7 @@ export async function networkScenario(opts: ScenarioOptions = {}): Promise<Scena
       { name: 'half-open', type: 'timeout', attributes: { timeout: 0 } },
       { name: 'refused', type: 'disabled', attributes: {} },
     ];
-    const faultMs = 8000;
+    const faultMs = opts.faultMs ?? 8000;
     // Enough packets to keep flowing through every fault: written at a steady rate over the whole sequence.
     const writer = writePackets(
       kern,
