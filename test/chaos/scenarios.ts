@@ -263,6 +263,7 @@ export async function kafkaScenario(opts: ScenarioOptions = {}): Promise<Scenari
   const pid = livePid(env.KAFKA_PID_FILE!);
   if (pid === undefined) throw new Error('the Kafka broker is not running');
   process.kill(pid, 'SIGKILL');
+  const killed = Date.now();
   await waitGone(pid, 30_000);
   const before = await sinkDelivered(metricsPort, 'kafka');
   log(`broker killed -9 at ${before} delivered`);
@@ -271,11 +272,13 @@ export async function kafkaScenario(opts: ScenarioOptions = {}): Promise<Scenari
   const back = Date.now();
   const ms = await timeToDeliver(metricsPort, 'kafka', before, back, 300_000).catch(() => NaN);
   log(`broker back; delivering again after ${ms} ms`);
+  // Done when the group committed the end of every raw partition: offsets are committed only after the sink
+  // acknowledged every record of the lines before them (the delivered counter also counts re-deliveries).
   await waitUntil(
-    async () => (await sinkDelivered(metricsPort, 'kafka')) >= n,
+    () => groupCaughtUp(brokers, `rt-chaos-${id}`, raw),
     300_000,
-    `all ${n} explanations delivered`,
-    500,
+    'the group to commit the end',
+    1000,
   );
   const exit = await stopRun(run);
   return {
@@ -285,9 +288,29 @@ export async function kafkaScenario(opts: ScenarioOptions = {}): Promise<Scenari
     recoveryMs: [ms],
     exit,
     seconds: (Date.now() - t0) / 1000,
-    notes: [`broker down ${((back - t0) / 1000).toFixed(0)} s into the run; 5 s dead plus its restart`],
+    notes: [
+      `broker killed ${((killed - t0) / 1000).toFixed(0)} s into the run, back ${((back - killed) / 1000).toFixed(0)} s later (5 s dead plus its restart)`,
+    ],
     dir,
   };
+}
+
+/** Whether a consumer group's committed offsets reached the end of every partition of a topic. */
+async function groupCaughtUp(brokers: string, groupId: string, topic: string): Promise<boolean> {
+  const admin = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+  try {
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return ends.every((e) => {
+      const c = committed?.partitions.find((p) => p.partition === e.partition);
+      return c !== undefined && Number(c.offset) >= Number(e.high);
+    });
+  } catch {
+    return false; // the broker is restarting
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 // --------------------------------------------------------------------------------------------- elasticsearch
