@@ -47,7 +47,7 @@ describe('chaos: every packet in the sink, none lost, whatever fails', function 
     requireServices(this, []);
     const r = await killScenario({ packets: 1500, seed: 15, log });
     log(`kill: ${JSON.stringify(r.sinks.file)} recovery ${r.recoveryMs.join(', ')} ms`);
-    assert.ok(r.faults >= 3, `only ${r.faults} kills landed while the packets were written`);
+    assert.ok(r.faults >= 2, `only ${r.faults} kills landed while the packets were written`);
     assertLedger(r, 1000);
   });
 

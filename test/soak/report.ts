@@ -88,7 +88,7 @@ function panel(
       .filter(Boolean)
       .join(' ');
     out.push(`<polyline points="${pts}" fill="none" stroke="${s.colour}" stroke-width="1.6"/>`);
-    const w = s.label.length * 6.5 + 22;
+    const w = s.label.length * 7.5 + 30;
     lx -= w;
     out.push(
       `<line x1="${lx}" x2="${lx + 14}" y1="${y0 - 12}" y2="${y0 - 12}" stroke="${s.colour}" stroke-width="2.5"/>`,

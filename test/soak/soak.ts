@@ -9,7 +9,7 @@
  *   npm run soak -- [--minutes 30] [--rate 20] [--interval 10] [--rotate-minutes 5] [--write]
  *
  * `--write` writes docs/soak.svg and docs/soak.md (the full sample table); without it they go to the run's temp
- * folder. Needs services/.env.ports with KAFKA_BROKERS and ES_URL (`services/start.sh kafka elasticsearch`).
+ * folder (with samples.json). `--render samples.json` only draws the chart and the table again from a past run. Needs services/.env.ports with KAFKA_BROKERS and ES_URL (`services/start.sh kafka elasticsearch`).
  */
 import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,8 +44,19 @@ async function main(): Promise<number> {
       interval: { type: 'string', default: '10' },
       'rotate-minutes': { type: 'string', default: '5' },
       write: { type: 'boolean', default: false },
+      render: { type: 'string' },
     },
   });
+  if (values.render) {
+    const past = JSON.parse(readFileSync(values.render, 'utf8')) as {
+      summary: { minutes: number; rate: number } & Record<string, unknown>;
+      samples: SoakSample[];
+    };
+    const outDir = values.write ? join(REPO_ROOT, 'docs') : '.';
+    writeFileSync(join(outDir, 'soak.svg'), renderSoakSvg(past.samples, past.summary));
+    writeFileSync(join(outDir, 'soak.md'), renderSoakTable(past.samples, past.summary));
+    return 0;
+  }
   const minutes = Number(values.minutes);
   const rate = Number(values.rate);
   const intervalMs = Number(values.interval) * 1000;
