@@ -162,7 +162,7 @@ export function renderSoakTable(samples: readonly SoakSample[], summary: Record<
   return [
     '# Soak samples (`npm run soak -- --write`)',
     '',
-    'Written by test/soak/soak.ts; the summary and the chart are in [reliability.md](reliability.md#soak).',
+    'Written by test/soak/soak.ts; the summary and the chart are in [reliability.md](reliability.md#7-soak).',
     '',
     '```json',
     JSON.stringify(summary, null, 2),
