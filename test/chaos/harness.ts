@@ -227,6 +227,19 @@ export async function sinkDelivered(port: number, sinkId: string): Promise<numbe
   });
 }
 
+/** Records handed to a sink and not yet delivered (NaN while the endpoint is down). */
+export async function sinkBacklog(port: number, sinkId: string): Promise<number> {
+  const page = await scrape(port);
+  if (page === undefined) return NaN;
+  const l = { component_id: sinkId, component_kind: 'sink' };
+  const errors = metricValue(page, 'ruletrail_component_errors_total', l);
+  return (
+    metricValue(page, 'ruletrail_component_received_events_total', l) -
+    metricValue(page, 'ruletrail_component_sent_events_total', l) -
+    (Number.isFinite(errors) ? errors : 0)
+  );
+}
+
 /** Polls `cond` every `intervalMs` until it is true, or throws after `ms`. */
 export async function waitUntil(
   cond: () => boolean | Promise<boolean>,
