@@ -19,6 +19,7 @@ export {
   TeeDeadLetter,
   toDeadLetterRecord,
   type DeadLetterRecord,
+  type NdjsonDeadLetterOptions,
 } from './dead-letter';
 export { canonicalIp, canonicalIpv6, ecsMac, endpointOf } from './addresses';
 export {
