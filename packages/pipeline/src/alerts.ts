@@ -11,7 +11,8 @@
  * counted and reported in one `repeat` alert when the window closes (the next packet for that key after the
  * window, a later packet of any key, or shutdown). Memory: one small entry per open key, capped.
  */
-import type { Explanation, ExplainedStep } from '@ruletrail/explain';
+import type { Explanation, ExplainedStep, SnapshotPick } from '@ruletrail/explain';
+import type { Rule, Ruleset } from '@ruletrail/ruleset';
 import type { AlertRuleConfig, PipelineConfig } from './config';
 
 /** The `alert` object of an alert record. A public format: fields are only added. */
@@ -43,8 +44,8 @@ export interface AlertRecord {
 interface Matcher {
   readonly name: string;
   readonly severity: AlertInfo['severity'];
-  /** Returns the summary sentence when the packet matches. */
-  match(x: Explanation): string | undefined;
+  /** Returns the summary sentence when the packet matches; `ruleset` is the snapshot the packet was joined with. */
+  match(x: Explanation, ruleset: Ruleset | undefined): string | undefined;
 }
 
 interface WindowState {
@@ -93,8 +94,12 @@ export class AlertEngine {
     for (const r of config.rules) this._matchers.push(userMatcher(r));
   }
 
-  /** Alerts for one explanation (0 or more), plus `repeat` alerts of windows that closed before it. */
-  evaluate(x: Explanation): AlertRecord[] {
+  /**
+   * Alerts for one explanation (0 or more), plus `repeat` alerts of windows that closed before it. `ruleset` is
+   * the snapshot the packet was explained with: `comment:` rules read the matched rules' comments from it
+   * (`Rule.comments`, parsed once for iptables-save and nft alike), never from the rule text.
+   */
+  evaluate(x: Explanation, ruleset?: Ruleset): AlertRecord[] {
     const out: AlertRecord[] = [];
     const t = x.packet.firstSeen !== undefined ? Date.parse(x.packet.firstSeen) : Date.now();
     const now = Number.isNaN(t) ? Date.now() : t;
@@ -102,7 +107,7 @@ export class AlertEngine {
     const host = x.packet.host ?? '';
     const service = x.kubernetes?.service;
     for (const m of this._matchers) {
-      const summary = m.match(x);
+      const summary = m.match(x, ruleset);
       if (summary === undefined) continue;
       const key = `${host}\u0000${service ?? ''}\u0000${m.name}`;
       let w = this._windows.get(key);
@@ -196,36 +201,45 @@ function describePacket(x: Explanation): string {
   return `${p.proto ?? 'packet'} ${ep(p.src, p.sport)} -> ${ep(p.dst, p.dport)} on ${p.host ?? 'unknown host'}`;
 }
 
-/** `--comment` values of a rule's text (`-A … -m comment --comment "a b" …`). */
-export function ruleComments(rule: string | undefined): string[] {
-  if (!rule) return [];
-  const out: string[] = [];
-  const re = /--comment\s+(?:"((?:[^"\\]|\\.)*)"|(\S+))/g;
-  for (let m = re.exec(rule); m; m = re.exec(rule))
-    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!);
-  return out;
+/** The snapshot a packet was explained with: the pick's, or (picked by fit) the candidate the explanation names. */
+export function usedSnapshot(pick: SnapshotPick, x: Explanation): Ruleset | undefined {
+  const hash = x.snapshot?.hash;
+  if (hash === undefined) return undefined;
+  if (pick.ruleset?.hash === hash) return pick.ruleset;
+  return pick.candidates?.find((r) => r.hash === hash);
+}
+
+/** The snapshot rule a step or the deciding rule stands for, when it is a rule (not a policy or chain end). */
+export function snapshotRule(
+  ruleset: Ruleset | undefined,
+  ref: Pick<ExplainedStep, 'table' | 'chain' | 'rulenum'>,
+): Rule | undefined {
+  const rule = ruleset?.tables.get(ref.table)?.chains.get(ref.chain)?.rules[ref.rulenum - 1];
+  return rule !== undefined && rule.num === ref.rulenum ? rule : undefined;
 }
 
 function userMatcher(r: AlertRuleConfig): Matcher {
   const chainRe =
     r.chain !== undefined && /^\/.*\/$/.test(r.chain) ? new RegExp(r.chain.slice(1, -1)) : undefined;
   const commentRe = r.comment !== undefined ? new RegExp(r.comment) : undefined;
-  const stepMatches = (s: Pick<ExplainedStep, 'table' | 'chain' | 'target' | 'rule'>): boolean =>
+  type Step = Pick<ExplainedStep, 'table' | 'chain' | 'target' | 'rulenum' | 'rule'>;
+  const stepMatches = (s: Step, ruleset: Ruleset | undefined): boolean =>
     (r.table === undefined || s.table === r.table) &&
     (r.chain === undefined || (chainRe ? chainRe.test(s.chain) : s.chain === r.chain)) &&
     (r.target === undefined || s.target === r.target) &&
-    (commentRe === undefined || ruleComments(s.rule).some((c) => commentRe.test(c)));
+    (commentRe === undefined || (snapshotRule(ruleset, s)?.comments ?? []).some((c) => commentRe.test(c)));
   const stepless =
     r.table === undefined && r.chain === undefined && r.target === undefined && r.comment === undefined;
   return {
     name: r.name,
     severity: r.severity,
-    match: (x) => {
+    match: (x, ruleset) => {
       if (r.verdict !== undefined && x.verdict !== r.verdict) return undefined;
-      let hit: Pick<ExplainedStep, 'table' | 'chain' | 'target' | 'rule'> | undefined;
+      let hit: Step | undefined;
       if (!stepless) {
-        if (r.on === 'decision') hit = x.decidedBy && stepMatches(x.decidedBy) ? x.decidedBy : undefined;
-        else hit = x.steps.find((s) => s.resolution !== 'unresolved' && stepMatches(s));
+        if (r.on === 'decision')
+          hit = x.decidedBy && stepMatches(x.decidedBy, ruleset) ? x.decidedBy : undefined;
+        else hit = x.steps.find((s) => s.resolution !== 'unresolved' && stepMatches(s, ruleset));
         if (!hit) return undefined;
       }
       const where = hit ? ` at ${hit.table} ${hit.chain}${hit.target ? ` -j ${hit.target}` : ''}` : '';

@@ -27,7 +27,7 @@ export {
 export { CONFIG_SCHEMA } from './config-schema';
 export { JsonLogger, SILENT, type Logger, type LogLevel } from './log';
 export { PipelineMetrics, NO_METRICS, splitHostPort, type ComponentMetrics } from './metrics';
-export { AlertEngine, ruleComments, type AlertInfo, type AlertRecord } from './alerts';
+export { AlertEngine, snapshotRule, usedSnapshot, type AlertInfo, type AlertRecord } from './alerts';
 export { SnapshotStore, HostSnapshots, type AddResult } from './snapshot-store';
 export {
   SNAPSHOT_SCHEMA,

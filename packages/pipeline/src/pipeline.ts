@@ -17,7 +17,7 @@ import { InputError, type DeadLetterOutput, type DecodedBatch } from '@ruletrail
 import type { NetfilterEvent } from '@ruletrail/event';
 import { Correlator, explainPacket, type CompletedPacket, type Explanation } from '@ruletrail/explain';
 import type { Segment } from './acks';
-import { AlertEngine, type AlertRecord } from './alerts';
+import { AlertEngine, usedSnapshot, type AlertRecord } from './alerts';
 import type { CheckpointStore } from './checkpoints';
 import type { PipelineConfig } from './config';
 import type { Logger } from './log';
@@ -383,7 +383,7 @@ export class Pipeline {
       },
       ack,
     );
-    for (const a of this._alerts.evaluate(x)) this._dispatchAlert(a, ack, id);
+    for (const a of this._alerts.evaluate(x, usedSnapshot(p.pick, x))) this._dispatchAlert(a, ack, id);
     this._settle(ack); // the initial 1: dispatching is over
   }
 

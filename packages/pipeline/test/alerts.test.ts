@@ -1,6 +1,13 @@
 /** Alerts on real explanations: built-in kube-proxy rules, user rules, dedup and rate limiting per window. */
 import assert from 'node:assert/strict';
-import { SnapshotStore, makeEnvelope, ruleComments } from '../src';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { NetfilterEvent } from '@ruletrail/event';
+import { Correlator, SnapshotSet, explainPacket } from '@ruletrail/explain';
+import { nftMonitorAdapter } from '@ruletrail/ingest-nft-monitor';
+import { parseIptablesSave, parseNftJson } from '@ruletrail/ruleset';
+import { AlertEngine, SnapshotStore, makeEnvelope, snapshotRule, usedSnapshot } from '../src';
 import {
   MemorySink,
   MemorySource,
@@ -124,10 +131,57 @@ describe('alerts', () => {
     );
   });
 
-  it('reads --comment values from rule text', () => {
-    assert.deepEqual(
-      ruleComments('-A X -m comment --comment "a \\"b\\" c" -m comment --comment plain -j DROP'),
-      ['a "b" c', 'plain'],
+  it('matches comment: rules against an nftables snapshot (comments from the parsed rules, not --comment text)', async () => {
+    const dir = join(__dirname, '../../ingest-nft-monitor/test/fixtures/kube-proxy');
+    const events: NetfilterEvent[] = [];
+    for await (const b of nftMonitorAdapter.decode(
+      Readable.from([readFileSync(join(dir, 'nft-monitor.txt'))]),
+      { file: 'nft-monitor.txt' },
+    ))
+      events.push(...b.events);
+    const json = readFileSync(join(dir, 'ruleset.json'), 'utf8');
+    const snapshots = new SnapshotSet([parseNftJson(json, { source: 'ruleset.json', family: 'ipv4' })]);
+    const cfg = config(`${base}alerts:
+  builtin: { kubeMarkDrop: false, kubeNoEndpoints: false }
+  rules:
+    - { name: web-dnat, comment: 'to the web app' }
+`);
+    const engine = new AlertEngine(cfg.alerts);
+    const fired: string[] = [];
+    const c = new Correlator(snapshots, (p) => {
+      const x = explainPacket(p.events, p.pick, p.flags);
+      for (const a of engine.evaluate(x, usedSnapshot(p.pick, x)))
+        fired.push(`${a.alert.rule} ${x.packet.dport} ${x.verdict}`);
+    });
+    for (const e of events) c.push(e);
+    c.flush();
+    // The nft rule text is `… dnat to 172.28.129.4:52000 comment "host: 80 to the web app on 52000"`: a
+    // `--comment` parser finds nothing in it. Only the port-80 packets went through that rule.
+    assert.ok(
+      fired.some((f) => f.startsWith('web-dnat 80 ')),
+      fired.join('; '),
     );
+    assert.ok(
+      fired.filter((f) => f.startsWith('web-dnat')).every((f) => f.startsWith('web-dnat 80 ')),
+      fired.join('; '),
+    );
+  });
+
+  it('takes comments only from the snapshot the packet was joined with', () => {
+    const ruleset = parseIptablesSave(SAVE_0101, { source: 'save' });
+    const rule = [...ruleset.tables.get('filter')!.chains.values()]
+      .flatMap((ch) => ch.rules)
+      .find((r) => r.comments.length > 0)!;
+    assert.deepEqual(
+      snapshotRule(ruleset, { table: rule.table, chain: rule.chain, rulenum: rule.num }),
+      rule,
+    );
+    assert.equal(
+      snapshotRule(undefined, { table: rule.table, chain: rule.chain, rulenum: rule.num }),
+      undefined,
+    );
+    // A chain's end (rulenum = rules + 1) is no rule.
+    const n = ruleset.tables.get(rule.table)!.chains.get(rule.chain)!.rules.length;
+    assert.equal(snapshotRule(ruleset, { table: rule.table, chain: rule.chain, rulenum: n + 1 }), undefined);
   });
 });
