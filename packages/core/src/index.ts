@@ -57,3 +57,20 @@ export {
 } from './sink-runner';
 export * from './netfilter-fields';
 export { ByteReader, ShortRead, hexExcerpt } from './byte-reader';
+export {
+  NO_OPTIONS,
+  defineIngest,
+  defineSink,
+  defineSource,
+  problemsOf,
+  type ComponentIdentity,
+  type Framing,
+  type IngestPlugin,
+  type OptionsSchema,
+  type PluginContext,
+  type PluginRegistry,
+  type SinkPlugin,
+  type SinkRunnerDefaults,
+  type SourcePlugin,
+} from './plugin';
+export { tlsOptionsSchema } from './option-schemas';
