@@ -60,6 +60,8 @@ export interface Sink {
   write(records: readonly SinkRecord[], signal: AbortSignal): Promise<SinkOutcome[]>;
   /** Releases connections. The runner calls it after its last write settled. */
   close(): Promise<void>;
+  /** Reopens output files (SIGHUP after an external rotation). Only sinks that write files have it. */
+  reopen?(): void;
 }
 
 /** An error a sink throws for a whole batch (or from `connect`), with its retry classification. */

@@ -13,7 +13,7 @@
  * Delivery: at-least-once — see acks.ts for when a position may be checkpointed.
  */
 import { createHash } from 'node:crypto';
-import { InputError, type DeadLetterOutput, type DecodedBatch } from '@ruletrail/core';
+import { InputError, type DeadLetterOutput, type DecodedBatch, type SinkRecord } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
 import { Correlator, explainPacket, type CompletedPacket, type Explanation } from '@ruletrail/explain';
 import type { Segment } from './acks';
@@ -23,8 +23,9 @@ import type { PipelineConfig } from './config';
 import type { Logger } from './log';
 import type { ComponentMetrics, PipelineMetrics } from './metrics';
 import type { SnapshotStore } from './snapshot-store';
-import type { OutputRecord, RecordSink, Source, SourceContext, SourceUnit } from './types';
-import type { IngestAdapter } from '@ruletrail/core';
+import type { RecordSink, Source, SourceContext, SourceUnit } from './types';
+import type { IngestPlugin } from '@ruletrail/core';
+import { IngestResolver } from './adapters';
 import { ProgressBar } from './progress';
 import { ReorderBuffer } from './reorder';
 
@@ -33,7 +34,8 @@ export interface PipelineParts {
   readonly config: PipelineConfig;
   readonly sources: readonly Source[];
   readonly sinks: readonly RecordSink[];
-  readonly adapters: readonly IngestAdapter[];
+  /** The registered ingest plugins, in auto-detection order. */
+  readonly ingest: readonly IngestPlugin<never>[];
   readonly snapshots: SnapshotStore;
   readonly log: Logger;
   readonly metrics: PipelineMetrics;
@@ -76,6 +78,9 @@ export class Pipeline {
   private readonly _hosts = new Map<string, HostState>();
   private readonly _segmentOf = new WeakMap<NetfilterEvent, Segment>();
   private readonly _alerts: AlertEngine;
+  private readonly _sinkCounters = new Map<string, ComponentMetrics>();
+  /** The run was stopped: `_room` no longer holds sources back. */
+  private _stopping = false;
   private _inFlight = 0;
   private _waiters: (() => void)[] = [];
   private readonly _summary: RunSummary = {
@@ -124,6 +129,15 @@ export class Pipeline {
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
+    // A source waiting for room must be able to stop even when no sink will ever make room (stdout closed).
+    ctl.signal.addEventListener(
+      'abort',
+      () => {
+        this._stopping = true;
+        for (const f of this._waiters.splice(0)) f();
+      },
+      { once: true },
+    );
     const idle = setInterval(
       () => this._flushIdleHosts(),
       Math.max(
@@ -148,11 +162,15 @@ export class Pipeline {
       await Promise.all(
         sources.map(async (s) => {
           const ctxMetrics = metrics.component(s.id, 'source');
+          const resolver = new IngestResolver(
+            this._p.ingest,
+            config.sources.find((c) => c.id === s.id) ?? {},
+          );
           const ctx: SourceContext = {
             log: this._p.log.child(s.id, 'source'),
             metrics: ctxMetrics,
             checkpoint: this._p.checkpoints?.slot(`source:${s.id}`),
-            adapters: this._p.adapters,
+            ingest: (head, name) => resolver.choose(head, name),
             signal: ctl.signal,
             emit: (u) => this._emit(u, ctxMetrics),
           };
@@ -375,11 +393,11 @@ export class Pipeline {
     const id = packetId(x, p.events[0]);
     this._dispatch(
       {
-        kind: 'explanation',
+        kind: 'packet',
         key: x.packet.host ?? '',
         id,
-        ...(x.packet.firstSeen ? { time: x.packet.firstSeen } : {}),
-        body: x,
+        ...(x.packet.firstSeen ? { timestamp: x.packet.firstSeen } : {}),
+        body: x as unknown as SinkRecord['body'],
       },
       ack,
     );
@@ -398,19 +416,34 @@ export class Pipeline {
       )
       .digest('hex')
       .slice(0, 32);
-    this._dispatch({ kind: 'alert', key: a.alert.host, id, time: a['@timestamp'], body: a }, ack);
+    this._dispatch(
+      {
+        kind: 'alert',
+        key: a.alert.host,
+        id,
+        timestamp: a['@timestamp'],
+        body: a as unknown as SinkRecord['body'],
+      },
+      ack,
+    );
   }
 
-  private _dispatch(record: OutputRecord, ack: PacketAck | undefined): void {
+  private _dispatch(record: SinkRecord, ack: PacketAck | undefined): void {
     for (const sink of this._p.sinks) {
       if (!sink.kinds.has(record.kind)) continue;
       this._inFlight++;
       if (ack) ack.remaining++;
+      const m = this._sinkMetrics(sink.id);
+      m.received();
       sink.send(record, (status, reason) => {
         this._inFlight--;
-        if (status === 'delivered') this._summary.delivered++;
-        else {
+        if (status === 'delivered') {
+          this._summary.delivered++;
+          m.sent();
+        } else {
           this._summary.rejected++;
+          m.error('RT_ERR_SINK_REJECTED');
+          m.discarded('rejected');
           this._p.deadLetter.write(
             new InputError(
               'RT_ERR_SINK_REJECTED',
@@ -426,13 +459,23 @@ export class Pipeline {
     }
   }
 
+  /** The sink's counters on the metrics endpoint: records handed to it, delivered, rejected. */
+  private _sinkMetrics(id: string): ComponentMetrics {
+    let m = this._sinkCounters.get(id);
+    if (!m) {
+      m = this._p.metrics.component(id, 'sink');
+      this._sinkCounters.set(id, m);
+    }
+    return m;
+  }
+
   private _settle(ack: PacketAck): void {
     if (--ack.remaining > 0) return;
     for (const [seg, n] of ack.segments) seg.release(n);
   }
 
   private _room(): Promise<void> {
-    if (this._inFlight < this._p.config.pipeline.maxInFlight) return Promise.resolve();
+    if (this._stopping || this._inFlight < this._p.config.pipeline.maxInFlight) return Promise.resolve();
     return new Promise((resolve) => this._waiters.push(resolve));
   }
 
