@@ -10,6 +10,7 @@ commands:
   explain   explain netfilter TRACE output against iptables-save snapshots (ruletrail explain --help)
   run       run the streaming pipeline a config file describes (ruletrail run --config FILE)
   validate  check a pipeline config and report every problem at once (ruletrail validate FILE)
+  plugins   list the registered ingest adapters, sources and sinks with their options
   snapshot  ship ruleset snapshots periodically and on change (ruletrail snapshot ship --help)
   setup     install the Elasticsearch index templates (ruletrail setup elasticsearch --help)
 
@@ -27,6 +28,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./run-command.js')).runCommand(rest);
       case 'validate':
         return (await import('./validate-command.js')).validateCommand(rest);
+      case 'plugins':
+        return (await import('./plugins-command.js')).pluginsCommand(rest);
       case 'snapshot':
         return await (await import('./snapshot-command.js')).snapshotCommand(rest);
       case 'setup':

@@ -364,7 +364,7 @@ describe('ruletrail run (CLI)', function () {
     assert.equal(r.status, 1);
     const lines = r.stderr.trim().split('\n');
     assert.deepEqual(lines, [
-      `${bad}:1:1: /: unknown field 'pipline'`,
+      `${bad}:4:1: /: unknown field 'pipline'`,
       `${bad}:3:9: /sinks/0: unknown type "nowhere"`,
       `${bad}:2:11: /sources/0: needs udp, tcp or both`,
       `ruletrail: ${bad}: 3 problems`,
@@ -389,7 +389,8 @@ describe('ruletrail run (CLI)', function () {
     const r = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /bad\.yaml:3:\d+: \/sources\/0: missing required field 'paths'/);
-    assert.match(r.stderr, /bad\.yaml:6:\d+: \/sinks\/0: unknown field 'colour'/);
+    // Reported where the unknown key is written.
+    assert.match(r.stderr, /bad\.yaml:8:5: \/sinks\/0: unknown field 'colour'/);
     assert.equal(r.stdout, '');
   });
 });

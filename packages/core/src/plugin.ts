@@ -144,11 +144,14 @@ export function defineSink<O = Record<string, unknown>>(
   return Object.freeze({ kind: 'sink' as const, placement: 'options' as const, pathOptions: [], ...def });
 }
 
-/** Every plugin a program knows, in order (ingest order is the auto-detection order). */
+/**
+ * Every plugin a program knows, in order (ingest order is the auto-detection order). Option types are `never`
+ * here: any plugin fits, and whoever calls a factory passes options the loader validated against its schema.
+ */
 export interface PluginRegistry {
-  readonly ingest: readonly IngestPlugin<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
-  readonly sources: readonly SourcePlugin<any, unknown>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
-  readonly sinks: readonly SinkPlugin<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly ingest: readonly IngestPlugin<never>[];
+  readonly sources: readonly SourcePlugin<never, unknown>[];
+  readonly sinks: readonly SinkPlugin<never>[];
 }
 
 /**

@@ -1,19 +1,23 @@
 /**
- * Loading a `ruletrail run` config: YAML → environment substitution → JSON Schema validation (ajv, every error
- * at once, each with its path and line) → cross-field checks → defaults and resolved paths. Nothing is started
- * here, so `ruletrail validate` and `ruletrail run` report exactly the same problems.
+ * Loading a `ruletrail run` config: YAML → environment substitution → JSON Schema validation against the
+ * schema built from the registered plugins (ajv, every error at once, each with its path, line and column;
+ * defaults written into the config by ajv `useDefaults`, the schema being their only definition) → each
+ * plugin's own `check` and the ingest adapters' `formatOptions` → cross-field checks → resolved paths.
+ * Nothing is started here, so `ruletrail validate` and `ruletrail run` report exactly the same problems.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
-import type { SinkRunnerOptions } from '@ruletrail/core';
-import { CONFIG_SCHEMA } from './config-schema';
+import type { PluginRegistry, SinkPlugin, SinkRunnerDefaults } from '@ruletrail/core';
+import { buildConfigSchema } from './config-schema';
 
 /** Fields every source has (see the schema for their meaning). */
 export interface DecodeFields {
   readonly format?: string;
+  /** Options of the ingest adapter `format` names, validated against its plugin's schema. */
+  readonly formatOptions?: Record<string, unknown>;
   readonly host?: string;
   readonly year?: number;
   readonly utcOffsetMinutes?: number;
@@ -63,33 +67,28 @@ export interface KafkaSourceConfig extends DecodeFields, KafkaClientConfig {
   readonly fromBeginning: boolean;
 }
 
-export type SourceConfig = FileSourceConfig | StdinSourceConfig | SyslogSourceConfig | KafkaSourceConfig;
+/** A source of a type this package does not know: a registered plugin's options next to the decode fields. */
+export interface PluginSourceConfig extends DecodeFields {
+  readonly id: string;
+  readonly type: string;
+  readonly [option: string]: unknown;
+}
+
+export type SourceConfig =
+  FileSourceConfig | StdinSourceConfig | SyslogSourceConfig | KafkaSourceConfig | PluginSourceConfig;
 
 export type RecordKindName = 'explanation' | 'alert';
 
-export interface FileSinkConfig {
+/** One sink of the config: the run-time's fields, and the options its plugin validated and defaulted. */
+export interface SinkConfig {
   readonly id: string;
-  readonly type: 'file';
-  /** Absolute path, or `-` for stdout. */
-  readonly path: string;
+  readonly type: string;
   readonly records: readonly RecordKindName[];
-  readonly fsync: boolean;
-}
-
-export interface PluginSinkConfig {
-  readonly id: string;
-  readonly type: 'kafka' | 'elasticsearch' | 'fluentd';
-  readonly records: readonly RecordKindName[];
-  /** Passed to the sink package (its own config type and validation). */
+  /** The plugin's options (written under `options:`, or inline for the file sink), paths resolved. */
   readonly options: Record<string, unknown>;
   /** Core sink-runner settings (batch, maxInFlight, bufferMaxEvents, retry). */
-  readonly runner?: Omit<
-    SinkRunnerOptions,
-    'onDelivered' | 'deadLetter' | 'logger' | 'redactor' | 'random' | 'sleep'
-  >;
+  readonly runner?: SinkRunnerDefaults;
 }
-
-export type SinkConfig = FileSinkConfig | PluginSinkConfig;
 
 /** A user alert rule. */
 export interface AlertRuleConfig {
@@ -172,31 +171,55 @@ export function formatProblem(file: string, p: ConfigProblem): string {
   return `${where}: ${p.path || '/'}: ${p.message}`;
 }
 
-let compiled: ReturnType<Ajv['compile']> | undefined;
-function validator(): ReturnType<Ajv['compile']> {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: true, discriminator: true, allowUnionTypes: true });
+type Validate = ReturnType<Ajv['compile']>;
+interface Compiled {
+  readonly config: Validate;
+  /** formatOptions validators, by ingest type. */
+  readonly formats: ReadonlyMap<string, Validate>;
+}
+const compiled = new WeakMap<PluginRegistry, Compiled>();
+
+/** The config schema of a registry and its ingest plugins' option schemas, compiled once per registry. */
+function validators(plugins: PluginRegistry): Compiled {
+  let c = compiled.get(plugins);
+  if (!c) {
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      discriminator: true,
+      allowUnionTypes: true,
+      useDefaults: true,
+    });
     addFormats(ajv);
-    compiled = ajv.compile(CONFIG_SCHEMA);
+    c = {
+      config: ajv.compile(buildConfigSchema(plugins)),
+      formats: new Map(plugins.ingest.map((i) => [i.type, ajv.compile(i.options)])),
+    };
+    compiled.set(plugins, c);
   }
-  return compiled;
+  return c;
 }
 
 /** Reads, validates and resolves a config file. @throws ConfigError with every problem found. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
+export function loadConfig(
+  file: string,
+  plugins: PluginRegistry,
+  env: NodeJS.ProcessEnv = process.env,
+): PipelineConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: (err as Error).message }]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, plugins, env);
 }
 
 /** Validates config text (`file` names it in messages and anchors relative paths). */
 export function parseConfig(
   text: string,
   file: string,
+  plugins: PluginRegistry,
   env: NodeJS.ProcessEnv = process.env,
 ): PipelineConfig {
   const lc = new LineCounter();
@@ -213,25 +236,33 @@ export function parseConfig(
     );
   const problems: ConfigProblem[] = [];
   const raw = substituteEnv(doc.toJS({ maxAliasCount: 100 }) as unknown, env, '', problems);
-  const validate = validator();
-  if (!validate(raw)) {
-    const envPaths = new Set(problems.map((p) => p.path));
-    const errors = validate.errors ?? [];
+  const { config: validate, formats } = validators(plugins);
+  const envPaths = new Set(problems.map((p) => p.path));
+  const report = (errors: readonly ErrorObject[], prefix = ''): void => {
     // A discriminator error ("unknown type") already says what the enum error on its `type` field says.
     const unknownType = new Set(
       errors.filter((e) => e.keyword === 'discriminator').map((e) => `${e.instancePath}/type`),
     );
     for (const e of dedupe(errors)) {
-      const path = e.instancePath;
+      const path = prefix + e.instancePath;
       if (envPaths.has(path) || unknownType.has(path)) continue;
-      problems.push({ path, ...at(nodeAt(doc.contents, path)?.range?.[0]), message: describe(e) });
+      // An unknown field is reported where its key is written, not where its parent object starts.
+      const unknown = e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined;
+      const node = unknown !== undefined ? keyAt(doc.contents, path, unknown) : undefined;
+      problems.push({ path, ...at((node ?? nodeAt(doc.contents, path))?.range?.[0]), message: describe(e) });
     }
-  }
+  };
+  const valid = validate(raw) === true;
+  if (!valid) report(validate.errors ?? []);
+  const invalid = (valid ? [] : (validate.errors ?? [])).map((e) => `${e.instancePath}/`);
+  const itemValid = (prefix: string): boolean => !invalid.some((p) => p.startsWith(`${prefix}/`));
+  for (const p of pluginProblems(raw as RawConfig, plugins, formats, report, itemValid))
+    problems.push({ ...p, ...at(nodeAt(doc.contents, p.path)?.range?.[0]) });
   // The checks the schema cannot express run even when it failed, so one pass reports everything; on a
   // document too broken to resolve they are skipped (the schema problems already say why).
   let cfg: PipelineConfig | undefined;
   try {
-    cfg = resolveConfig(raw as RawConfig, resolve(dirname(file)));
+    cfg = resolveConfig(raw as RawConfig, resolve(dirname(file)), plugins);
     for (const p of crossCheck(cfg)) problems.push({ ...p, ...at(nodeAt(doc.contents, p.path)?.range?.[0]) });
   } catch (err) {
     if (!problems.length) throw err;
@@ -293,6 +324,14 @@ function nodeAt(root: YamlNode | null, pointer: string): YamlNode | undefined {
   return (n as YamlNode | null) ?? undefined;
 }
 
+/** The key node of `key` in the map at a JSON pointer (where an unknown field is written). */
+function keyAt(root: YamlNode | null, pointer: string, key: string): YamlNode | undefined {
+  const map = nodeAt(root, pointer);
+  if (!isMap(map)) return undefined;
+  const pair = map.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === key);
+  return pair && isScalar(pair.key) ? pair.key : undefined;
+}
+
 function describe(e: ErrorObject): string {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -312,7 +351,7 @@ function describe(e: ErrorObject): string {
 }
 
 /** ajv can report the same problem twice (through a discriminator and its branch): keep one of each. */
-function dedupe(errors: ErrorObject[]): ErrorObject[] {
+function dedupe(errors: readonly ErrorObject[]): ErrorObject[] {
   const seen = new Set<string>();
   return errors.filter((e) => {
     const k = `${e.instancePath}|${describe(e)}`;
@@ -326,97 +365,102 @@ function abs(base: string, p: string): string {
   return p === '-' || isAbsolute(p) ? p : resolve(base, p);
 }
 
-function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
-  const sources = (raw.sources as RawConfig[]).map((s): SourceConfig => {
-    switch (s.type) {
-      case 'file':
-        return {
-          mode: 'tail',
-          startAt: 'beginning',
-          pollIntervalMs: 250,
-          format: 'auto',
-          ...s,
-          paths: (s.paths as string[]).map((p) => abs(baseDir, p)),
-        } as unknown as FileSourceConfig;
-      case 'syslog':
-        return {
-          maxMessageBytes: 65536,
-          batchMs: 100,
-          maxConnections: 1024,
-          format: 'kernel-log',
-          ...s,
-        } as SyslogSourceConfig;
-      case 'kafka':
-        return {
-          clientId: 'ruletrail',
-          ssl: false,
-          fromBeginning: true,
-          format: 'kernel-log',
-          ...s,
-        } as KafkaSourceConfig;
-      default:
-        return { format: 'kernel-log', ...s } as StdinSourceConfig;
+/**
+ * What the plugins check beyond their schemas: a source's `formatOptions` against its ingest adapter's option
+ * schema (schema errors go through `report`), and each source's and sink's `check` — for the items the schema
+ * accepted (a known type, well-typed options), so one pass reports everything without checking garbage.
+ */
+function pluginProblems(
+  raw: RawConfig,
+  plugins: PluginRegistry,
+  formats: ReadonlyMap<string, Validate>,
+  report: (errors: readonly ErrorObject[], prefix: string) => void,
+  itemValid: (pointer: string) => boolean,
+): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const items = (v: unknown): RawConfig[] =>
+    Array.isArray(v)
+      ? (v as unknown[]).map((x) => (x !== null && typeof x === 'object' ? x : {}) as RawConfig)
+      : [];
+  items(raw?.sources).forEach((s, i) => {
+    if (s.formatOptions !== null && typeof s.formatOptions === 'object') {
+      const v = typeof s.format === 'string' ? formats.get(s.format) : undefined;
+      if (!v)
+        out.push({
+          path: `/sources/${i}/formatOptions`,
+          message: "needs a 'format' naming the ingest adapter the options are for",
+        });
+      else if (!v(s.formatOptions)) report(v.errors ?? [], `/sources/${i}/formatOptions`);
     }
+    const plugin = plugins.sources.find((p) => p.type === s.type);
+    if (itemValid(`/sources/${i}`))
+      for (const message of plugin?.check?.(s as never) ?? []) out.push({ path: `/sources/${i}`, message });
+  });
+  items(raw?.sinks).forEach((s, i) => {
+    const plugin = plugins.sinks.find((p) => p.type === s.type);
+    if (!plugin?.check || !itemValid(`/sinks/${i}`)) return;
+    const path = plugin.placement === 'inline' ? `/sinks/${i}` : `/sinks/${i}/options`;
+    for (const message of plugin.check(sinkOptions(s, plugin) as never)) out.push({ path, message });
+  });
+  return out;
+}
+
+/** Fields of a sink item that are the run-time's, not its plugin's. */
+const SINK_FIELDS = new Set(['id', 'type', 'records', 'runner']);
+
+/** A sink item's plugin options: its `options`, or (inline placement) every field that is not the run-time's. */
+function sinkOptions(item: RawConfig, plugin: SinkPlugin<never>): Record<string, unknown> {
+  if (plugin.placement !== 'inline') return (item.options ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(item).filter(([k]) => !SINK_FIELDS.has(k)));
+}
+
+/** Resolves the options a plugin names as paths (a string or a list of them) against the config's folder. */
+function resolvePaths(o: RawConfig, names: readonly string[], baseDir: string): RawConfig {
+  const out = { ...o };
+  for (const n of names) {
+    const v = out[n] as unknown;
+    if (typeof v === 'string') out[n] = abs(baseDir, v);
+    else if (Array.isArray(v))
+      out[n] = (v as unknown[]).map((x) => (typeof x === 'string' ? abs(baseDir, x) : x));
+  }
+  return out;
+}
+
+/** The validated document (ajv wrote every default into it) with its paths resolved. */
+function resolveConfig(raw: RawConfig, baseDir: string, plugins: PluginRegistry): PipelineConfig {
+  const sources = (raw.sources as RawConfig[]).map((s): SourceConfig => {
+    const plugin = plugins.sources.find((p) => p.type === s.type);
+    return resolvePaths(s, plugin?.pathOptions ?? [], baseDir) as SourceConfig;
   });
   const sinks = (raw.sinks as RawConfig[]).map((s): SinkConfig => {
-    const records = (s.records as RecordKindName[] | undefined) ?? ['explanation', 'alert'];
-    if (s.type === 'file')
-      return {
-        fsync: false,
-        ...s,
-        records,
-        path: abs(baseDir, (s.path as string | undefined) ?? '-'),
-      } as unknown as FileSinkConfig;
+    const plugin = plugins.sinks.find((p) => p.type === s.type);
+    if (!plugin) throw new Error(`unknown sink type ${String(s.type)}`);
     return {
-      ...s,
-      records,
-      options: (s.options as Record<string, unknown> | undefined) ?? {},
-    } as unknown as PluginSinkConfig;
+      id: s.id as string,
+      type: s.type as string,
+      records: s.records as RecordKindName[],
+      options: resolvePaths(sinkOptions(s, plugin), plugin.pathOptions, baseDir),
+      ...(s.runner !== undefined ? { runner: s.runner as SinkRunnerDefaults } : {}),
+    };
   });
-  const snap = (raw.snapshots ?? {}) as RawConfig;
-  const alerts = (raw.alerts ?? {}) as RawConfig;
-  const corr = (raw.correlation ?? {}) as RawConfig;
-  const pipe = (raw.pipeline ?? {}) as RawConfig;
-  const log = (raw.log ?? {}) as RawConfig;
+  const snap = raw.snapshots as RawConfig;
   return {
-    version: 1,
+    ...(raw as unknown as PipelineConfig),
     baseDir,
     ...(raw.dataDir !== undefined ? { dataDir: abs(baseDir, raw.dataDir as string) } : {}),
     sources,
     snapshots: {
+      ...(snap as PipelineConfig['snapshots']),
       ...(snap.directory !== undefined ? { directory: abs(baseDir, snap.directory as string) } : {}),
-      pollIntervalMs: (snap.pollIntervalMs as number | undefined) ?? 2000,
-      files: ((snap.files ?? []) as RawConfig[]).map((f) => ({
+      files: (snap.files as RawConfig[]).map((f) => ({
         ...f,
         path: abs(baseDir, f.path as string),
       })) as unknown as PipelineConfig['snapshots']['files'],
-      ...(snap.kafka !== undefined
-        ? {
-            kafka: {
-              clientId: 'ruletrail',
-              ssl: false,
-              ...(snap.kafka as RawConfig),
-            } as KafkaClientConfig & { topic: string },
-          }
-        : {}),
-      historyPerHost: (snap.historyPerHost as number | undefined) ?? 16,
-    },
-    correlation: { windowMs: 2000, maxOpenPackets: 100000, idleFlushMs: 5000, reorderMs: 250, ...corr },
-    alerts: {
-      builtin: { kubeMarkDrop: true, kubeNoEndpoints: true, ...((alerts.builtin ?? {}) as RawConfig) },
-      rules: ((alerts.rules ?? []) as RawConfig[]).map(
-        (r) => ({ on: 'any', severity: 'warning', ...r }) as AlertRuleConfig,
-      ),
-      windowMs: (alerts.windowMs as number | undefined) ?? 300000,
-      maxPerWindow: (alerts.maxPerWindow as number | undefined) ?? 1,
     },
     sinks,
     ...(raw.deadLetter !== undefined
       ? { deadLetter: { path: abs(baseDir, (raw.deadLetter as RawConfig).path as string) } }
       : {}),
-    pipeline: { maxInFlight: 10000, shutdownTimeoutMs: 30000, checkpointIntervalMs: 1000, ...pipe },
-    ...(raw.metrics !== undefined ? { metrics: raw.metrics as { listen: string } } : {}),
-    log: { level: 'info', progress: 'auto', ...log },
   };
 }
 
@@ -428,15 +472,14 @@ function crossCheck(cfg: PipelineConfig): ConfigProblem[] {
     const prev = ids.get(s.id);
     if (prev) out.push({ path: `/sources/${i}/id`, message: `id '${s.id}' is already used by ${prev}` });
     else ids.set(s.id, `/sources/${i}`);
-    if (s.type === 'syslog' && s.udp === undefined && s.tcp === undefined)
-      out.push({ path: `/sources/${i}`, message: 'needs udp, tcp or both' });
   });
   cfg.sinks.forEach((s, i) => {
     const prev = ids.get(s.id);
     if (prev) out.push({ path: `/sinks/${i}/id`, message: `id '${s.id}' is already used by ${prev}` });
     else ids.set(s.id, `/sinks/${i}`);
   });
-  const stdout = cfg.sinks.filter((s) => s.type === 'file' && s.path === '-');
+  // Standard output is the process's, whichever plugin writes to it.
+  const stdout = cfg.sinks.filter((s) => s.options.path === '-');
   if (stdout.length > 1) out.push({ path: '/sinks', message: 'only one file sink may write to stdout (-)' });
   if (cfg.sources.filter((s) => s.type === 'stdin').length > 1)
     out.push({ path: '/sources', message: 'only one stdin source is possible' });

@@ -19,12 +19,18 @@ export {
   type KafkaSourceConfig,
   type KafkaClientConfig,
   type SinkConfig,
-  type FileSinkConfig,
-  type PluginSinkConfig,
+  type PluginSourceConfig,
   type AlertRuleConfig,
+  type RecordKindName,
   type DecodeFields,
 } from './config';
-export { CONFIG_SCHEMA } from './config-schema';
+export {
+  buildConfigSchema,
+  positiveInt,
+  hostPort,
+  DECODE_FIELDS,
+  KAFKA_CLIENT_OPTIONS,
+} from './config-schema';
 export { JsonLogger, SILENT, type Logger, type LogLevel } from './log';
 export { PipelineMetrics, NO_METRICS, splitHostPort, type ComponentMetrics } from './metrics';
 export { AlertEngine, snapshotRule, usedSnapshot, type AlertInfo, type AlertRecord } from './alerts';
@@ -40,5 +46,5 @@ export {
 export { SnapshotDirectoryFeed, loadStaticSnapshots, type SnapshotFeed } from './snapshot-feeds';
 export { Pipeline, type PipelineParts, type RunSummary } from './pipeline';
 export { ProgressBar } from './progress';
-export { pickAdapter } from './adapters';
-export { RunnerSink } from './runner-sink';
+export { IngestResolver, type IngestChoice } from './adapters';
+export { RunnerSink, sinkRecordKind } from './runner-sink';

@@ -82,7 +82,7 @@ describe('acknowledgements and checkpoints', () => {
     const sink = new MemorySink();
     const held = {
       id: 'held',
-      kinds: new Set(['explanation'] as const),
+      kinds: new Set(['packet'] as const),
       send: (_r: unknown, done: (s: 'delivered') => void) => {
         release = () => done('delivered');
       },

@@ -9,3 +9,4 @@ export {
   type KafkaSinkConfig,
   type KafkaTlsConfig,
 } from './config';
+export { kafkaSinkPlugin } from './plugin';

@@ -17,7 +17,7 @@
  * A rotated copy that a glob also matches is recognised by its first bytes and resumes at the known offset
  * rather than being read again.
  *
- * gzip files and binary channels (pcap) are read whole, as one unit, in read mode; their checkpoint is
+ * gzip files and whole-file channels (pcap, CSV: their ingest plugin's framing) are read whole, as one unit, in read mode; their checkpoint is
  * "done" once every packet of the file was acknowledged (a crash re-reads the whole file).
  */
 import { createHash } from 'node:crypto';
@@ -26,10 +26,10 @@ import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { UsageError, isGzip, readHead, type IngestAdapter } from '@ruletrail/core';
+import { UsageError, isGzip, readHead } from '@ruletrail/core';
 import {
   OffsetTracker,
-  pickAdapter,
+  type IngestChoice,
   type FileSourceConfig,
   type Progress,
   type Source,
@@ -48,8 +48,6 @@ const HEAD_BYTES = 1024;
 const MIN_COPY_HEAD = 64;
 /** Discovery passes (about a second each) a possible copy in progress is waited for. */
 const MAX_DEFERRALS = 5;
-/** Channels whose input is not line-framed. */
-const BINARY_CHANNELS = new Set(['nflog-pcap']);
 
 /** Persisted state of one file. */
 interface FileState {
@@ -296,7 +294,7 @@ class Tailer {
   private _line: number;
   private _tracker: OffsetTracker;
   private _gen = 0;
-  private _adapter: IngestAdapter | undefined;
+  private _ingest: IngestChoice | undefined;
   private _closed = false;
 
   constructor(
@@ -381,8 +379,8 @@ class Tailer {
       }
       // Sniff the decompressed start of a gzip file, as `ruletrail explain` does.
       const sniffed = isGzip(head) ? await readHead(this.path, 8192) : head.subarray(0, bytesRead);
-      this._adapter = pickAdapter(this._ctx.adapters, this._cfg.format, sniffed, this.path);
-      const whole = isGzip(head) || BINARY_CHANNELS.has(this._adapter.channel);
+      this._ingest = this._ctx.ingest(sniffed, this.path);
+      const whole = isGzip(head) || this._ingest.framing === 'whole-file';
       if (whole && this._cfg.mode !== 'read' && isGzip(head)) {
         // A glob like kern.log* also matches logrotate's compressed generations: older than what is tailed.
         this._ctx.log.debug('Not tailing a compressed file.', { path: this.path });
@@ -436,8 +434,8 @@ class Tailer {
         origin: this.path,
         data,
         firstLine,
-        adapter: this._adapter!,
-        decode: decodeOptions(this._cfg),
+        adapter: this._ingest!.adapter,
+        decode: this._ingest!.decode,
         segment: this._tracker.open(this.readPos, this._line),
       });
       this._ctx.metrics.sent(lines);
@@ -478,8 +476,8 @@ class Tailer {
     await this._ctx.emit({
       origin: this.path,
       data: stream,
-      adapter: this._adapter!,
-      decode: decodeOptions(this._cfg),
+      adapter: this._ingest!.adapter,
+      decode: this._ingest!.decode,
       segment: tracker.open(st.size),
     });
     this._ctx.metrics.sent();
@@ -582,8 +580,8 @@ class Tailer {
           origin: copy.path,
           data,
           firstLine: first,
-          adapter: this._adapter!,
-          decode: decodeOptions(this._cfg),
+          adapter: this._ingest!.adapter,
+          decode: this._ingest!.decode,
           segment: tracker.open(pos, ln),
         });
       }
@@ -627,14 +625,6 @@ class Tailer {
     }
     return undefined;
   }
-}
-
-function decodeOptions(c: FileSourceConfig): { host?: string; year?: number; utcOffsetMinutes?: number } {
-  return {
-    ...(c.host !== undefined ? { host: c.host } : {}),
-    ...(c.year !== undefined ? { year: c.year } : {}),
-    ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
-  };
 }
 
 /** Offset just after the last newline before `size` (0 when there is none). */

@@ -2,3 +2,4 @@
 export { KafkaSource } from './kafka-source';
 export { KafkaSnapshotFeed, KafkaSnapshotPublisher } from './snapshots';
 export { kafkaClient } from './client';
+export { kafkaSourcePlugin } from './plugin';

@@ -12,7 +12,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import {
   OffsetTracker,
-  pickAdapter,
+  type IngestChoice,
   type KafkaSourceConfig,
   type Source,
   type SourceContext,
@@ -47,17 +47,7 @@ export class KafkaSource implements Source {
   async run(ctx: SourceContext): Promise<void> {
     this._ctx = ctx;
     const c = this._config;
-    const adapter = pickAdapter(
-      ctx.adapters,
-      c.format === 'auto' ? 'kernel-log' : c.format,
-      undefined,
-      this.id,
-    );
-    const decode = {
-      ...(c.host !== undefined ? { host: c.host } : {}),
-      ...(c.year !== undefined ? { year: c.year } : {}),
-      ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
-    };
+    const { adapter, decode } = ctx.ingest(undefined, this.id);
     const consumer = kafkaClient(c, ctx.log).consumer({ groupId: c.groupId, allowAutoTopicCreation: false });
     this._consumer = consumer;
     // A new generation: positions of partitions we may no longer own are stale; start fresh from the broker's.
@@ -119,8 +109,8 @@ export class KafkaSource implements Source {
   private async _batch(
     payload: EachBatchPayload,
     ctx: SourceContext,
-    adapter: ReturnType<typeof pickAdapter>,
-    decode: { host?: string; year?: number; utcOffsetMinutes?: number },
+    adapter: IngestChoice['adapter'],
+    decode: IngestChoice['decode'],
   ): Promise<void> {
     const { batch } = payload;
     const heartbeat = (): Promise<void> => payload.heartbeat();

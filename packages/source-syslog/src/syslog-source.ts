@@ -12,13 +12,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import {
-  pickAdapter,
-  splitHostPort,
-  type Source,
-  type SourceContext,
-  type SyslogSourceConfig,
-} from '@ruletrail/pipeline';
+import { splitHostPort, type Source, type SourceContext, type SyslogSourceConfig } from '@ruletrail/pipeline';
 import { TcpFramer } from './framing';
 
 const BATCH_MESSAGES = 1000;
@@ -61,17 +55,7 @@ export class SyslogSource implements Source {
 
   async run(ctx: SourceContext): Promise<void> {
     const c = this._config;
-    const adapter = pickAdapter(
-      ctx.adapters,
-      c.format === 'auto' ? 'kernel-log' : c.format,
-      undefined,
-      this.id,
-    );
-    const decode = {
-      ...(c.host !== undefined ? { host: c.host } : {}),
-      ...(c.year !== undefined ? { year: c.year } : {}),
-      ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
-    };
+    const { adapter, decode } = ctx.ingest(undefined, this.id);
     const origin = [c.udp ? `syslog+udp://${c.udp}` : '', c.tcp ? `syslog+tcp://${c.tcp}` : '']
       .filter(Boolean)
       .join(',');
