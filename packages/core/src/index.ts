@@ -74,3 +74,4 @@ export {
   type SourcePlugin,
 } from './plugin';
 export { tlsOptionsSchema } from './option-schemas';
+export { checkIngestAdapter, checkSink } from './conformance';
