@@ -93,6 +93,7 @@ describe('plugin conformance', () => {
         { dir, maxBytes: 200 },
         { baseDir: dir, logger: { debug() {}, info() {}, warn() {}, error() {} }, stop() {} },
       );
+      assert.ok(s instanceof LineCountSink);
       sinks.push(s);
       return s;
     };
