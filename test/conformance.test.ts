@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { checkIngestAdapter, checkSink, type SinkRecord } from '@ruletrail/core';
 import { REGISTRY } from '@ruletrail/cli';
 import { FileSink } from '@ruletrail/sink-file';
-import type { LineCountSink} from './support/example-sink';
-import { lineCountSinkPlugin } from './support/example-sink';
+import { LineCountSink, lineCountSinkPlugin } from './support/example-sink';
 
 const ROOT = join(__dirname, '..');
 const LAB = join(ROOT, 'test/fixtures/lab');
