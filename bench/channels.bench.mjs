@@ -11,6 +11,13 @@
 //   ruletrail ulogd-json decode                                vs  jq -c projecting the same keys
 // Peak RSS is sampled every 20 ms during our decodes (memory must not grow with the input).
 // Results: a table on stdout; with --write, docs/benchmarks-channels.md.
+//
+//   node bench/channels.bench.mjs --explain [--mb 64] [--runs 3] [--json] [--quick]
+//
+// End to end instead: `ruletrail explain --format json --jobs 1` (the CLI, pinned to CPU 0 like the reference tools)
+// on corpora bench/generate-corpus.mjs --channel scales from the lab's incident captures (nflog-pcap, ulogd-json,
+// xtables-monitor, nft-monitor), against tshark -T fields on the pcap and jq -c on the ulogd JSON (targets:
+// ≥ 50× and ≥ 3× faster). --json prints {markdown, targets, notes} as the last stdout line (bench/run.mjs uses it).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -67,15 +74,18 @@ const JQ_FILTER =
   '{t: .timestamp, p: ."oob.prefix", s: .src_ip, d: .dest_ip, sp: .src_port, dp: .dest_port, m: ."oob.mark", i: ."oob.in", o: ."oob.out", id: ."ip.id", ttl: ."ip.ttl", len: ."ip.totlen", f: ."ip.fragoff", seq: ."tcp.seq", syn: ."tcp.syn", ack: ."tcp.ack"}';
 
 function args(argv) {
-  const o = { mb: 64, runs: 3, write: false };
+  const o = { mb: 64, runs: 3, write: false, explain: false, json: false };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--mb') o.mb = Number(argv[++i]);
     else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--write') o.write = true;
+    else if (a === '--explain') o.explain = true;
+    else if (a === '--json') o.json = true;
     else if (a === '--quick') {
       o.mb = 16;
       o.runs = 1;
+      o.quick = true;
     } else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -249,7 +259,139 @@ async function main() {
 }
 
 import os from 'node:os';
-main().catch((e) => {
+import { generateChannel, parseArgs as parseGenArgs, GENERATOR_HASH, CHANNELS } from './generate-corpus.mjs';
+
+const LAUNCHER = path.join(ROOT, 'packages/cli/bin/ruletrail.js');
+const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const TASKSET = spawnSync('sh', ['-c', 'command -v taskset']).status === 0;
+
+/** One pinned run with peak RSS (GNU time), output to /dev/null. */
+function timed(cmd, argv) {
+  const rssFile = path.join(CORPUS, '.rss');
+  const inner = TASKSET ? ['taskset', '-c', '0', cmd, ...argv] : [cmd, ...argv];
+  const full = GNU_TIME ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...inner] : inner;
+  const out = fs.openSync('/dev/null', 'w');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(full[0], full.slice(1), { stdio: ['ignore', out, 'pipe'], encoding: 'utf8' });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  fs.closeSync(out);
+  const rss = fs.existsSync(rssFile)
+    ? Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop())
+    : NaN;
+  fs.rmSync(rssFile, { force: true });
+  if (r.error || (r.status !== 0 && r.status !== 1))
+    return { s: undefined, error: r.error?.message ?? r.stderr };
+  let stats = null;
+  const last = (r.stderr ?? '').trim().split('\n').pop();
+  if (last?.startsWith('{')) stats = JSON.parse(last);
+  return { s, rssMb: rss / 1024, stats };
+}
+
+async function explainMain(o) {
+  const mb = o.quick ? 8 : o.mb;
+  fs.mkdirSync(CORPUS, { recursive: true });
+  const rows = [];
+  const targets = [];
+  const notes = [];
+  for (const channel of Object.keys(CHANNELS)) {
+    const file = path.join(CORPUS, `${channel}-explain-${mb}mb.${CHANNELS[channel].ext}`);
+    const metaFile = `${file}.meta.json`;
+    let meta = fs.existsSync(metaFile) ? JSON.parse(fs.readFileSync(metaFile, 'utf8')) : null;
+    if (
+      !meta ||
+      meta.generator !== GENERATOR_HASH ||
+      !fs.existsSync(file) ||
+      fs.statSync(file).size !== meta.bytes
+    )
+      meta = generateChannel({ ...parseGenArgs([]), channel, mb: (mb * 1048576) / 1e6, out: file });
+    // The nft-monitor lab capture is explained with the nft ruleset it was taken with.
+    const rules =
+      channel === 'nft-monitor' ? [path.join(path.dirname(meta.rules[0]), 'nft-ruleset.json')] : meta.rules;
+    const cli = [
+      LAUNCHER,
+      'explain',
+      ...rules.flatMap((r) => ['--rules', r]),
+      ...(meta.ifNames ? ['--if-names', meta.ifNames] : []),
+      '--format',
+      'json',
+      '--stats',
+      '--jobs',
+      '1',
+      file,
+    ];
+    const ref =
+      channel === 'nflog-pcap'
+        ? [
+            'tshark -T fields',
+            'tshark',
+            ['-n', '-r', file, '-T', 'fields', ...TSHARK_FIELDS.flatMap((f) => ['-e', f])],
+            50,
+          ]
+        : channel === 'ulogd-json'
+          ? ['jq -c', 'jq', ['-c', JQ_FILTER, file], 3]
+          : null;
+    const ours = [];
+    const theirs = [];
+    let stats = null;
+    let rss = 0;
+    for (let i = 0; i < o.runs; i++) {
+      const r = timed('node', cli);
+      if (r.s === undefined) {
+        notes.push(`ruletrail explain on ${channel} failed: ${String(r.error).slice(0, 300)}`);
+        break;
+      }
+      ours.push(r.s);
+      stats ??= r.stats;
+      rss = Math.max(rss, r.rssMb);
+      if (ref) {
+        const t = timed(ref[1], ref[2]);
+        if (t.s !== undefined) theirs.push(t.s);
+      }
+    }
+    if (!ours.length) continue;
+    const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+    const s = med(ours);
+    const refS = theirs.length ? med(theirs) : undefined;
+    const up = refS !== undefined ? refS / s : undefined;
+    rows.push({
+      channel,
+      bytes: meta.bytes,
+      packets: stats?.packets,
+      records: stats?.events,
+      s,
+      rss,
+      ref,
+      refS,
+      up,
+    });
+    if (ref)
+      targets.push({
+        target: `${channel} explained ≥ ${ref[3]}× faster than \`${ref[0]}\` (${(meta.bytes / 1e6).toFixed(0)} MB)`,
+        value:
+          up !== undefined
+            ? `${s.toFixed(2)} s vs ${refS.toFixed(2)} s (${up.toFixed(1)}×)`
+            : `${ref[1]} not installed`,
+        pass: up !== undefined && up >= ref[3],
+      });
+    if (stats && stats.packets !== meta.packets)
+      notes.push(`${channel}: ruletrail found ${stats.packets} packets, the generator wrote ${meta.packets}`);
+  }
+  const L = [
+    `### Other channels: explain end to end vs the reference tools (${mb} MiB corpora, median of ${o.runs}, pinned to CPU 0)`,
+    '',
+    '| Channel | MB | Records | Packets | ruletrail explain s | MB/s | Peak RSS MiB | Reference | Reference s | Speed-up |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+  ];
+  for (const r of rows)
+    L.push(
+      `| ${r.channel} | ${(r.bytes / 1e6).toFixed(1)} | ${r.records ?? '?'} | ${r.packets ?? '?'} | ${r.s.toFixed(2)} | ${(r.bytes / 1e6 / r.s).toFixed(1)} | ${r.rss.toFixed(1)} | ${r.ref ? '`' + r.ref[0] + '`' : '– (none)'} | ${r.refS?.toFixed(2) ?? '–'} | ${r.up ? r.up.toFixed(1) + '×' : '–'} |`,
+    );
+  const markdown = L.join('\n');
+  if (o.json) console.log(JSON.stringify({ markdown, targets, notes, rows }));
+  else console.log(markdown);
+}
+
+(process.argv.includes('--explain') ? explainMain(args(process.argv)) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

@@ -2,12 +2,18 @@
 // Sink throughput against the real services started by `services/start.sh kafka elasticsearch`:
 //
 //   node bench/sinks.bench.mjs [--kafka-events 300000] [--es-docs 200000] [--only kafka|elasticsearch] [--write]
+//                              [--clients kafkajs,platformatic] [--consumer-messages 300000]
+//                              [--kafka-configs 0,3]   (indexes into the Kafka configuration list, to save time)
 //   node bench/sinks.bench.mjs --encoder-breakdown     (no services: µs per record for each stage of the Kafka path)
 //
 // Each configuration pushes pre-generated explained packets (the shape `ruletrail explain --format json` prints,
 // 1.4 KB of JSON each on average) through the real SinkRunner and sink, from the built packages (run `npm run build`
 // first), and measures wall time from the first push to the last acknowledgement (runner.close()).
-//   Kafka:         acks=all on a 6-partition topic (single broker, so all ISRs = 1), key = host + packet.
+//   Kafka:         acks=all on a 6-partition topic (single broker, so all ISRs = 1), key = host + packet; every
+//                  configuration runs with each client library (kafkajs, @platformatic/kafka), interleaved.
+//   Kafka consumer group: one member of a new group reads a 6-partition topic of raw kernel-log lines (one line per
+//                  message, 180 bytes) from the beginning, through @ruletrail/kafka-client (what the Kafka source
+//                  and the enrichment tier use), until every message was handed over.
 //   Elasticsearch: bulk `create` into a data stream (1 shard, 0 replicas, refresh 5 s) on the single node.
 // Record objects are built inside the timed loop (the JSON serialisation is the sink's cost); bodies are built before.
 // Results: a table on stdout; with --write, the "Sinks" section in docs/benchmarks-sinks.md (merged into
@@ -23,6 +29,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const core = require(path.join(ROOT, 'packages/core/dist/index.js'));
 const { KafkaSink } = require(path.join(ROOT, 'packages/sink-kafka/dist/index.js'));
+const { createKafkaClient } = require(path.join(ROOT, 'packages/kafka-client/dist/index.js'));
 const { ElasticsearchSink, setupElasticsearch, createEsClient } = require(
   path.join(ROOT, 'packages/sink-elasticsearch/dist/index.js'),
 );
@@ -31,18 +38,30 @@ const KAFKA_TARGET = 100_000; // events/s, acks=all
 const ES_TARGET = 30_000; // docs/s
 
 function args(argv) {
-  const o = { kafkaEvents: 200_000, esDocs: 200_000, runs: 3, only: undefined, write: false };
+  const o = {
+    kafkaEvents: 200_000,
+    esDocs: 200_000,
+    consumerMessages: 300_000,
+    clients: ['kafkajs', 'platformatic'],
+    runs: 3,
+    only: undefined,
+    write: false,
+  };
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--kafka-events') o.kafkaEvents = Number(argv[++i]);
     else if (a === '--es-docs') o.esDocs = Number(argv[++i]);
     else if (a === '--only') o.only = argv[++i];
+    else if (a === '--clients') o.clients = argv[++i].split(',');
+    else if (a === '--kafka-configs') o.kafkaConfigs = argv[++i].split(',').map(Number);
+    else if (a === '--consumer-messages') o.consumerMessages = Number(argv[++i]);
     else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--write') o.write = true;
     else if (a === '--encoder-breakdown') o.encoderBreakdown = true;
     else if (a === '--quick') {
       o.kafkaEvents = 50_000;
       o.esDocs = 30_000;
+      o.consumerMessages = 60_000;
       o.runs = 1;
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -287,28 +306,106 @@ async function benchKafka(env, n) {
       { maxEvents: 5000, maxInFlight: 1, small: true },
     ],
   ];
-  // Warm-up (connections, JIT, topic metadata).
-  await run(
-    'kafka warm-up',
-    new KafkaSink({ brokers, topic: `bench-warm-${Date.now()}`, createTopics: { numPartitions: 6 } }),
-    list.slice(0, 20_000),
-    { batch: { maxEvents: 2000, maxBytes: 16e6, maxWaitMs: 50 } },
-  );
-  for (const [label, cfg, rt] of configs) {
-    const runs = [];
-    for (let k = 0; k < o.runs; k++) {
-      const topic = `bench-${Date.now()}`;
-      const sink = new KafkaSink({ brokers, topic, createTopics: { numPartitions: 6 }, ...cfg });
-      runs.push(
-        await run(`kafka acks=all: ${label}`, sink, rt.small ? smallList : list, {
-          batch: { maxEvents: rt.maxEvents, maxBytes: 32e6, maxWaitMs: 50 },
-          maxInFlight: rt.maxInFlight,
-        }),
-      );
-    }
-    results.push(median(runs));
+  // Warm-up (connections, JIT, topic metadata), once per client.
+  for (const client of o.clients)
+    await run(
+      `kafka warm-up (${client})`,
+      new KafkaSink({
+        client,
+        brokers,
+        topic: `bench-warm-${Date.now()}`,
+        createTopics: { numPartitions: 6 },
+      }),
+      list.slice(0, 20_000),
+      { batch: { maxEvents: 2000, maxBytes: 16e6, maxWaitMs: 50 } },
+    );
+  const chosen = o.kafkaConfigs ? configs.filter((_, i) => o.kafkaConfigs.includes(i)) : configs;
+  for (const [label, cfg, rt] of chosen) {
+    // Runs of the clients alternate, so a change in machine load hits both alike.
+    const runs = new Map(o.clients.map((c) => [c, []]));
+    for (let k = 0; k < o.runs; k++)
+      for (const client of o.clients) {
+        const topic = `bench-${Date.now()}`;
+        const sink = new KafkaSink({ client, brokers, topic, createTopics: { numPartitions: 6 }, ...cfg });
+        runs.get(client).push(
+          await run(`kafka acks=all (${client}): ${label}`, sink, rt.small ? smallList : list, {
+            batch: { maxEvents: rt.maxEvents, maxBytes: 32e6, maxWaitMs: 50 },
+            maxInFlight: rt.maxInFlight,
+          }),
+        );
+      }
+    for (const client of o.clients) results.push(median(runs.get(client)));
   }
   results.push(await kafkajsEncodeOnly(list));
+  return results;
+}
+
+/** Consumer-group throughput of each client: one member reads a pre-filled 6-partition topic from the start. */
+async function benchKafkaConsumer(env, n) {
+  const brokers = [env.KAFKA_BROKERS];
+  const topic = `bench-consume-${Date.now()}`;
+  const setup = await createKafkaClient({ brokers, client: 'kafkajs' });
+  const admin = setup.admin();
+  await admin.createTopics([topic], { numPartitions: 6, replicationFactor: 1 });
+  await admin.close();
+  const producer = setup.producer({ idempotent: false, compression: 'none', ackTimeoutMs: 30_000 });
+  await producer.connect();
+  const line = (i) =>
+    `Jan  1 00:00:00 node-${i % 50} kernel: [ 1234.567890] TRACE: filter:INPUT:rule:1 IN=eth0 OUT= MAC=00:00:00:00:00:00 SRC=10.0.${(i >> 8) & 255}.${i & 255} DST=172.28.129.4 LEN=60 ID=${i % 65536} PROTO=TCP SPT=${1024 + (i % 60000)} DPT=443 SYN`;
+  for (let i = 0; i < n; i += 5000)
+    await producer.send(
+      Array.from({ length: Math.min(5000, n - i) }, (_, j) => ({
+        topic,
+        key: `node-${(i + j) % 50}`,
+        value: line(i + j),
+        headers: {},
+      })),
+    );
+  await producer.close();
+  const results = [];
+  const runs = new Map(o.clients.map((c) => [c, []]));
+  for (let k = 0; k < o.runs; k++)
+    for (const client of o.clients) {
+      const kafka = await createKafkaClient({ brokers, client });
+      const consumer = kafka.groupConsumer({ groupId: `bench-group-${client}-${Date.now()}` });
+      let got = 0;
+      let bytes = 0;
+      let done;
+      const all = new Promise((r) => (done = r));
+      const cpu0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      await consumer.start({
+        topic,
+        fromBeginning: true,
+        onFatal: (err) => console.error(err),
+        onBatch: (batch) => {
+          got += batch.messages.length;
+          for (const m of batch.messages) bytes += m.value?.length ?? 0;
+          if (got >= n) done();
+          return Promise.resolve(undefined);
+        },
+      });
+      await all;
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      await consumer.close();
+      const r = {
+        label: `kafka consumer group (${client}): one member, 6 partitions, ${Math.round(bytes / got)}-byte lines, from the beginning (incl. group join)`,
+        events: n,
+        seconds: s,
+        perSecond: n / s,
+        nodeCpu: (cpu.user + cpu.system) / 1e6 / s,
+        sent: n,
+        retried: 0,
+        failed: 0,
+        writes: 0,
+      };
+      console.log(
+        `${r.label.padEnd(58)} ${String(Math.round(r.perSecond)).padStart(8)} /s  ${s.toFixed(2)} s`,
+      );
+      runs.get(client).push(r);
+    }
+  for (const client of o.clients) results.push(median(runs.get(client)));
   return results;
 }
 
@@ -368,17 +465,23 @@ function markdown(results, o, env) {
     Math.max(
       0,
       ...results
-        .filter((r) => r.label.startsWith(p) && !/translog async|bytes\)|encoding only/.test(r.label))
+        .filter(
+          (r) =>
+            r.label.startsWith(p) && !/translog async|bytes\)|encoding only|consumer group/.test(r.label),
+        )
         .map((r) => r.perSecond),
     );
   const k = best('kafka');
+  const perClient = o.clients
+    .map((c) => `${c} ${Math.round(best(`kafka acks=all (${c})`)).toLocaleString('en')}/s`)
+    .join(', ');
   const e = best('elasticsearch');
   return [
     '## Sinks',
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} by \`node bench/sinks.bench.mjs${o.write ? ' --write' : ''}\` on this machine (${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB), Node ${process.version}, against the services of \`services/start.sh\`: Kafka ${env.KAFKA_VERSION ?? '4.4.0'} (single KRaft node, heap 512 MiB) and Elasticsearch ${env.ES_VERSION ?? '?'} (integ-test-zip, heap 1 GiB), all on the same 2 cores as the benchmark.`,
     `Wall time from the first \`push()\` to the last acknowledgement (\`runner.close()\`); explained packets of ${meanBodyKb()} KB JSON on average; \`node CPU\` = the benchmark process (user+system) per wall second; median of the runs, spread = slowest–fastest.`,
-    `Load average when the run ended: ${os
+    `Load average when the run started: ${LOAD_AT_START}; when it ended: ${os
       .loadavg()
       .map((x) => x.toFixed(1))
       .join(' / ')} (other work shares these 2 cores; expect ±40 % between runs).`,
@@ -387,7 +490,7 @@ function markdown(results, o, env) {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...results.map(row),
     '',
-    `Targets: Kafka acks=all ≥ ${KAFKA_TARGET.toLocaleString('en')}/s — best ${Math.round(k).toLocaleString('en')}/s ${k >= KAFKA_TARGET ? '(met)' : '(**not met**)'}; Elasticsearch ≥ ${ES_TARGET.toLocaleString('en')} docs/s — best ${Math.round(e).toLocaleString('en')}/s ${e >= ES_TARGET ? '(met)' : '(**not met**)'}.`,
+    `Targets: Kafka acks=all ≥ ${KAFKA_TARGET.toLocaleString('en')}/s — best ${Math.round(k).toLocaleString('en')}/s (${perClient}) ${k >= KAFKA_TARGET ? '(met)' : '(**not met**)'}; Elasticsearch ≥ ${ES_TARGET.toLocaleString('en')} docs/s — best ${Math.round(e).toLocaleString('en')}/s ${e >= ES_TARGET ? '(met)' : '(**not met**)'}.`,
     '',
   ].join('\n');
 }
@@ -451,6 +554,10 @@ async function kafkaEncoderBreakdown(list) {
 }
 
 const o = args(process.argv);
+const LOAD_AT_START = os
+  .loadavg()
+  .map((x) => x.toFixed(1))
+  .join(' / ');
 if (o.encoderBreakdown) {
   await kafkaEncoderBreakdown(bodies(200_000));
   process.exit(0);
@@ -460,6 +567,8 @@ const results = [];
 if (o.only !== 'elasticsearch') {
   if (env.KAFKA_BROKERS)
     results.push(...(await benchKafka(env, o.kafkaEvents)).filter((r) => !r.label.includes('warm-up')));
+  if (env.KAFKA_BROKERS && o.consumerMessages > 0)
+    results.push(...(await benchKafkaConsumer(env, o.consumerMessages)));
   else console.log('kafka: skipped (no KAFKA_BROKERS in services/.env.ports; run services/start.sh kafka)');
 }
 if (o.only !== 'kafka') {

@@ -23,6 +23,9 @@ declare -A need=(
   [python3]=python3
   [stdbuf]=coreutils
   [stunnel4]=stunnel4 # services/start.sh fluentd: the TLS listener in front of the forward receiver
+  [chromium]=chromium # packages/report/test/browser.test.ts: the HTML report in a real (headless) browser
+  [tshark]=tshark     # npm run bench: the reference tool for NFLOG pcap (tshark -T fields)
+  [jq]=jq             # npm run bench: the reference tool for ulogd JSON (jq -c)
 )
 pkgs=()
 for cmd in "${!need[@]}"; do

@@ -18,6 +18,7 @@ import {
   REPO_ROOT,
   adapterBuilt,
   checkExplanation,
+  connectionPackets,
   describe,
   essence,
   packetsForProbe,
@@ -25,9 +26,11 @@ import {
 } from './lib/explain';
 import { installSignalHandlers, onCleanup, run, runCleanup, setVerbose } from './lib/proc';
 import { runPass, toolVersions } from './lib/pass';
+import { compareWithTrace, connectionKey, type Agreement } from './lib/simulate';
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
+import { TRACE_SCENARIOS, runTraceStage } from './lib/trace-stage';
 
 const USAGE = `usage: npm run lab -- [options]
 
@@ -41,6 +44,10 @@ Captures real netfilter TRACE output in throw-away network namespaces, then runs
   --write-fixtures [D]  also copy the small captures + snapshots to D (default: test/fixtures/lab)
   --from-fixtures [D]   no kernel work: run the explain checks on committed captures in D
   --capture-only        capture and check the captures, skip ruletrail
+  --trace-scenario a,b  scenarios of the 'ruletrail trace' stage (default: ${TRACE_SCENARIOS.join(',')});
+                        it runs the real command on every backend after the capture passes
+  --trace-only          only the 'ruletrail trace' stage
+  --no-trace            skip the 'ruletrail trace' stage
   --verbose             print every command
   --help
 `;
@@ -48,19 +55,26 @@ Captures real netfilter TRACE output in throw-away network namespaces, then runs
 interface Args {
   scenarios: string[];
   channels: ChannelName[];
+  /** `--channel` was given: scenarios with their own channel list run only the ones named. */
+  channelsGiven: boolean;
   out?: string;
   writeFixtures?: string;
   fromFixtures?: string;
   captureOnly: boolean;
   verbose: boolean;
+  traceScenarios: string[];
+  trace: 'yes' | 'no' | 'only';
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     scenarios: [...SCENARIO_NAMES],
     channels: [...ALL_CHANNELS],
+    channelsGiven: false,
     captureOnly: false,
     verbose: false,
+    traceScenarios: [...TRACE_SCENARIOS],
+    trace: 'yes',
   };
   const fixturesDefault = path.join(REPO_ROOT, 'test', 'fixtures', 'lab');
   for (let i = 0; i < argv.length; i++) {
@@ -80,6 +94,7 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--channel':
         a.channels = next().split(',') as ChannelName[];
+        a.channelsGiven = true;
         if (a.channels.includes('all' as ChannelName)) a.channels = [...ALL_CHANNELS, ...EXTRA_CHANNELS];
         for (const c of a.channels)
           if (!ALL_CHANNELS.includes(c) && !EXTRA_CHANNELS.includes(c))
@@ -99,6 +114,17 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--verbose':
         a.verbose = true;
+        break;
+      case '--trace-scenario':
+        a.traceScenarios = next().split(',');
+        for (const s of a.traceScenarios)
+          if (!SCENARIO_NAMES.includes(s)) throw new Error(`unknown scenario ${s}`);
+        break;
+      case '--trace-only':
+        a.trace = 'only';
+        break;
+      case '--no-trace':
+        a.trace = 'no';
         break;
       case '--help':
       case '-h':
@@ -137,7 +163,7 @@ function matrix(): string {
   const rank = ['ok', 'KNOWN', 'no adapter', 'FAIL'];
   const cells = new Map<string, string>();
   for (const r of results) {
-    const m = /^(?:capture|explain|fixture) ([\w-]+)\/([\w-]+)/.exec(r.text);
+    const m = /^(?:capture|explain|fixture|simulate) ([\w-]+)\/([\w-]+)/.exec(r.text);
     if (!m) continue;
     const st =
       r.ok === 'known' ? 'KNOWN' : r.ok ? 'ok' : /adapter missing/.test(r.text) ? 'no adapter' : 'FAIL';
@@ -229,9 +255,22 @@ function channelFor(name: ChannelName, rsyslog: PrivateRsyslog, tmp: string): Ch
   }
 }
 
-/** Files a fixture directory keeps: the capture, the snapshots, the ifindex map and the pass record. */
+/** Files a fixture directory keeps: the capture, the snapshots, the ifindex map, host facts and the pass record. */
 function fixtureFiles(meta: PassMeta): string[] {
-  return [meta.capture, ...meta.rules, ...(meta.rulesAfter ?? []), ...(meta.extra ?? []), 'pass.json'];
+  return [
+    meta.capture,
+    ...meta.rules,
+    ...(meta.rulesAfter ?? []),
+    ...(meta.extra ?? []),
+    ...(meta.hostFacts ? [meta.hostFacts] : []),
+    'pass.json',
+  ];
+}
+
+/** The channels a scenario runs on: its own list (narrowed by an explicit --channel), else the run's. */
+function channelsOf(sc: { readonly channels?: readonly ChannelName[] }, args: Args): ChannelName[] {
+  if (!sc.channels) return args.channels;
+  return args.channelsGiven ? sc.channels.filter((c) => args.channels.includes(c)) : [...sc.channels];
 }
 
 async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; dir: string }[]> {
@@ -249,7 +288,7 @@ async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; d
   const passes: { meta: PassMeta; dir: string }[] = [];
   let idx = 0;
   for (const sc of all) {
-    for (const ch of args.channels) {
+    for (const ch of channelsOf(sc, args)) {
       idx++;
       const channel = channelFor(ch, rsyslog, tmp);
       const dir = path.join(outRoot, sc.name, ch);
@@ -301,10 +340,43 @@ async function capture(args: Args, outRoot: string): Promise<{ meta: PassMeta; d
   return passes;
 }
 
+/** The 'ruletrail trace' stage (lib/trace-stage.ts): the real command on every backend, in fresh namespaces. */
+async function traceStage(args: Args, outRoot: string): Promise<void> {
+  if (!fs.existsSync(CLI)) {
+    report(
+      false,
+      `trace: ruletrail CLI not built (${path.relative(REPO_ROOT, CLI)} missing; run npm run build)`,
+    );
+    return;
+  }
+  if (args.trace === 'only') preflight();
+  installSignalHandlers();
+  const runTag = `rtlab-${process.pid}`;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${runTag}-trace-`));
+  onCleanup(`remove ${tmp}`, () => fs.rmSync(tmp, { recursive: true, force: true }));
+  const hex = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
+  const t0 = Date.now();
+  const scs = scenarios(ADDRESSES).filter((s) => args.traceScenarios.includes(s.name));
+  await runTraceStage(
+    {
+      prefix: runTag,
+      tmp,
+      outRoot,
+      addresses: ADDRESSES,
+      macPrefix: `02:72:75:${hex(process.pid >> 8)}:${hex(process.pid)}`,
+      report,
+    },
+    scs,
+  );
+  process.stdout.write(`trace stage: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  runCleanup();
+}
+
 function loadFixtures(root: string, args: Args): { meta: PassMeta; dir: string }[] {
   const out: { meta: PassMeta; dir: string }[] = [];
   for (const sc of args.scenarios) {
-    for (const ch of args.channels) {
+    const scenario = scenarios(ADDRESSES).find((s) => s.name === sc);
+    for (const ch of scenario ? channelsOf(scenario, args) : args.channels) {
       const dir = path.join(root, sc, ch);
       const f = path.join(dir, 'pass.json');
       const known = path.join(dir, 'KNOWN-ISSUE.txt');
@@ -330,6 +402,7 @@ function explainPass(
   rules: readonly string[],
   pick: (p: Probe) => Expectation | undefined,
   label: string,
+  simulateToo = false,
 ): Map<string, string> {
   const essences = new Map<string, string>();
   const sc = scenarios(ADDRESSES).find((s) => s.name === meta.scenario);
@@ -348,10 +421,19 @@ function explainPass(
     return essences;
   }
   if (ex.badLines) report(false, `explain ${label}: ${ex.badLines} output lines are not JSON objects`);
+  if (simulateToo) checkSimulation(meta, dir, ex.packets, label);
+  let expectedPackets = 0;
   for (const pr of meta.probes) {
     const probe = sc.probes.find((p) => p.id === pr.id);
+    if (probe?.connection) expectedPackets += connectionPackets(ex.packets, probe, pr).length;
+    else expectedPackets++;
     const want = probe && pick(probe);
     if (!probe || !want) continue;
+    if (probe.connection) {
+      const ess = explainConnection(ex.packets, probe, pr, want, meta.channel, label);
+      if (ess) essences.set(pr.id, ess);
+      continue;
+    }
     const pk = packetsForProbe(ex.packets, probe, pr);
     if (pk.length === 0) {
       const to = probe.dport ?? probe.proto;
@@ -371,21 +453,103 @@ function explainPass(
   }
   // Each probe sends exactly one traced packet (SYN, datagram or echo request; probe timeouts stay below the
   // SYN retransmission time), so any other packet in the output is a correlation error: split or invented.
+  // A connection probe owns every packet of its connection.
   const matched = new Set<Json>();
   for (const pr of meta.probes) {
     const probe = sc.probes.find((p) => p.id === pr.id);
-    if (probe) for (const p of packetsForProbe(ex.packets, probe, pr)) matched.add(p);
+    if (probe) for (const { p } of connectionPackets(ex.packets, probe, pr)) matched.add(p);
   }
   const extra = ex.packets.filter((p) => !matched.has(p));
-  if (extra.length || ex.packets.length !== meta.probes.length)
+  if (extra.length || ex.packets.length !== expectedPackets)
     report(
       false,
-      `explain ${label}: ${ex.packets.length} packets for ${meta.probes.length} probes` +
+      `explain ${label}: ${ex.packets.length} packets for ${meta.probes.length} probes (${expectedPackets} expected)` +
         (extra.length
           ? `; not from any probe: ${extra.map((p) => JSON.stringify(p['packet'])).join(' ')}`
           : ''),
     );
   return essences;
+}
+
+/**
+ * Checks every packet of a traced connection (both directions) and reports one line for the probe; returns the
+ * essence of its first packet for the cross-channel comparison.
+ */
+function explainConnection(
+  packets: Json[],
+  probe: Probe,
+  pr: PassMeta['probes'][number],
+  want: Expectation,
+  channel: ChannelName,
+  label: string,
+): string | undefined {
+  const c = probe.connection;
+  if (!c) return undefined;
+  const pk = connectionPackets(packets, probe, pr);
+  const first = pk.find((x) => x.dir === 'original')?.p;
+  const replies = pk.filter((x) => x.dir === 'reply').length;
+  const errs = new Map<string, number>();
+  const add = (e: string) => errs.set(e, (errs.get(e) ?? 0) + 1);
+  if (pk.length < c.minPackets)
+    add(`${pk.length} packets of the connection, expected at least ${c.minPackets}`);
+  if (replies === 0) add('no reply-direction packet');
+  const verdicts = new Map<string, number>();
+  for (const { p, dir } of pk) {
+    const v = str(p['verdict']).toUpperCase();
+    verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
+    const checks = [want, dir === 'original' ? c.original : c.reply, p === first ? c.first : undefined];
+    for (const e of checks) if (e) for (const x of checkExplanation(p, e, channel)) add(`${dir}: ${x}`);
+  }
+  const counts = `${pk.length} packets (${pk.length - replies} original, ${replies} reply): ${[...verdicts]
+    .map(([v, n]) => `${n} ${v}`)
+    .join(', ')}`;
+  if (errs.size)
+    report(
+      false,
+      `explain ${label} ${pr.id}: ${counts}; ${[...errs].map(([e, n]) => (n > 1 ? `${e} (×${n})` : e)).join('; ')}` +
+        (first ? `\n        first: ${describe(first)}` : ''),
+    );
+  else report(true, `explain ${label} ${pr.id}: ${counts}; first: ${first ? describe(first) : '-'}`);
+  return first ? essence(first) : undefined;
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+}
+
+/** `simulate` agreement with the traces, over the whole run. */
+const agreement = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
+
+/**
+ * Simulates every explained packet of a pass from its first traced step and compares the predicted path and
+ * verdict with the trace: a prediction without unknowns that differs is a lab failure.
+ */
+function checkSimulation(meta: PassMeta, dir: string, packets: Json[], label: string): void {
+  const counts = { agree: 0, disagree: 0, undecided: 0, exempt: 0 };
+  const notes: string[] = [];
+  const connections = new Set<string>();
+  for (const p of packets) {
+    let a: Agreement;
+    const conn = connectionKey(p);
+    try {
+      a = compareWithTrace(p, meta, dir, connections.has(conn)).agreement;
+    } catch (e) {
+      a = { kind: 'disagree', why: `simulate threw: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    connections.add(conn);
+    counts[a.kind]++;
+    agreement[a.kind]++;
+    const k = (p['packet'] ?? {}) as Json;
+    const what = `${String(k['proto'])} ${String(k['src'])} > ${String(k['dst'])}:${String(k['dport'] ?? k['icmpType'] ?? '')}`;
+    if (a.kind === 'disagree') report(false, `simulate ${label}: ${what}: ${a.why}`);
+    else if (a.kind !== 'agree') notes.push(`${what} ${a.kind} (${a.why})`);
+  }
+  if (counts.disagree === 0)
+    report(
+      true,
+      `simulate ${label}: ${counts.agree} of ${packets.length} packets predicted exactly as traced` +
+        (notes.length ? `; ${notes.join('; ')}` : ''),
+    );
 }
 
 function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string): void {
@@ -401,12 +565,24 @@ function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string):
   for (const { meta, dir } of passes) {
     const out = path.join(outRoot, meta.scenario, meta.channel);
     const label = `${meta.scenario}/${meta.channel}`;
-    const ess = explainPass(meta, dir, out, meta.rules, (p) => p.explain, label);
+    // With snapshots from before and after a change, the prediction uses the explanation that joined each packet
+    // with the snapshot in force (the first pass keeps the stale one on purpose).
+    const staleOnPurpose = !!meta.rulesAfter?.length;
+    const ess = explainPass(
+      meta,
+      dir,
+      out,
+      meta.rules,
+      (p) => p.explainOn?.[meta.channel] ?? p.explain,
+      label,
+      !staleOnPurpose,
+    );
     const probes = scenarios(ADDRESSES).find((s) => s.name === meta.scenario)?.probes ?? [];
     for (const [id, e] of ess) {
-      // A channel that cannot carry what this probe checks (see Expectation.flagsNotOn) is left out of the
-      // comparison; its own expectation is still checked above.
-      if (probes.find((p) => p.id === id)?.explain?.flagsNotOn?.includes(meta.channel)) continue;
+      // A channel that cannot carry what this probe checks (Expectation.flagsNotOn) or is expected to say
+      // something else (Probe.explainOn) is left out of the comparison; its own expectation is checked above.
+      const probe = probes.find((p) => p.id === id);
+      if (probe?.explain.flagsNotOn?.includes(meta.channel) || probe?.explainOn?.[meta.channel]) continue;
       const m = seen.get(`${meta.scenario}/${id}`) ?? new Map<ChannelName, string>();
       m.set(meta.channel, e);
       seen.set(`${meta.scenario}/${id}`, m);
@@ -420,6 +596,7 @@ function explainAll(passes: { meta: PassMeta; dir: string }[], outRoot: string):
         [...meta.rules, ...meta.rulesAfter],
         (p) => p.explainWithAllSnapshots,
         `${label} (all snapshots)`,
+        true,
       );
     }
   }
@@ -445,9 +622,21 @@ async function main(): Promise<number> {
     path.join(os.tmpdir(), 'ruletrail-lab', args.fromFixtures ? `replay-${stamp}` : `run-${stamp}`);
   fs.mkdirSync(outRoot, { recursive: true });
   process.stdout.write(`ruletrail lab: output in ${outRoot}\n`);
-  const passes = args.fromFixtures ? loadFixtures(args.fromFixtures, args) : await capture(args, outRoot);
-  if (!args.captureOnly) explainAll(passes, outRoot);
+  const passes = args.fromFixtures
+    ? loadFixtures(args.fromFixtures, args)
+    : args.trace === 'only'
+      ? []
+      : await capture(args, outRoot);
+  if (!args.captureOnly && args.trace !== 'only') explainAll(passes, outRoot);
+  if (!args.fromFixtures && !args.captureOnly && args.trace !== 'no') await traceStage(args, outRoot);
   process.stdout.write(`\n${matrix()}\n`);
+  const compared = agreement.agree + agreement.disagree;
+  if (!args.captureOnly)
+    process.stdout.write(
+      `\nsimulate agreement: ${agreement.agree} of ${compared} predictions without unknowns match the trace` +
+        ` (${compared ? ((100 * agreement.agree) / compared).toFixed(1) : '-'}%); ${agreement.undecided} depend on` +
+        ` unknowns, ${agreement.exempt} traces flagged snapshot_mismatch\n`,
+    );
   const failed = results.filter((r) => r.ok === false).length;
   const known = results.filter((r) => r.ok === 'known').length;
   process.stdout.write(

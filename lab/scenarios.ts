@@ -479,6 +479,348 @@ const drift: Scenario = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------------------
+// Issue #16: a rule inserted at the top of a chain after the snapshot was taken. Every later rule number shifts
+// by one, so the kernel's `filter:KUBE-EXTERNAL-SERVICES:rule:2` for the TCP SYN to 31080 is rule 1 of the
+// snapshot; rule 2 of the snapshot is the UDP 31053 REJECT, which a TCP packet can never match.
+
+const EXT_31080 =
+  '-p tcp -m comment --comment "shop/web:http has no endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31080 -j REJECT --reject-with icmp-port-unreachable';
+const EXT_31053 =
+  '-p udp -m comment --comment "shop/dns:dns-udp has no endpoints" -m addrtype --dst-type LOCAL -m udp --dport 31053 -j REJECT --reject-with icmp-port-unreachable';
+
+function ruleInsertedRules(): Rulesets {
+  const raw = table(
+    'raw',
+    [],
+    [
+      `-A PREROUTING -p tcp -m tcp --dport 31080 ${SYN} -j TRACE`,
+      '-A PREROUTING -p udp -m udp --dport 31053 -j TRACE',
+    ],
+  );
+  const filter = table(
+    'filter',
+    ['KUBE-EXTERNAL-SERVICES', 'KUBE-FIREWALL'],
+    [
+      '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+      '-A INPUT -j KUBE-FIREWALL',
+      `-A KUBE-EXTERNAL-SERVICES ${EXT_31080}`,
+      `-A KUBE-EXTERNAL-SERVICES ${EXT_31053}`,
+      '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+    ],
+  );
+  return { v4: raw + filter, v6: '' };
+}
+
+/** What kube-proxy adds when another service loses its endpoints: a REJECT at the top of the chain. */
+const INSERTED_RULE = [
+  '-t',
+  'filter',
+  '-I',
+  'KUBE-EXTERNAL-SERVICES',
+  '1',
+  '-p',
+  'tcp',
+  '-m',
+  'comment',
+  '--comment',
+  'shop/api:https has no endpoints',
+  '-m',
+  'addrtype',
+  '--dst-type',
+  'LOCAL',
+  '-m',
+  'tcp',
+  '--dport',
+  '31443',
+  '-j',
+  'REJECT',
+  '--reject-with',
+  'icmp-port-unreachable',
+];
+
+const ruleInserted: Scenario = {
+  name: 'rule-inserted',
+  title:
+    'A rule inserted at the top of KUBE-EXTERNAL-SERVICES after the snapshot: the kernel\'s "rule 2" is the snapshot\'s rule 1',
+  rules: ruleInsertedRules,
+  services: [],
+  probes: [],
+  mutation: {
+    afterProbe: 1,
+    describe:
+      'iptables -t filter -I KUBE-EXTERNAL-SERVICES 1 -p tcp … --comment "shop/api:https has no endpoints" … --dport 31443 -j REJECT',
+    iptables: [INSERTED_RULE],
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue #16 item 6a: iptables-legacy with raw, filter and nat but no mangle table; whole TCP connections traced
+// both ways. The nat table sees only a connection's first packet, so every later packet's trace ends at a hook
+// whose last table is filter (`raw:OUTPUT:policy → filter:OUTPUT:policy` for the node's own packets).
+
+function establishedRules(a: LabAddresses): Rulesets {
+  const raw = table(
+    'raw',
+    [],
+    [
+      // client → the node's web server on 8080, and its replies
+      '-A PREROUTING -p tcp -m tcp --dport 8080 -j TRACE',
+      '-A OUTPUT -p tcp -m tcp --sport 8080 -j TRACE',
+      // the node → a server in the client namespace on 8081 (outgoing), and its replies
+      '-A OUTPUT -p tcp -m tcp --dport 8081 -j TRACE',
+      '-A PREROUTING -p tcp -m tcp --sport 8081 -j TRACE',
+    ],
+  );
+  const nat = table(
+    'nat',
+    ['KUBE-POSTROUTING', 'KUBE-SERVICES'],
+    [
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+      '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+      '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+      '-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j RETURN',
+    ],
+  );
+  const filter = table(
+    'filter',
+    ['INPUT DROP', 'KUBE-FIREWALL'],
+    [
+      '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+      '-A INPUT -i lo -j ACCEPT',
+      `-A INPUT -d ${a.node.v4}/32 -p tcp -m tcp --dport 8080 -m comment --comment "lab: web" -j ACCEPT`,
+      '-A OUTPUT -j KUBE-FIREWALL',
+      '-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+    ],
+  );
+  return { v4: raw + nat + filter, v6: '' };
+}
+
+const established: Scenario = {
+  name: 'established-no-mangle',
+  title:
+    'Whole TCP connections both ways on iptables-legacy with raw, filter and nat but no mangle: every packet ACCEPT',
+  rules: establishedRules,
+  // The issue's case is iptables-legacy; its three channels.
+  channels: ['kernel-log', 'nflog-pcap', 'ulogd-json'],
+  services: [
+    { ns: 'node', kind: 'http', port: 8080 },
+    { ns: 'client', kind: 'http', port: 8081 },
+  ],
+  probes: [],
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue #16 items 6b and 8: native nftables in kube-proxy's nftables mode (the table, chains, sets and maps
+// pkg/proxy/nftables/proxier.go creates, with --nodeport-addresses=primary), a pod behind a NodePort (forwarded,
+// DNAT'ed, masqueraded), a host firewall table that filters, a local server, and two NodePorts without
+// endpoints: one rejected through `goto reject-chain`, one dropped.
+
+function kubeProxyNft(a: LabAddresses): string {
+  const pod = a.pod.v4;
+  const svc = 'ZXPQ4J7M-shop/web/tcp/http';
+  const ep = `K2VN6R3D-shop/web/tcp/http__${pod}/8080`;
+  return `table ip rtlab-trace {
+	chain prerouting {
+		type filter hook prerouting priority raw; policy accept;
+		tcp dport { 9080, 30080, 30091, 30092 } meta nftrace set 1 comment "lab: trace the client's connections"
+		ip saddr ${pod} tcp sport 8080 meta nftrace set 1 comment "lab: trace the pod's replies"
+	}
+	chain output {
+		type filter hook output priority raw; policy accept;
+		tcp sport 9080 meta nftrace set 1 comment "lab: trace the node's own replies"
+	}
+}
+table ip kube-proxy {
+	comment "rules for kube-proxy"
+	set nodeport-ips {
+		type ipv4_addr
+		comment "IPs that accept NodePort traffic"
+		elements = { ${a.node.v4} }
+	}
+	map no-endpoint-services {
+		type ipv4_addr . inet_proto . inet_service : verdict
+		comment "vmap to drop or reject packets to services with no endpoints"
+		elements = { 10.96.0.91 . tcp . 80 comment "shop/api:http" : goto reject-chain,
+			     10.96.0.92 . tcp . 80 comment "shop/batch:http" : drop }
+	}
+	map no-endpoint-nodeports {
+		type inet_proto . inet_service : verdict
+		comment "vmap to drop or reject packets to service nodeports with no endpoints"
+		elements = { tcp . 30091 comment "shop/api:http" : goto reject-chain,
+			     tcp . 30092 comment "shop/batch:http" : drop }
+	}
+	map firewall-ips {
+		type ipv4_addr . inet_proto . inet_service : verdict
+		comment "destinations that are subject to LoadBalancerSourceRanges"
+	}
+	map service-ips {
+		type ipv4_addr . inet_proto . inet_service : verdict
+		comment "ClusterIP, ExternalIP and LoadBalancer IP traffic"
+		elements = { 10.96.0.80 . tcp . 80 : goto service-${svc} }
+	}
+	map service-nodeports {
+		type inet_proto . inet_service : verdict
+		comment "NodePort traffic"
+		elements = { tcp . 30080 : goto external-${svc} }
+	}
+	chain filter-prerouting {
+		type filter hook prerouting priority -110; policy accept;
+		ct state new jump firewall-check
+	}
+	chain filter-input {
+		type filter hook input priority -110; policy accept;
+		ct state new jump endpoints-check
+	}
+	chain filter-forward {
+		type filter hook forward priority -110; policy accept;
+		ct state new jump endpoints-check
+	}
+	chain filter-output {
+		type filter hook output priority -110; policy accept;
+		ct state new jump endpoints-check
+		ct state new jump firewall-check
+	}
+	chain nat-prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		jump services
+	}
+	chain nat-output {
+		type nat hook output priority -100; policy accept;
+		jump services
+	}
+	chain nat-postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		jump masquerading
+	}
+	chain endpoints-check {
+		ip daddr . meta l4proto . th dport vmap @no-endpoint-services
+		ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports
+	}
+	chain firewall-check {
+		ip daddr . meta l4proto . th dport vmap @firewall-ips
+	}
+	chain services {
+		ip daddr . meta l4proto . th dport vmap @service-ips
+		ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
+	}
+	chain masquerading {
+		meta mark & 0x00004000 == 0x00000000 return
+		meta mark set meta mark ^ 0x00004000
+		masquerade fully-random
+	}
+	chain mark-for-masquerade {
+		meta mark set meta mark | 0x00004000
+	}
+	chain reject-chain {
+		comment "helper for @no-endpoint-services / @no-endpoint-nodeports"
+		reject
+	}
+	chain service-${svc} {
+		ip daddr 10.96.0.80 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+		numgen random mod 1 vmap { 0 : goto endpoint-${ep} }
+	}
+	chain external-${svc} {
+		jump mark-for-masquerade
+		goto service-${svc}
+	}
+	chain endpoint-${ep} {
+		ip saddr ${pod} jump mark-for-masquerade
+		meta l4proto tcp dnat to ${pod}:8080
+	}
+}
+table ip host-firewall {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept comment "established"
+		iifname "lo" accept
+		tcp dport 9080 accept comment "web on the node"
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ip daddr 10.244.0.0/16 accept comment "to pods"
+		ip saddr 10.244.0.0/16 accept comment "from pods"
+	}
+}
+`;
+}
+
+const nftKubeProxy: Scenario = {
+  name: 'nft-kube-proxy-nodeport',
+  title:
+    'kube-proxy nftables mode: NodePort forwarded to a pod (DNAT + masquerade), a local server, no-endpoint REJECT and DROP',
+  pod: true,
+  rules: () => ({ v4: '', v6: '' }),
+  nft: kubeProxyNft,
+  // Native nftables: only `nft monitor trace` sees `meta nftrace`.
+  channels: ['nft-monitor'],
+  services: [
+    { ns: 'pod', kind: 'http', port: 8080 },
+    { ns: 'node', kind: 'http', port: 9080 },
+  ],
+  probes: [],
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// addrtype with host facts: kube-proxy's KUBE-SERVICES → KUBE-NODEPORTS jump (`--dst-type LOCAL`) for the node's
+// eth0 address and for an extra address on its lo, and filter INPUT rules on --src-type / ! --dst-type that only
+// the node's addresses (host-facts.json) can decide.
+
+const EXTRA_NODE_ADDRESS = '10.96.0.50';
+
+function addrtypeRules(a: LabAddresses): Rulesets {
+  const n = a.node.v4;
+  const raw = table(
+    'raw',
+    [],
+    [30090, 30091].map((p) => `-A PREROUTING -p tcp -m tcp --dport ${p} ${SYN} -j TRACE`),
+  );
+  const nat = table(
+    'nat',
+    [
+      'KUBE-EXT-SHOPWEBAAAAAAAAA',
+      'KUBE-MARK-MASQ',
+      'KUBE-NODEPORTS',
+      'KUBE-SEP-SHOPWEBBBBBBBBBB',
+      'KUBE-SERVICES',
+      'KUBE-SVC-SHOPWEBAAAAAAAAA',
+    ],
+    [
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      '-A KUBE-EXT-SHOPWEBAAAAAAAAA -m comment --comment "masquerade traffic for shop/web:http external destinations" -j KUBE-MARK-MASQ',
+      '-A KUBE-EXT-SHOPWEBAAAAAAAAA -j KUBE-SVC-SHOPWEBAAAAAAAAA',
+      '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000',
+      '-A KUBE-NODEPORTS -p tcp -m comment --comment "shop/web:http" -m tcp --dport 30090 -j KUBE-EXT-SHOPWEBAAAAAAAAA',
+      `-A KUBE-SEP-SHOPWEBBBBBBBBBB -p tcp -m comment --comment "shop/web:http" -m tcp -j DNAT --to-destination ${n}:8080`,
+      '-A KUBE-SERVICES -d 10.96.0.90/32 -p tcp -m comment --comment "shop/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-SHOPWEBAAAAAAAAA',
+      '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS',
+      `-A KUBE-SVC-SHOPWEBAAAAAAAAA -m comment --comment "shop/web:http -> ${n}:8080" -j KUBE-SEP-SHOPWEBBBBBBBBBB`,
+    ],
+  );
+  const filter = table(
+    'filter',
+    [],
+    [
+      '-A INPUT -m addrtype --src-type LOCAL -m comment --comment "lab: from this host" -j ACCEPT',
+      '-A INPUT -m addrtype ! --dst-type LOCAL -m comment --comment "lab: not addressed to this host" -j DROP',
+      '-A INPUT -p tcp -m tcp --dport 30091 -m addrtype --src-type UNICAST -m comment --comment "lab: closed to other hosts" -j REJECT --reject-with icmp-port-unreachable',
+    ],
+  );
+  return { v4: raw + nat + filter, v6: '' };
+}
+
+const addrtype: Scenario = {
+  name: 'addrtype',
+  title: 'addrtype LOCAL / ! LOCAL / UNICAST decided with the host facts (ip -j addr, ip -j link)',
+  rules: addrtypeRules,
+  nodeExtraAddresses: [`${EXTRA_NODE_ADDRESS}/32`],
+  services: [{ ns: 'node', kind: 'http', port: 8080 }],
+  probes: [],
+};
+
 /** Probes depend on the addresses, so they are filled in here. */
 export function scenarios(a: LabAddresses): Scenario[] {
   const n4 = a.node.v4;
@@ -749,6 +1091,283 @@ export function scenarios(a: LabAddresses): Scenario[] {
         },
       ],
     },
+    {
+      ...ruleInserted,
+      probes: [
+        {
+          id: 'udp-31053-before-insert',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'udp',
+          dport: 31053,
+          expect: 'refused',
+          why: 'before the insertion: rule 2 of KUBE-EXTERNAL-SERVICES rejects the UDP NodePort without endpoints',
+          explain: {
+            verdict: 'REJECT',
+            decidedBy: {
+              table: 'filter',
+              chain: 'KUBE-EXTERNAL-SERVICES',
+              rulenum: 2,
+              ruleIncludes: '--dport 31053',
+            },
+            service: 'shop/dns',
+            absentFlags: ['snapshot_mismatch'],
+          },
+          // No rule number: xtables-monitor packets carry no time, so the newest snapshot that fits is joined
+          // (snapshot_by_fit), where the inserted rule shifts the number; the rule text and service say which.
+          explainWithAllSnapshots: {
+            verdict: 'REJECT',
+            decidedBy: {
+              table: 'filter',
+              chain: 'KUBE-EXTERNAL-SERVICES',
+              ruleIncludes: '--dport 31053',
+            },
+            service: 'shop/dns',
+            absentFlags: ['snapshot_mismatch'],
+          },
+        },
+        {
+          id: 'tcp-31080-after-insert',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 31080,
+          expect: 'refused',
+          why: 'after a rule was inserted at the top, the kernel logs rule:2 for the 31080 REJECT; rule 2 of the snapshot in force is the UDP 31053 REJECT',
+          // Never the confident wrong answer ("REJECT by rule 2 'shop/dns:dns-udp has no endpoints'"): the step
+          // contradicts its rule (-p udp, --dport 31053 vs a TCP packet to 31080), so UNKNOWN, flagged, and the
+          // cause names the contradiction and the probable real rule (the snapshot's rule 1).
+          explain: {
+            verdict: 'UNKNOWN',
+            flags: ['snapshot_mismatch'],
+            notService: 'shop/dns',
+            causeMatches: [/\brule 2\b/, /\budp\b/i, /\btcp\b/i, /\brule 1\b/],
+          },
+          // xtables-monitor names the rule by its text, which the stale snapshot does hold (as rule 1): the right
+          // rule, whatever the numbering.
+          explainOn: {
+            'xtables-monitor': {
+              verdict: 'REJECT',
+              decidedBy: { table: 'filter', chain: 'KUBE-EXTERNAL-SERVICES', ruleIncludes: '--dport 31080' },
+              service: 'shop/web',
+              notService: 'shop/dns',
+            },
+          },
+          explainWithAllSnapshots: {
+            verdict: 'REJECT',
+            decidedBy: {
+              table: 'filter',
+              chain: 'KUBE-EXTERNAL-SERVICES',
+              ruleIncludes: '--dport 31080',
+            },
+            service: 'shop/web',
+            notService: 'shop/dns',
+            absentFlags: ['snapshot_mismatch'],
+          },
+        },
+      ],
+    },
+    {
+      ...established,
+      probes: [
+        {
+          id: 'client-to-node-8080',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 8080,
+          http: true,
+          expect: 'answer',
+          why: "a whole connection to the node's web server: requests end in filter INPUT, replies in filter OUTPUT (nat sees only the SYN)",
+          explain: { verdict: 'ACCEPT', absentFlags: ['silent_drop', 'snapshot_mismatch'] },
+          connection: {
+            minPackets: 8,
+            first: {
+              decidedBy: { table: 'filter', chain: 'INPUT', rulenum: 3, ruleIncludes: '--dport 8080' },
+            },
+            original: { decidedBy: { table: 'filter', chain: 'INPUT' } },
+            reply: { decidedBy: { table: 'filter', chain: 'OUTPUT', policy: true } },
+          },
+        },
+        {
+          id: 'node-to-client-8081',
+          from: 'node',
+          to: 'client',
+          family: 4,
+          proto: 'tcp',
+          dport: 8081,
+          http: true,
+          expect: 'answer',
+          why: "the node's own outgoing connection: after the SYN its packets go raw:OUTPUT:policy → filter:OUTPUT:policy, nothing later; replies are accepted as ESTABLISHED",
+          explain: { verdict: 'ACCEPT', absentFlags: ['silent_drop', 'snapshot_mismatch'] },
+          connection: {
+            minPackets: 8,
+            original: { decidedBy: { table: 'filter', chain: 'OUTPUT', policy: true } },
+            reply: {
+              decidedBy: { table: 'filter', chain: 'INPUT', rulenum: 1, ruleIncludes: 'RELATED,ESTABLISHED' },
+            },
+          },
+        },
+      ],
+    },
+    {
+      ...nftKubeProxy,
+      probes: [
+        {
+          id: 'nodeport-30080-to-pod',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 30080,
+          http: true,
+          expect: 'answer',
+          why: 'NodePort 30080 DNATed to the pod, forwarded (host-firewall forward "to pods"), masqueraded; replies forwarded back ("from pods")',
+          explain: {
+            verdict: 'ACCEPT',
+            absentFlags: ['silent_drop', 'snapshot_mismatch'],
+            causeMatches: [/forward/i],
+          },
+          connection: {
+            minPackets: 8,
+            replyFrom: { addr: a.pod.v4, port: 8080 },
+            first: {
+              nat: [
+                {
+                  kind: 'DNAT',
+                  to: `${a.pod.v4}:8080`,
+                  byTable: 'kube-proxy',
+                  byChain: `endpoint-K2VN6R3D-shop/web/tcp/http__${a.pod.v4}/8080`,
+                },
+                { kind: 'MASQUERADE', byTable: 'kube-proxy', byChain: 'masquerading' },
+              ],
+              causeMatches: [/DNAT/i, /masquerad/i],
+            },
+            original: {
+              decidedBy: { table: 'host-firewall', chain: 'forward', ruleIncludes: '"to pods"' },
+            },
+            reply: {
+              decidedBy: { table: 'host-firewall', chain: 'forward', ruleIncludes: '"from pods"' },
+            },
+          },
+        },
+        {
+          id: 'local-server-9080',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 9080,
+          http: true,
+          expect: 'answer',
+          why: 'a server on the node: requests accepted by host-firewall input; its replies traverse only the output hook (kube-proxy filter-output)',
+          explain: { verdict: 'ACCEPT', absentFlags: ['silent_drop', 'snapshot_mismatch'] },
+          connection: {
+            minPackets: 8,
+            original: { decidedBy: { table: 'host-firewall', chain: 'input' } },
+          },
+        },
+        {
+          id: 'nodeport-30091-no-endpoints-reject',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 30091,
+          expect: 'refused',
+          why: 'a NodePort without endpoints: @no-endpoint-nodeports says goto reject-chain',
+          explain: { verdict: 'REJECT', service: 'shop/api:http', flags: ['kube_no_endpoints'] },
+        },
+        {
+          id: 'nodeport-30092-no-endpoints-drop',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 30092,
+          expect: 'timeout',
+          why: 'a NodePort without endpoints: @no-endpoint-nodeports says drop',
+          explain: {
+            verdict: 'DROP',
+            decidedBy: {
+              table: 'kube-proxy',
+              chain: 'endpoints-check',
+              ruleIncludes: '@no-endpoint-nodeports',
+            },
+            service: 'shop/batch:http',
+            flags: ['kube_no_endpoints'],
+          },
+        },
+      ],
+    },
+    {
+      ...addrtype,
+      probes: [
+        {
+          id: 'nodeport-30090-eth0',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 30090,
+          http: true,
+          expect: 'answer',
+          why: 'the node address is LOCAL: KUBE-SERVICES jumps to KUBE-NODEPORTS, DNAT to the local endpoint',
+          explain: {
+            verdict: 'ACCEPT',
+            nat: [{ kind: 'DNAT', to: `${n4}:8080`, byTable: 'nat', byChain: 'KUBE-SEP-SHOPWEBBBBBBBBBB' }],
+            service: 'shop/web',
+            absentFlags: ['snapshot_mismatch'],
+            skipped: [
+              { table: 'nat', chain: 'KUBE-SERVICES', rulenum: 1, decided: true },
+              { table: 'filter', chain: 'INPUT', rulenum: 1, decided: true },
+              { table: 'filter', chain: 'INPUT', rulenum: 2, decided: true },
+            ],
+          },
+        },
+        {
+          id: 'nodeport-30090-lo-address',
+          from: 'client',
+          to: 'node',
+          dstAddr: EXTRA_NODE_ADDRESS,
+          family: 4,
+          proto: 'tcp',
+          dport: 30090,
+          http: true,
+          expect: 'answer',
+          why: `${EXTRA_NODE_ADDRESS} sits on the node's lo: LOCAL too (only the host facts say so), same NodePort path`,
+          explain: {
+            verdict: 'ACCEPT',
+            nat: [{ kind: 'DNAT', to: `${n4}:8080`, byTable: 'nat', byChain: 'KUBE-SEP-SHOPWEBBBBBBBBBB' }],
+            service: 'shop/web',
+            absentFlags: ['snapshot_mismatch'],
+            skipped: [{ table: 'filter', chain: 'INPUT', rulenum: 1, decided: true }],
+          },
+        },
+        {
+          id: 'closed-30091',
+          from: 'client',
+          to: 'node',
+          family: 4,
+          proto: 'tcp',
+          dport: 30091,
+          expect: 'refused',
+          why: 'the client is UNICAST, not LOCAL: INPUT rules 1 and 2 do not match (decidable with host facts), rule 3 REJECTs',
+          explain: {
+            verdict: 'REJECT',
+            decidedBy: { table: 'filter', chain: 'INPUT', rulenum: 3, ruleIncludes: '--src-type UNICAST' },
+            absentFlags: ['snapshot_mismatch'],
+            skipped: [
+              { table: 'filter', chain: 'INPUT', rulenum: 1, decided: true },
+              { table: 'filter', chain: 'INPUT', rulenum: 2, decided: true },
+            ],
+          },
+        },
+      ],
+    },
   ];
 }
 
@@ -760,4 +1379,8 @@ export const SCENARIO_NAMES = [
   'udp-icmp',
   'snat-masquerade',
   'drift',
+  'rule-inserted',
+  'established-no-mangle',
+  'nft-kube-proxy-nodeport',
+  'addrtype',
 ];

@@ -51,6 +51,21 @@ ES_SMALL_HEAP="${ES_SMALL_HEAP:--Xms512m -Xmx512m}"
 log() { printf '[services %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# show_logs lines file...: the last lines of each existing file, each under a header, on stderr. Never fails:
+# it runs right before `die`, whose message must not be replaced by tail's own error (`tail -30 a b` is the
+# obsolete option form, which GNU tail refuses with several files, hiding why a node was not healthy).
+show_logs() {
+  local n="$1" f shown=0; shift
+  for f in "$@"; do
+    [[ -f "$f" ]] || continue
+    printf '==> %s (last %s lines) <==\n' "$f" "$n" >&2
+    tail -n "$n" -- "$f" >&2 || true
+    shown=1
+  done
+  [[ $shown == 1 ]] || log "no log file to show among: $*"
+  return 0
+}
+
 # wait_for "what" timeout_seconds command...: polls the command once a second; exit status 2 from the
 # command means "the process died" and stops waiting at once.
 wait_for() {

@@ -76,7 +76,7 @@ kafka_launch() {
     kafka.Kafka "$d/server.properties" >>"$d/kafka.log" 2>&1 </dev/null &
   echo $! >"$d/kafka.pid"
   if ! wait_for "Kafka" 120 kafka_ready "$d"; then
-    tail -40 "$d/kafka.log" >&2; die "Kafka did not start in 120s (log: $d/kafka.log)"
+    show_logs 40 "$d/kafka.log"; die "Kafka did not start in 120s (log: $d/kafka.log)"
   fi
 }
 
@@ -212,7 +212,7 @@ es_health() { curl -fsS "${@:2}" "$1/_cluster/health?wait_for_status=yellow&time
 start_elasticsearch() {
   start_es elasticsearch "$ES_PORT" $((ES_PORT + 100)) "$ES_HEAP" -E xpack.security.enabled=false
   wait_for "elasticsearch" 120 es_health "http://$HOST:$ES_PORT" ||
-    { tail -30 "$RULETRAIL_SERVICES_DIR/elasticsearch/logs/"*.log >&2; die "elasticsearch not healthy in 120s"; }
+    { show_logs 30 "$RULETRAIL_SERVICES_DIR/elasticsearch/logs/"*.log; die "elasticsearch not healthy in 120s"; }
   set_port_var ES_URL "http://$HOST:$ES_PORT"
   set_port_var ES_VERSION "$ES_VERSION"
 }
@@ -222,7 +222,7 @@ start_elasticsearch_throttled() {
   start_es elasticsearch-throttled "$ES_THROTTLED_PORT" $((ES_THROTTLED_PORT + 100)) "$ES_SMALL_HEAP" \
     -E xpack.security.enabled=false -E thread_pool.write.size=1 -E thread_pool.write.queue_size=1
   wait_for "elasticsearch-throttled" 120 es_health "http://$HOST:$ES_THROTTLED_PORT" ||
-    { tail -30 "$RULETRAIL_SERVICES_DIR/elasticsearch-throttled/logs/"*.log >&2; die "elasticsearch-throttled not healthy"; }
+    { show_logs 30 "$RULETRAIL_SERVICES_DIR/elasticsearch-throttled/logs/"*.log; die "elasticsearch-throttled not healthy"; }
   set_port_var ES_THROTTLED_URL "http://$HOST:$ES_THROTTLED_PORT"
 }
 
@@ -288,7 +288,7 @@ start_elasticsearch_secure() {
     -E xpack.security.http.ssl.certificate=certs/server.crt -E xpack.security.http.ssl.key=certs/server.key \
     -E xpack.security.http.ssl.certificate_authorities=certs/ca.crt -E xpack.security.transport.ssl.enabled=false
   wait_for "elasticsearch-secure" 120 es_health "$url" --cacert "$c/ca.crt" -u "ruletrail_admin:$ES_ADMIN_PASSWORD" ||
-    { tail -30 "$RULETRAIL_SERVICES_DIR/elasticsearch-secure/logs/"*.log >&2; die "elasticsearch-secure not healthy"; }
+    { show_logs 30 "$RULETRAIL_SERVICES_DIR/elasticsearch-secure/logs/"*.log; die "elasticsearch-secure not healthy"; }
   set_port_var ES_SECURE_URL "$url"
   set_port_var ES_SECURE_CA "$c/ca.crt"
   set_port_var ES_SECURE_ADMIN_USERNAME ruletrail_admin
@@ -308,7 +308,7 @@ fluent_receiver_bin() {
     mkdir -p "$(dirname "$bin")"
     local blog="$RULETRAIL_SERVICES_DIR/receiver-build.log"
     (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -o "$bin.tmp" .) >"$blog" 2>&1 ||
-      { tail -40 "$blog" >&2; die "go build of the receiver failed (log: $blog)"; }
+      { show_logs 40 "$blog"; die "go build of the receiver failed (log: $blog)"; }
     mv "$bin.tmp" "$bin"
   fi
   printf '%s' "$bin"
@@ -319,7 +319,7 @@ fluentd_launch() {
   log "starting the Fluent forward receiver on $HOST:$FLUENTD_PORT"
   setsid "$(fluent_receiver_bin)" --config "file:$d/config.yaml" >>"$d/receiver.log" 2>&1 </dev/null &
   echo $! >"$d/receiver.pid"
-  wait_for "fluentd receiver" 60 fluentd_ready "$d" || { tail -30 "$d/receiver.log" >&2; die "receiver did not start"; }
+  wait_for "fluentd receiver" 60 fluentd_ready "$d" || { show_logs 30 "$d/receiver.log"; die "receiver did not start"; }
 }
 
 fluentd_ready() {
@@ -393,7 +393,7 @@ EOF
     setsid "$bin" "$d/stunnel.conf" >>"$d/stunnel.log" 2>&1 </dev/null &
     echo $! >"$d/stunnel.pid"
     wait_for "fluentd TLS (stunnel)" 30 fluentd_tls_ready "$d" "$c/ca.crt" ||
-      { tail -30 "$d/stunnel.log" >&2; die "stunnel did not start (log: $d/stunnel.log)"; }
+      { show_logs 30 "$d/stunnel.log"; die "stunnel did not start (log: $d/stunnel.log)"; }
   fi
   set_port_var FLUENTD_TLS_PORT "$FLUENTD_TLS_PORT"
   set_port_var FLUENTD_TLS_CA "$c/ca.crt"

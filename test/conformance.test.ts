@@ -90,7 +90,12 @@ describe('plugin conformance', () => {
     const make = (): LineCountSink => {
       const s = lineCountSinkPlugin.create(
         { dir, maxBytes: 200 },
-        { baseDir: dir, logger: { debug() {}, info() {}, warn() {}, error() {} }, stop() {} },
+        {
+          baseDir: dir,
+          logger: { debug() {}, info() {}, warn() {}, error() {} },
+          stop() {},
+          kinds: ['packet', 'alert'],
+        },
       );
       assert.ok(s instanceof LineCountSink);
       sinks.push(s);

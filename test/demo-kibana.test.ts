@@ -74,6 +74,7 @@ function loadObjects(): SavedObject[] {
 const OBJECTS = loadObjects();
 const ofType = (type: string) => OBJECTS.filter((o) => o.type === type);
 const SEARCHES = ofType('search');
+const LENSES = ofType('lens');
 const DATA_VIEWS = ofType('index-pattern');
 
 function searchSource(o: SavedObject): SearchSource {
@@ -148,6 +149,7 @@ const ALLOWED_ATTRIBUTES: Record<string, readonly string[]> = {
     'timeRestore',
     'kibanaSavedObjectMeta',
   ],
+  lens: ['title', 'description', 'visualizationType', 'state'],
   dashboard: [
     'title',
     'description',
@@ -188,7 +190,7 @@ describe('demo/kibana saved objects (structure)', () => {
   it('one saved object per line, with type, id, attributes, references and migration versions', () => {
     assert.ok(OBJECTS.length > 0);
     for (const o of OBJECTS) {
-      assert.ok(['index-pattern', 'search', 'dashboard'].includes(o.type), `${o.id}: type ${o.type}`);
+      assert.ok(['index-pattern', 'search', 'lens', 'dashboard'].includes(o.type), `${o.id}: type ${o.type}`);
       assert.equal(typeof o.id, 'string');
       assert.ok(o.attributes && typeof o.attributes === 'object', `${o.id}: attributes`);
       assert.ok(Array.isArray(o.references), `${o.id}: references`);
@@ -197,8 +199,20 @@ describe('demo/kibana saved objects (structure)', () => {
     }
     assert.deepEqual(
       OBJECTS.map((o) => o.type),
-      ['index-pattern', 'index-pattern', 'search', 'search', 'search', 'search', 'search', 'dashboard'],
-      'data views first, then searches, then the dashboard',
+      [
+        'index-pattern',
+        'index-pattern',
+        'search',
+        'search',
+        'search',
+        'search',
+        'search',
+        'lens',
+        'lens',
+        'lens',
+        'dashboard',
+      ],
+      'data views first, then searches and Lens visualizations, then the dashboard',
     );
   });
 
@@ -297,7 +311,7 @@ describe('demo/kibana saved objects (structure)', () => {
     }
   });
 
-  it("the dashboard: today's hits, every saved search as a panel", () => {
+  it("the dashboard: today's hits, every saved search and Lens visualization as a panel", () => {
     const dashboards = ofType('dashboard');
     assert.equal(dashboards.length, 1);
     const d = dashboards[0]!;
@@ -310,15 +324,15 @@ describe('demo/kibana saved objects (structure)', () => {
     const panels = dashboardPanels(d);
     const used: string[] = [];
     for (const p of panels) {
-      assert.equal(p.type, 'search', `${p.panelIndex}: a saved search panel`);
+      assert.ok(['search', 'lens'].includes(p.type), `${p.panelIndex}: a saved search or Lens panel`);
       assert.equal(p.gridData.i, p.panelIndex);
       assert.equal(p.panelRefName, `panel_${p.panelIndex}`);
       const ref = d.references.find((r) => r.name === `${p.panelIndex}:${p.panelRefName}`);
       assert.ok(ref, `${p.panelIndex}: reference ${p.panelIndex}:${p.panelRefName}`);
-      assert.equal(ref.type, 'search');
+      assert.equal(ref.type, p.type);
       assert.ok(
-        SEARCHES.some((s) => s.id === ref.id),
-        `${p.panelIndex}: search ${ref.id} is in the file`,
+        OBJECTS.some((s) => s.id === ref.id && s.type === p.type),
+        `${p.panelIndex}: ${p.type} ${ref.id} is in the file`,
       );
       used.push(ref.id);
       const g = p.gridData;
@@ -328,7 +342,11 @@ describe('demo/kibana saved objects (structure)', () => {
       );
     }
     assert.equal(new Set(panels.map((p) => p.panelIndex)).size, panels.length, 'unique panel ids');
-    assert.deepEqual(used.sort(), SEARCHES.map((s) => s.id).sort(), 'each saved search once');
+    assert.deepEqual(
+      used.sort(),
+      [...SEARCHES, ...LENSES].map((s) => s.id).sort(),
+      'each saved search and Lens visualization once',
+    );
     assert.equal(d.references.length, panels.length, 'no reference without a panel');
     for (const a of panels)
       for (const b of panels) {
@@ -337,6 +355,110 @@ describe('demo/kibana saved objects (structure)', () => {
         const overlap = p.x < q.x + q.w && q.x < p.x + p.w && p.y < q.y + q.h && q.y < p.y + p.h;
         assert.ok(!overlap, `panels ${a.panelIndex} and ${b.panelIndex} do not overlap`);
       }
+  });
+});
+
+interface LensColumn {
+  operationType: string;
+  sourceField: string;
+  dataType: string;
+  isBucketed: boolean;
+  params?: { size?: number; orderBy?: { type: string; columnId?: string } };
+}
+interface LensState {
+  datasourceStates: {
+    formBased: {
+      layers: Record<string, { columns: Record<string, LensColumn>; columnOrder: string[] }>;
+    };
+  };
+  visualization: {
+    layers?: { layerId: string; xAccessor?: string; splitAccessor?: string; accessors: string[] }[];
+    layerId?: string;
+    columns?: { columnId: string }[];
+  };
+  query: { query: string; language: string };
+  filters: unknown[];
+}
+
+describe('demo/kibana Lens visualizations (structure, against the installed mapping)', () => {
+  const lensTitled = (title: string) => {
+    const l = LENSES.find((o) => o.attributes.title === title);
+    assert.ok(l, `a Lens visualization titled '${title}'`);
+    return l;
+  };
+  const state = (l: SavedObject) => l.attributes.state as LensState;
+  /** column id → its definition, for the one layer. */
+  const columnsOf = (l: SavedObject) => {
+    const layers = state(l).datasourceStates.formBased.layers;
+    assert.deepEqual(Object.keys(layers), ['l1'], `${l.id}: one layer`);
+    return layers.l1!;
+  };
+
+  it("the report's summary views: verdicts over time, top deciding rules, top services of DROP/REJECT", () => {
+    const v = lensTitled('ruletrail: verdicts over time');
+    assert.equal(v.attributes.visualizationType, 'lnsXY');
+    const vc = columnsOf(v).columns;
+    assert.equal(vc.time?.operationType, 'date_histogram');
+    assert.equal(vc.time?.sourceField, '@timestamp');
+    assert.equal(vc.verdict?.sourceField, 'verdict');
+    const vl = state(v).visualization.layers![0]!;
+    assert.deepEqual([vl.xAccessor, vl.splitAccessor, vl.accessors], ['time', 'verdict', ['count']]);
+
+    const r = lensTitled('ruletrail: top deciding rules');
+    assert.equal(r.attributes.visualizationType, 'lnsDatatable');
+    assert.deepEqual(
+      ['table', 'chain', 'rulenum'].map((c) => columnsOf(r).columns[c]?.sourceField),
+      ['decidedBy.table', 'decidedBy.chain', 'decidedBy.rulenum'],
+    );
+
+    const s = lensTitled('ruletrail: top Kubernetes services, DROP/REJECT');
+    assert.equal(columnsOf(s).columns.service?.sourceField, 'kubernetes.service');
+    assert.match(state(s).query.query, /verdict:\(DROP OR REJECT\)/);
+  });
+
+  it('every column is a field of the packets mapping of the right type; accessors name columns; lucene queries', () => {
+    assert.equal(LENSES.length, 3);
+    for (const l of LENSES) {
+      const ref = l.references.find((r) => r.name === 'indexpattern-datasource-layer-l1');
+      assert.ok(ref, `${l.id}: the layer's data view reference`);
+      assert.equal(ref.type, 'index-pattern');
+      const dv = DATA_VIEWS.find((d) => d.id === ref.id);
+      assert.ok(dv, `${l.id}: data view ${ref.id} is in the file`);
+      const fields = mappedFields(mappingOf(dv));
+      const { columns, columnOrder } = columnsOf(l);
+      assert.deepEqual(
+        [...columnOrder].sort(),
+        Object.keys(columns).sort(),
+        `${l.id}: columnOrder lists every column`,
+      );
+      for (const [id, c] of Object.entries(columns)) {
+        if (c.operationType === 'count') {
+          assert.equal(c.sourceField, '___records___', `${l.id}.${id}: count of documents`);
+          continue;
+        }
+        const type = fields.get(c.sourceField);
+        assert.ok(type, `${l.id}.${id}: ${c.sourceField} is mapped`);
+        if (c.operationType === 'date_histogram') assert.equal(type, 'date', `${l.id}.${id}`);
+        else {
+          assert.equal(c.operationType, 'terms', `${l.id}.${id}`);
+          assert.ok(['keyword', 'long'].includes(type), `${l.id}.${id}: terms on ${c.sourceField} (${type})`);
+          assert.equal(c.dataType, type === 'long' ? 'number' : 'string', `${l.id}.${id}: dataType`);
+          assert.ok(c.params?.size && c.params.size > 0, `${l.id}.${id}: a size`);
+          if (c.params.orderBy?.type === 'column')
+            assert.ok(columns[c.params.orderBy.columnId!], `${l.id}.${id}: ordered by a column of the layer`);
+        }
+      }
+      const vis = state(l).visualization;
+      const named = vis.layers
+        ? vis.layers.flatMap((x) => [x.xAccessor, x.splitAccessor, ...x.accessors].filter(Boolean))
+        : vis.columns!.map((c) => c.columnId);
+      for (const a of named) assert.ok(columns[a!], `${l.id}: accessor ${a} is a column`);
+      const q = state(l).query;
+      assert.equal(q.language, 'lucene');
+      assert.deepEqual(state(l).filters, [], `${l.id}: nothing hidden in filters`);
+      for (const f of queryFields(q.query))
+        assert.equal(fields.get(f), 'keyword', `${l.id}: query field ${f}`);
+    }
   });
 });
 
@@ -428,7 +550,8 @@ const SCENARIOS: readonly Scenario[] = [
     alerts: 2,
   }),
   // kube-proxy nftables mode (`nft monitor trace`): no-endpoints drops in table kube-proxy (flagged from the
-  // verdict map), two IPv6 packets without a verdict.
+  // verdict map); the two IPv6 packets pass the only ip6 base chain (trace6 prerouting), so they are ACCEPT with
+  // nothing after PREROUTING traced (they were UNKNOWN before completion followed the snapshot's base chains).
   {
     name: 'kube-proxy-nftables',
     host: 'demo-kube-proxy-nftables',
@@ -436,7 +559,7 @@ const SCENARIOS: readonly Scenario[] = [
     capture: join(NFT, 'nft-monitor.txt'),
     kernelLog: false,
     // The four drops carry no service name (nftables mode has no comments): one alert, then one repeat of 3.
-    expect: { packets: 15, kubeMarkDrop: 0, kubeProxy: 4, dropped: 4, unexplained: 2, alerts: 2 },
+    expect: { packets: 15, kubeMarkDrop: 0, kubeProxy: 4, dropped: 4, unexplained: 0, alerts: 2 },
   },
 ];
 
@@ -598,12 +721,15 @@ describe('demo/kibana saved searches against real Elasticsearch (explained lab c
         per(hits.map((h) => h._id)),
         Object.fromEntries(SCENARIOS.map((sc) => [sc.name, sc.expect[key]])),
       );
-      // Every column is populated by some hit: the columns show what these documents carry.
+      // Every column is populated by some hit: the columns show what these documents carry. (An unexplained
+      // packet names a service only from steps that could be placed and checked; the lab's one such packet, the
+      // stale-snapshot drift probe, has none — the renumbered KUBE-NODEPORTS rule is the step that fails.)
       for (const c of s.attributes.columns as string[])
-        assert.ok(
-          hits.some((h) => h.fields?.[c] !== undefined),
-          `column ${c} has a value in some hit`,
-        );
+        if (!(key === 'unexplained' && c === 'kubernetes.service'))
+          assert.ok(
+            hits.some((h) => h.fields?.[c] !== undefined),
+            `column ${c} has a value in some hit`,
+          );
     });
   }
 

@@ -28,7 +28,7 @@ import {
   tempDir,
   waitFor,
 } from '../packages/cli/test/pipeline-helpers';
-import { explainCapture } from './support/explain-capture';
+import { INCIDENT_ARGS, explainCapture } from './support/explain-capture';
 import { REPO_ROOT, requireServices } from './support/services';
 
 type Service = {
@@ -205,21 +205,11 @@ describe('demo stack: the Dockerfile recipe, without Docker', function () {
     assert.ok(entry && existsSync(join(ctx, entry)), `entrypoint ${entry} missing after the build`);
     assert.ok(!existsSync(join(ctx, 'node_modules/typescript')), 'dev dependencies are pruned');
     const env = { ...process.env, NODE_ENV: 'production', ...services.ruletrail!.environment! };
-    const explain = spawnSync(
-      process.execPath,
-      [
-        entry,
-        'explain',
-        '--year',
-        '2023',
-        '--rules',
-        'examples/incident/iptables-save-0101.txt',
-        '--rules',
-        'examples/incident/iptables-save-0103.txt',
-        'examples/incident/kern.log',
-      ],
-      { cwd: ctx, encoding: 'utf8', env },
-    );
+    const explain = spawnSync(process.execPath, [entry, 'explain', ...INCIDENT_ARGS], {
+      cwd: ctx,
+      encoding: 'utf8',
+      env,
+    });
     assert.equal(explain.status, 0, explain.stderr);
     assert.match(explain.stdout, /=> DROP: dropped by filter KUBE-FIREWALL rule 1/);
     const validate = spawnSync(process.execPath, [entry, ...['validate', 'demo/pipeline.yaml']], {

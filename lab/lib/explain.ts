@@ -59,6 +59,9 @@ export function runExplain(
 ): ExplainRun {
   const args = ['explain'];
   for (const r of rules) args.push('--rules', path.join(dir, r));
+  // Captures recorded before host facts existed have none.
+  if (meta.hostFacts && fs.existsSync(path.join(dir, meta.hostFacts)))
+    args.push('--host-facts', path.join(dir, meta.hostFacts));
   args.push('--format', 'json', path.join(dir, meta.capture));
   const argv = ['node', fs.existsSync(LAUNCHER) ? LAUNCHER : CLI, ...args];
   const r = run(argv, { allowFail: true, timeoutMs: 120_000, cwd: REPO_ROOT });
@@ -156,6 +159,36 @@ function serviceOf(p: Json): string {
 // ---------------------------------------------------------------------------------------------------------
 // Matching packets to probes
 
+/** Which side of a traced connection a packet is on. */
+export type Direction = 'original' | 'reply';
+
+/**
+ * The packets of a probe: its one traced packet, or for a connection probe every packet of the connection, each
+ * with its direction (the first original-direction packet is the connection's first).
+ */
+export function connectionPackets(
+  packets: Json[],
+  probe: Probe,
+  run: ProbeRun,
+): { p: Json; dir: Direction }[] {
+  const out: { p: Json; dir: Direction }[] = [];
+  const c = probe.connection;
+  for (const p of packets) {
+    if (packetsForProbe([p], probe, run).length) {
+      out.push({ p, dir: 'original' });
+      continue;
+    }
+    if (!c) continue;
+    const k = obj(p['packet']);
+    if (!k || protoName(k['proto'] ?? k['protocol'] ?? 'tcp') !== probe.proto) continue;
+    const from = c.replyFrom ?? { addr: run.dst, port: probe.dport };
+    if (canonIp(str(k['src'])) !== canonIp(from.addr) || numOf(k['sport']) !== from.port) continue;
+    if (!c.replyFrom && run.sport !== undefined && numOf(k['dport']) !== run.sport) continue;
+    out.push({ p, dir: 'reply' });
+  }
+  return out;
+}
+
 export function packetsForProbe(packets: Json[], probe: Probe, run: ProbeRun): Json[] {
   return packets.filter((p) => {
     const k = obj(p['packet']);
@@ -178,8 +211,9 @@ export function packetsForProbe(packets: Json[], probe: Probe, run: ProbeRun): J
 export function checkExplanation(p: Json, e: Expectation, channel: ChannelName): string[] {
   const errs: string[] = [];
   const verdict = str(p['verdict']).toUpperCase();
-  const want = typeof e.verdict === 'string' ? [e.verdict] : e.verdict;
-  if (!want.includes(verdict)) errs.push(`verdict ${verdict || '(none)'}, expected ${want.join(' or ')}`);
+  const want = e.verdict === undefined ? undefined : typeof e.verdict === 'string' ? [e.verdict] : e.verdict;
+  if (want && !want.includes(verdict))
+    errs.push(`verdict ${verdict || '(none)'}, expected ${want.join(' or ')}`);
 
   const d = obj(p['decidedBy']);
   if (e.decidedBy) {
@@ -277,6 +311,27 @@ export function checkExplanation(p: Json, e: Expectation, channel: ChannelName):
 
   if (e.service !== undefined && !serviceOf(p).includes(e.service))
     errs.push(`kubernetes.service ${serviceOf(p) || '(none)'}, expected ${e.service}`);
+
+  if (e.notService !== undefined && serviceOf(p).includes(e.notService))
+    errs.push(`kubernetes.service ${serviceOf(p)}: explained with the wrong rule`);
+  for (const re of e.causeMatches ?? [])
+    if (!re.test(str(p['cause']))) errs.push(`cause "${str(p['cause'])}" does not match ${String(re)}`);
+  if (e.skipped) {
+    const steps = arr(p['steps']).map((x) => obj(x) ?? {});
+    for (const w of e.skipped) {
+      const ranges = steps
+        .filter((x) => str(x['table']) === w.table && str(x['chain']) === w.chain)
+        .flatMap((x) => arr(x['skipped']).map((r) => obj(r) ?? {}));
+      const hit = ranges.find(
+        (r) => (numOf(r['from']) ?? Infinity) <= w.rulenum && w.rulenum <= (numOf(r['to']) ?? -Infinity),
+      );
+      if (!hit) errs.push(`no step of ${w.table}:${w.chain} lists rule ${w.rulenum} as skipped`);
+      else if (w.decided && str(hit['result']) !== 'no')
+        errs.push(
+          `skipped ${w.chain} rule ${w.rulenum} is ${str(hit['result']) || '?'}, expected no: ${str(hit['reason'])}`,
+        );
+    }
+  }
 
   const flags = flagsOf(p);
   for (const f of e.flagsNotOn?.includes(channel) ? [] : (e.flags ?? []))

@@ -58,7 +58,7 @@ export function toolVersions(): Record<string, string> {
   };
 }
 
-async function startService(
+export async function startService(
   ns: string,
   kind: 'http' | 'udp',
   port: number,
@@ -90,7 +90,7 @@ async function startService(
   return bg;
 }
 
-function runProbe(ns: string, probe: Probe, src: string, dst: string): ProbeRun {
+export function runProbe(ns: string, probe: Probe, src: string, dst: string): ProbeRun {
   const base = { id: probe.id, expect: probe.expect, src, dst };
   if (probe.proto === 'icmp') {
     const t0 = Date.now();
@@ -111,6 +111,17 @@ function runProbe(ns: string, probe: Probe, src: string, dst: string): ProbeRun 
   } catch {
     return { ...base, result: 'error', detail: (r.stdout + r.stderr).trim() };
   }
+}
+
+/** The host-facts document of a namespace (packages/ruleset/src/host-facts.ts, version 1). */
+function hostFacts(ns: string): Record<string, unknown> {
+  return {
+    version: 1,
+    host: 'rtlab-node',
+    capturedAt: new Date().toISOString(),
+    addr: JSON.parse(nsRun(ns, ['ip', '-j', 'addr']).stdout) as unknown,
+    link: JSON.parse(nsRun(ns, ['ip', '-d', '-j', 'link']).stdout) as unknown,
+  };
 }
 
 function save(ns: string, argv: string[], file: string): boolean {
@@ -139,6 +150,10 @@ export async function runPass(
     macPrefix: ctx.macPrefix,
     ...(scenario.pod ? { pod: { podAddr: a.pod, nodeSide: a.nodePodSide } } : {}),
   });
+  for (const cidr of scenario.nodeExtraAddresses ?? []) {
+    run(['ip', '-n', topo.node, 'addr', 'add', cidr, 'dev', 'lo']);
+    run(['ip', '-n', topo.client, 'route', 'add', cidr.replace(/\/\d+$/, ''), 'via', a.node.v4]);
+  }
   const services: Bg[] = [];
   const b = bins(backend);
   const rules: string[] = [];
@@ -150,10 +165,14 @@ export async function runPass(
     const rs = scenario.rules(a);
     if (rs.v4) nsRun(topo.node, [b.restore4], { input: rs.v4 });
     if (rs.v6) nsRun(topo.node, [b.restore6], { input: rs.v6 });
+    if (scenario.nft) nsRun(topo.node, ['nft', '-f', '-'], { input: scenario.nft(a) });
     for (const s of scenario.services) {
-      const ns = s.ns === 'node' ? topo.node : topo.client;
+      const ns = s.ns === 'node' ? topo.node : s.ns === 'pod' ? topo.pod : topo.client;
+      if (!ns) throw new Error(`service ${s.port} needs a pod namespace`);
       services.push(await startService(ns, s.kind, s.port, dir, ctx.tmp));
     }
+    // The node's addresses and interfaces, as `ruletrail snapshot facts` records them (addrtype, NFLOG ifindex).
+    fs.writeFileSync(path.join(dir, 'host-facts.json'), JSON.stringify(hostFacts(topo.node), null, 1) + '\n');
     const snapshot = (suffix: string, into: string[]) => {
       if (save(topo.node, [b.save4], path.join(dir, `iptables-save${suffix}.txt`)))
         into.push(`iptables-save${suffix}.txt`);
@@ -165,19 +184,24 @@ export async function runPass(
           nsRun(topo.node, ['nft', '-a', 'list', 'ruleset']).stdout,
         );
         extra.push(`nft-ruleset${suffix}.txt`);
-        // The same ruleset as JSON (`nft -j list ruleset`), for joins by rule handle.
+        // The same ruleset as JSON (`nft -j list ruleset`), for joins by rule handle; for a native nftables
+        // ruleset it is the snapshot itself (iptables-nft-save cannot list native tables).
         fs.writeFileSync(
           path.join(dir, `nft-ruleset${suffix}.json`),
           nsRun(topo.node, ['nft', '-j', 'list', 'ruleset']).stdout,
         );
-        extra.push(`nft-ruleset${suffix}.json`);
+        (scenario.nft ? into : extra).push(`nft-ruleset${suffix}.json`);
       }
     };
     // The snapshot in force when the capture starts: this is what ruletrail is given.
     snapshot('', rules);
     const tag = `${ctx.prefix}-${scenario.name}-${channel.name}`;
+    // Packets the node sends itself (OUTPUT) carry no MAC in the kernel log: they are the node's by source.
+    const nodeSrc = [a.node.v4, a.node.v6, a.nodePodSide.v4, a.nodePodSide.v6].map((x) => `SRC=${x} `);
     const mine = (line: string) =>
-      line.includes(`MAC=${ctx.macPrefix}:`) || line.includes(`:${ctx.macPrefix}:`);
+      line.includes(`MAC=${ctx.macPrefix}:`) ||
+      line.includes(`:${ctx.macPrefix}:`) ||
+      (!line.includes(' MAC=') && / IN= OUT=/.test(line) && nodeSrc.some((x) => line.includes(x)));
     await channel.start(topo.node, dir, tag, mine);
     for (const [i, probe] of scenario.probes.entries()) {
       if (scenario.mutation && scenario.mutation.afterProbe === i) {
@@ -189,18 +213,12 @@ export async function runPass(
         snapshot('.after', rulesAfter);
         await sleep(2000);
       }
-      const fromNs = probe.from === 'pod' ? topo.pod : topo.client;
+      const fromNs = probe.from === 'pod' ? topo.pod : probe.from === 'node' ? topo.node : topo.client;
       if (!fromNs) throw new Error(`probe ${probe.id} needs a pod namespace`);
-      const src =
-        probe.from === 'pod'
-          ? probe.family === 4
-            ? a.pod.v4
-            : a.pod.v6
-          : probe.family === 4
-            ? a.client.v4
-            : a.client.v6;
-      const dstHost = probe.to === 'node' ? a.node : a.client;
-      const dst = probe.family === 4 ? dstHost.v4 : dstHost.v6;
+      const srcHost = probe.from === 'pod' ? a.pod : probe.from === 'node' ? a.node : a.client;
+      const src = probe.family === 4 ? srcHost.v4 : srcHost.v6;
+      const dstHost = probe.to === 'node' ? a.node : probe.to === 'pod' ? a.pod : a.client;
+      const dst = probe.dstAddr ?? (probe.family === 4 ? dstHost.v4 : dstHost.v6);
       const pr = runProbe(fromNs, probe, src, dst);
       probes.push(pr);
       if (pr.result !== probe.expect)
@@ -246,6 +264,7 @@ export async function runPass(
     rules,
     ...(rulesAfter.length ? { rulesAfter } : {}),
     ...(extra.length ? { extra } : {}),
+    hostFacts: 'host-facts.json',
     addresses: a,
     probes,
     ...(scenario.mutation && mutationAt

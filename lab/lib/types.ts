@@ -35,7 +35,7 @@ export interface Rulesets {
 }
 
 export interface Service {
-  readonly ns: 'node' | 'client';
+  readonly ns: 'node' | 'client' | 'pod';
   readonly kind: 'http' | 'udp';
   readonly port: number;
 }
@@ -51,7 +51,8 @@ export interface NatExpectation {
 }
 
 export interface Expectation {
-  readonly verdict: string | readonly string[];
+  /** Omitted only in the extra per-direction checks of a connection probe (`ConnectionCheck`). */
+  readonly verdict?: string | readonly string[];
   readonly decidedBy?: {
     readonly table: string;
     readonly chain: string;
@@ -82,12 +83,46 @@ export interface Expectation {
   /** The decision must not be attributed to this chain (drift: the stale snapshot would say so). */
   readonly notDecidedByChain?: string;
   readonly notMarkSetByChain?: string;
+  /** `kubernetes.service` must not contain this (the confidently wrong service of a stale snapshot). */
+  readonly notService?: string;
+  /** Every pattern must match `cause` (the one-sentence explanation). */
+  readonly causeMatches?: readonly RegExp[];
+  /**
+   * Rules the packet passed without matching (issue #16 "why not"): a step of this table/chain lists `rulenum`
+   * in its `skipped` ranges (`{from, to, result, criterion, reason}`); `decided`: with `result` `no`, not
+   * `unknown` (e.g. an addrtype match, decidable only with the host facts).
+   */
+  readonly skipped?: readonly {
+    readonly table: string;
+    readonly chain: string;
+    readonly rulenum: number;
+    readonly decided?: boolean;
+  }[];
+}
+
+/**
+ * A probe whose whole TCP connection is traced, both directions: `Probe.explain` applies to every packet of it,
+ * these add checks for the connection's first packet and for each direction.
+ */
+export interface ConnectionCheck {
+  readonly first?: Expectation;
+  readonly original?: Expectation;
+  readonly reply?: Expectation;
+  /** Fewest packets the connection must have in the output (both directions together). */
+  readonly minPackets: number;
+  /**
+   * Where the replies come from as first seen, when not the probe's destination (a DNAT to a pod). The reply
+   * destination port is then not checked: a fully-random MASQUERADE picks another source port.
+   */
+  readonly replyFrom?: { readonly addr: string; readonly port: number };
 }
 
 export interface Probe {
   readonly id: string;
-  readonly from: 'client' | 'pod';
-  readonly to: 'node' | 'client';
+  readonly from: 'client' | 'pod' | 'node';
+  readonly to: 'node' | 'client' | 'pod';
+  /** Destination address instead of `to`'s own (e.g. an extra address of the node, `Scenario.nodeExtraAddresses`). */
+  readonly dstAddr?: string;
   readonly family: Family;
   readonly proto: 'tcp' | 'udp' | 'icmp';
   readonly dport?: number;
@@ -99,6 +134,10 @@ export interface Probe {
    * and after the change) and picks the one in force at the packet's time.
    */
   readonly explainWithAllSnapshots?: Expectation;
+  /** Channel-specific expectation instead of `explain` (e.g. xtables-monitor names rules by text, not number). */
+  readonly explainOn?: Partial<Record<ChannelName, Expectation>>;
+  /** Every packet of the connection is traced, both directions (see ConnectionCheck). */
+  readonly connection?: ConnectionCheck;
   /** One sentence for the report. */
   readonly why: string;
 }
@@ -119,6 +158,15 @@ export interface Scenario {
   readonly services: readonly Service[];
   readonly probes: readonly Probe[];
   readonly mutation?: Mutation;
+  /** The channels this scenario is captured on (default: the run's channels). */
+  readonly channels?: readonly ChannelName[];
+  /**
+   * A native nftables ruleset (`nft -f`), loaded after `rules`; its `nft -j list ruleset` is then the snapshot
+   * `--rules` gets. Only the nft channels can trace it.
+   */
+  nft?(a: LabAddresses): string;
+  /** Extra addresses (CIDR) put on the node's `lo`; the client routes each one via the node. */
+  readonly nodeExtraAddresses?: readonly string[];
 }
 
 /** What one capture pass recorded about a probe (written to pass.json). */
@@ -145,6 +193,8 @@ export interface PassMeta {
   /** Snapshots taken after a mid-capture change, for reference. */
   readonly rulesAfter?: readonly string[];
   readonly extra?: readonly string[];
+  /** `host-facts.json`: the node's `ip -j addr` / `ip -d -j link` (`ruletrail explain --host-facts`). */
+  readonly hostFacts?: string;
   readonly addresses: LabAddresses;
   readonly probes: ProbeRun[];
   readonly mutation?: { readonly afterProbe: number; readonly describe: string; readonly at: string };

@@ -12,6 +12,17 @@ import { REPO_ROOT } from './services';
 
 const CLI = join(REPO_ROOT, 'packages/cli/bin/ruletrail.js');
 
+/** `ruletrail explain` arguments for the bundled incident (README quick start), relative to the repository root. */
+export const INCIDENT_ARGS: readonly string[] = [
+  '--year',
+  '2023',
+  '--rules',
+  'examples/incident/iptables-save-0101.txt',
+  '--rules',
+  'examples/incident/iptables-save-0103.txt',
+  'examples/incident/kern.log',
+];
+
 export interface CaptureToExplain {
   /** Label for assertion messages. */
   readonly name: string;

@@ -1,12 +1,12 @@
 /**
- * The ingest adapters of the registry (registry.ts), for `ruletrail explain`: in detection order, by name, and
+ * The ingest adapters of the registry (ingest-registry.ts), for `ruletrail explain`: in detection order, by name, and
  * configured with run options.
  */
 import type { IngestAdapter } from '@ruletrail/core';
-import { REGISTRY } from './registry';
+import { INGEST_PLUGINS } from './ingest-registry';
 
 /** Every registered adapter, in detection order. */
-export const ADAPTERS: readonly IngestAdapter[] = REGISTRY.ingest.map((p) => p.adapter);
+export const ADAPTERS: readonly IngestAdapter[] = INGEST_PLUGINS.map((p) => p.adapter);
 
 /** Adapter by channel name (`--input-format`). */
 export function adapterByName(name: string): IngestAdapter | undefined {
@@ -21,7 +21,7 @@ export function withInterfaceNames(
   adapter: IngestAdapter,
   ifNames: ReadonlyMap<number, string> | undefined,
 ): IngestAdapter {
-  const plugin = REGISTRY.ingest.find((p) => p.type === adapter.channel);
+  const plugin = INGEST_PLUGINS.find((p) => p.type === adapter.channel);
   return ifNames && plugin && 'ifNames' in plugin.options.properties
     ? plugin.configure({ ifNames } as never)
     : adapter;

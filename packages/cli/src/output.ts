@@ -3,7 +3,9 @@
  * producer awaits `drain()` between input batches, so a slow reader of stdout slows the input instead of
  * growing memory.
  */
+import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { UsageError } from '@ruletrail/core';
 
 const FLUSH_BYTES = 1 << 16;
 
@@ -47,4 +49,24 @@ export class LineWriter {
       );
     }
   }
+}
+
+/** `-o FILE` or stdout; `close` waits until the file is written (stdout is left open). */
+export async function openOutput(
+  path: string | undefined,
+): Promise<{ stream: Writable; close: () => Promise<void> }> {
+  if (path === undefined || path === '-') return { stream: process.stdout, close: async () => {} };
+  const stream = createWriteStream(path);
+  await new Promise<void>((resolve, reject) =>
+    stream
+      .once('open', () => resolve())
+      .once('error', (err) => reject(new UsageError(`${path}: ${err.message}`))),
+  );
+  return {
+    stream,
+    close: () =>
+      new Promise<void>((resolve, reject) =>
+        stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
+      ),
+  };
 }

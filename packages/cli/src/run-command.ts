@@ -21,11 +21,13 @@ import {
   Pipeline,
   PipelineMetrics,
   RunnerSink,
+  SNAPSHOT_INVALID,
   SnapshotDirectoryFeed,
   SnapshotStore,
   formatProblem,
   loadConfig,
   loadStaticSnapshots,
+  sinkRecordKind,
   type Logger,
   type PipelineConfig,
   type RecordSink,
@@ -40,7 +42,11 @@ export const RUN_USAGE = `usage: ruletrail run --config <config.yaml> [--log-lev
 Runs the streaming pipeline a config file describes: sources (file tail, stdin, syslog, Kafka) → ingest
 adapters → per-host snapshot join and explanation → alerts → sinks (NDJSON file/stdout, Kafka, Elasticsearch,
 Fluentd). Logs are JSON lines on stderr. SIGTERM/SIGINT: stop reading, complete open packets, wait for the
-sinks, checkpoint, exit 0. Check a config first with 'ruletrail validate'. Docs: docs/pipeline.md.`;
+sinks, checkpoint, exit 0 — or exit 3 when a sink refused records or had not delivered them when the run stopped
+(each such record is in the dead-letter output with the reason). Check a config first with 'ruletrail validate'. Docs: docs/pipeline.md.`;
+
+/** Exit status of a run that ended with records not delivered by some sink (each one dead-lettered). */
+export const EXIT_UNDELIVERED = 3;
 
 /** Runs `run`; returns the exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
@@ -87,7 +93,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
 
   const store = new SnapshotStore(config.snapshots.historyPerHost, (host, err) =>
-    deadLetter.write(new InputError('RT_ERR_SNAPSHOT_INVALID', { file: `snapshot:${host}` }, err.message)),
+    deadLetter.write(new InputError(SNAPSHOT_INVALID, { file: `snapshot:${host}` }, err.message)),
   );
   await loadStaticSnapshots(config.snapshots.files, store, log.child('snapshots'));
   const feeds: SnapshotFeed[] = [];
@@ -162,6 +168,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     log.info('Pipeline started.', { sources: sources.map((s) => s.id), sinks: sinks.map((s) => s.id) });
     const summary = await pipeline.run(ctl.signal);
     log.info('Pipeline stopped.', { ...summary, deadLetters: deadLetter.count });
+    // Records a sink refused or had not delivered at the stop are in the dead-letter output; the exit status
+    // says so, so a supervisor or script never takes a lossy run for a clean one (issue #15).
+    const lost = summary.rejected + summary.undelivered;
+    if (lost > 0) {
+      log.error('Some records were not delivered by every sink; see the dead-letter output.', {
+        rejected: summary.rejected,
+        undelivered: summary.undelivered,
+        ...(config.deadLetter ? { deadLetter: config.deadLetter.path } : {}),
+      });
+      return EXIT_UNDELIVERED;
+    }
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -198,8 +215,11 @@ function buildSource(
   return plugin.create(s as never, { baseDir, logger: log.child(s.id, 'source'), stop }) as Source;
 }
 
-/** Builds a sink from its plugin and starts its runner (which connects, retrying with backoff). */
-async function buildSink(
+/**
+ * Builds one sink of a validated config from its plugin and starts its runner (which connects, retrying with
+ * backoff). Also used by `ruletrail trace --sink`.
+ */
+export async function buildSink(
   s: PipelineConfig['sinks'][number],
   baseDir: string,
   log: Logger,
@@ -214,8 +234,10 @@ async function buildSink(
     built.runner?.outputGone();
     stop();
   };
+  // The record kinds this sink takes: its start() checks that their topics / indices exist.
+  const kinds = s.records.map(sinkRecordKind);
   try {
-    sink = await plugin.create(s.options as never, { baseDir, logger: slog, stop: gone });
+    sink = await plugin.create(s.options as never, { baseDir, logger: slog, stop: gone, kinds });
   } catch (err) {
     throw new UsageError(`sink ${s.id} (${s.type}): ${(err as Error).message}`);
   }

@@ -6,11 +6,13 @@
  * packet with its host's snapshot in force at the packet's time.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '@ruletrail/core';
+import { hostFactsFromJson, type HostFactsDocument } from '@ruletrail/ruleset';
 import {
   JsonLogger,
   makeEnvelope,
@@ -21,9 +23,14 @@ import {
 import { KafkaSnapshotPublisher } from '@ruletrail/source-kafka';
 
 export const SNAPSHOT_USAGE = `usage: ruletrail snapshot ship --to <destination> [options]
+       ruletrail snapshot facts [--host NAME] [--out FILE] [--command addr=CMD] [--command link=CMD]
 
-Runs iptables-save / ip6tables-save (and nft -j list ruleset with --nft) every --interval and ships each
-snapshot whose content changed, stamped with host, time and sha256, to:
+snapshot facts: prints this host's addresses and interfaces (ip -j addr, ip -d -j link) as the host-facts
+document 'ruletrail explain --host-facts FILE' reads (docs/pipeline.md).
+
+snapshot ship: runs iptables-save / ip6tables-save (and nft -j list ruleset with --nft) every --interval and
+ships each snapshot whose content (or host facts) changed, stamped with host, time and sha256, with the
+host's addresses and interfaces attached as 'facts', to:
 
   --to dir:PATH                 one JSON file per snapshot under PATH/<host>/ (read by snapshots.directory)
   --to kafka:HOST:PORT[,…]/TOPIC  a message keyed by host (read by snapshots.kafka)
@@ -36,7 +43,9 @@ snapshot whose content changed, stamped with host, time and sha256, to:
   --once               read and ship once, then exit
   --nft                also ship 'nft -j list ruleset' (stored, not yet joined with traces)
   --command FAMILY=CMD replace a command, e.g. ipv4='iptables-legacy-save' or ipv6='ip6tables-nft-save'
-                       (FAMILY is ipv4, ipv6 or nft; CMD runs with sh -c; FAMILY= with nothing switches it off)
+                       (FAMILY is ipv4, ipv6, nft, or addr / link for the host facts: default 'ip -j addr'
+                       and 'ip -d -j link'; CMD runs with sh -c; FAMILY= with nothing switches it off, and
+                       addr= ships no facts)
   --keep N             dir: snapshots kept per host (oldest removed; default 64)
 
 Exit status: 0 ok, 1 a snapshot could not be taken or shipped (--once), 2 usage error.`;
@@ -62,7 +71,8 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
     process.stdout.write(SNAPSHOT_USAGE + '\n');
     return sub === undefined ? 2 : 0;
   }
-  if (sub !== 'ship') throw new UsageError(`snapshot: unknown subcommand '${sub}' (known: ship)`);
+  if (sub === 'facts') return factsCommand(rest);
+  if (sub !== 'ship') throw new UsageError(`snapshot: unknown subcommand '${sub}' (known: ship, facts)`);
   const { values } = parseArgs({
     args: rest,
     strict: true,
@@ -90,16 +100,12 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   const keep = seconds('--keep', values.keep);
   const host = values.host ?? hostname().split('.')[0]!;
   const log = new JsonLogger(values['log-level'] as 'info').child('snapshot-ship');
-  const commands: Record<string, string> = {
+  const commands = commandTable(values.command, {
     ipv4: 'iptables-save',
     ipv6: 'ip6tables-save',
     nft: 'nft -j list ruleset',
-  };
-  for (const c of values.command ?? []) {
-    const m = /^(ipv4|ipv6|nft)=(.*)$/.exec(c);
-    if (!m) throw new UsageError(`--command: expected FAMILY=CMD with FAMILY ipv4, ipv6 or nft, got '${c}'`);
-    commands[m[1]!] = m[2]!;
-  }
+    ...FACTS_COMMANDS,
+  });
   const probes: Probe[] = [
     { key: 'ipv4', format: 'iptables-save', command: commands.ipv4! },
     { key: 'ipv6', format: 'iptables-save', command: commands.ipv6! },
@@ -117,6 +123,19 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
   let failures = 0;
   try {
     for (;;) {
+      // Once per round, attached to every snapshot of the round. A host whose facts cannot be read still ships
+      // its rules (the facts only make addrtype decidable).
+      let facts: Facts | undefined;
+      if (commands.addr!.trim() !== '') {
+        try {
+          facts = await takeFacts(commands, host);
+        } catch (err) {
+          log.warn('Reading the host facts failed; the snapshots are shipped without them.', {
+            command: `${commands.addr} / ${commands.link}`,
+            error: err,
+          });
+        }
+      }
       for (const p of probes) {
         try {
           const content = await runCommand(p.command);
@@ -128,12 +147,15 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
             takenAt,
             tool: p.command,
             content,
+            ...(facts ? { facts: facts.document } : {}),
           });
           const now = Date.now();
-          const changed = env.hash !== p.lastHash;
+          // The facts count as a change too (an address added), but not their capture time or lifetimes.
+          const key = `${env.hash}/${facts?.hash ?? ''}`;
+          const changed = key !== p.lastHash;
           if (!changed && (resend === 0 || now - (p.lastShipped ?? 0) < resend * 1000)) continue;
           await dest.ship(env);
-          p.lastHash = env.hash;
+          p.lastHash = key;
           p.lastShipped = now;
           log.info(
             changed ? 'Snapshot shipped (changed).' : 'Snapshot shipped again (unchanged, resend interval).',
@@ -143,6 +165,7 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
               hash: env.hash,
               takenAt,
               bytes: content.length,
+              facts: facts ? facts.summary : 'none',
             },
           );
         } catch (err) {
@@ -164,6 +187,95 @@ export async function snapshotCommand(argv: string[]): Promise<number> {
     await dest.close();
   }
   return values.once && failures > 0 ? 1 : 0;
+}
+
+/** The host-facts commands (`ip -j addr` lists every address with its link; `ip -d -j link` adds the kind). */
+const FACTS_COMMANDS = { addr: 'ip -j addr', link: 'ip -d -j link' } as const;
+
+/** `--command KEY=CMD` over the defaults; only the defaults' keys are accepted. */
+function commandTable(
+  given: readonly string[] | undefined,
+  defaults: Record<string, string>,
+): Record<string, string> {
+  const commands = { ...defaults };
+  const keys = Object.keys(defaults);
+  for (const c of given ?? []) {
+    const m = /^([a-z0-9]+)=(.*)$/.exec(c);
+    if (!m || !keys.includes(m[1]!))
+      throw new UsageError(`--command: expected KEY=CMD with KEY one of ${keys.join(', ')}, got '${c}'`);
+    commands[m[1]!] = m[2]!;
+  }
+  return commands;
+}
+
+interface Facts {
+  readonly document: HostFactsDocument;
+  /** sha256 of what the facts say (addresses, interfaces), not of when they were read. */
+  readonly hash: string;
+  readonly summary: string;
+}
+
+/** Runs the facts commands and checks what they printed with the reader consumers use. @throws on bad output. */
+async function takeFacts(commands: Record<string, string>, host: string): Promise<Facts> {
+  const json = async (cmd: string): Promise<unknown[]> => {
+    const out = await runCommand(cmd);
+    let v: unknown;
+    try {
+      v = JSON.parse(out);
+    } catch (err) {
+      throw new Error(`'${cmd}' did not print JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(v)) throw new Error(`'${cmd}' did not print a JSON array`);
+    return v as unknown[];
+  };
+  const addr = await json(commands.addr!);
+  const link = commands.link!.trim() !== '' ? await json(commands.link!) : undefined;
+  const document: HostFactsDocument = {
+    version: 1,
+    host,
+    capturedAt: new Date().toISOString(),
+    addr,
+    ...(link ? { link } : {}),
+  };
+  const parsed = hostFactsFromJson(document, commands.addr!);
+  const said = JSON.stringify({ a: parsed.addresses, i: parsed.interfaces });
+  return {
+    document,
+    hash: createHash('sha256').update(said).digest('hex'),
+    summary: `${parsed.addresses.length} addresses, ${parsed.interfaces.length} interfaces`,
+  };
+}
+
+/** `snapshot facts`: the host-facts document on stdout or in --out FILE. */
+async function factsCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      out: { type: 'string' },
+      command: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SNAPSHOT_USAGE + '\n');
+    return 0;
+  }
+  const commands = commandTable(values.command, { ...FACTS_COMMANDS });
+  if (commands.addr!.trim() === '')
+    throw new UsageError('snapshot facts: the addr command cannot be switched off');
+  let facts: Facts;
+  try {
+    facts = await takeFacts(commands, values.host ?? hostname().split('.')[0]!);
+  } catch (err) {
+    process.stderr.write(`ruletrail: snapshot facts: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const text = JSON.stringify(facts.document, null, 1) + '\n';
+  if (values.out) await writeFile(values.out, text);
+  else process.stdout.write(text);
+  return 0;
 }
 
 function seconds(name: string, v: string): number {
@@ -208,7 +320,6 @@ function destination(to: string, keep: number, log: Logger): Destination {
           brokers: where.slice(0, slash).split(','),
           topic: where.slice(slash + 1),
           clientId: 'ruletrail-snapshot-ship',
-          ssl: false,
         },
         log,
       );

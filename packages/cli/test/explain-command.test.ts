@@ -20,6 +20,29 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('ruletrail explain (CLI)', () => {
+  it('gives xtables-monitor packets the protocol their matched rules require (the channel prints none for UDP/ICMP)', () => {
+    const dir = join(ROOT, 'test/fixtures/lab/udp-icmp/xtables-monitor');
+    const r = run([
+      'explain',
+      '--format',
+      'json',
+      '--rules',
+      join(dir, 'iptables-save.txt'),
+      join(dir, 'xtables-monitor.txt'),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const got = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { packet: { proto?: string; protoFrom?: string }; verdict: string })
+      .map((x) => [x.packet.proto, x.packet.protoFrom, x.verdict]);
+    assert.deepEqual(got, [
+      ['udp', 'rules', 'ACCEPT'],
+      ['udp', 'rules', 'REJECT'],
+      ['icmp', 'rules', 'DROP'],
+    ]);
+  });
+
   it('prints one NDJSON object per packet with the public contract fields', () => {
     const r = run(['explain', '--year', '2023', ...RULES, '--format', 'json', join(EX, 'kern.log')]);
     assert.equal(r.code, 0, r.stderr);
@@ -70,7 +93,7 @@ describe('ruletrail explain (CLI)', () => {
     );
     assert.match(
       r.stdout,
-      /=> ACCEPT: accepted by the filter INPUT policy ACCEPT; destination 172\.28\.129\.4:80 rewritten to 172\.28\.129\.4:52000 by nat PREROUTING rule 3/,
+      /=> ACCEPT: accepted by the filter INPUT policy ACCEPT \(delivered locally\); destination 172\.28\.129\.4:80 rewritten to 172\.28\.129\.4:52000 by nat PREROUTING rule 3/,
     );
   });
 
@@ -183,6 +206,36 @@ describe('ruletrail explain (CLI)', () => {
     assert.match(badSel.stderr, /unknown key 'port'/);
   });
 
+  it('--host-facts: read, counted in --stats, and naming the interfaces of an NFLOG capture', () => {
+    // A real lab capture: NFLOG carries interface indexes only; the host facts' `ip -j link` names them.
+    const LAB = join(ROOT, 'test/fixtures/lab/addrtype/nflog-pcap');
+    const base = ['explain', '--rules', join(LAB, 'iptables-save.txt'), '--format', 'json'];
+    const inOf = (out: string) =>
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).packet.in as unknown);
+    const without = run([...base, join(LAB, 'nflog.pcap')]);
+    assert.equal(without.code, 0, without.stderr);
+    assert.deepEqual([...new Set(inOf(without.stdout))], [undefined]);
+    const facts = join(LAB, 'host-facts.json');
+    const withFacts = run([...base, '--host-facts', facts, '--stats', join(LAB, 'nflog.pcap')]);
+    assert.equal(withFacts.code, 0, withFacts.stderr);
+    assert.deepEqual([...new Set(inOf(withFacts.stdout))], ['eth0']);
+    const stats = JSON.parse(withFacts.stderr.trim().split('\n').pop()!);
+    assert.deepEqual(stats.hostFacts, { host: 'rtlab-node', addresses: 6, interfaces: 2 });
+
+    const dir = mkdtempSync(join(tmpdir(), 'rt-facts-'));
+    const bad = join(dir, 'facts.json');
+    writeFileSync(bad, '{"version":1,"addr":[{"ifindex":0,"ifname":"eth0"}]}');
+    const r = run([...base, '--host-facts', bad, join(LAB, 'nflog.pcap')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--host-facts .*facts\.json: addr\[0\]: 'ifindex' 0 is not a positive integer/);
+    const missing = run([...base, '--host-facts', join(dir, 'none.json'), join(LAB, 'nflog.pcap')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--host-facts .*none\.json: ENOENT/);
+  });
+
   it('--stats reports counts and peak memory as JSON on stderr', () => {
     const r = run([
       'explain',
@@ -202,3 +255,52 @@ describe('ruletrail explain (CLI)', () => {
     assert.ok(stats.maxRssKb > 0);
   });
 });
+
+/* eslint-disable no-control-regex -- these tests look for control characters */
+describe('ruletrail explain: control characters from input never reach the terminal (issue #15)', () => {
+  // Legal in iptables: `iptables -A … -m comment --comment $'\e]0;owned\a\e[2J'` — iptables-save prints it raw.
+  const HOSTILE = '\x1b]0;owned\x07\x1b[2J\x9b31m\u202e';
+  const dir = mkdtempSync(join(tmpdir(), 'ruletrail-escape-'));
+  const rules = ['0101', '0103'].flatMap((d) => {
+    const p = join(dir, `iptables-save-${d}.txt`);
+    const text = readFileSync(join(EX, `iptables-save-${d}.txt`), 'utf8').replace(
+      /"cali:/g,
+      `"${HOSTILE}cali:`,
+    );
+    writeFileSync(p, text);
+    return ['--rules', p];
+  });
+
+  for (const colour of [false, true]) {
+    it(`escapes a rule comment's escape sequences visibly (${colour ? 'colour' : 'plain'} text)`, () => {
+      const r = run(
+        ['explain', '--year', '2023', ...rules, join(EX, 'kern.log')],
+        colour ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /cali:/);
+      // The only escape sequences left are our own colours (SGR: ESC [ digits;… m).
+      const raw = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+      assert.doesNotMatch(raw, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+      assert.equal(colour, raw !== r.stdout, 'colour on/off as asked');
+      assert.ok(raw.includes('\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\u202ecali:'), raw.slice(0, 2000));
+    });
+  }
+
+  it('keeps the comment exact in JSON output (JSON escapes it) and escapes it in stderr messages', () => {
+    const r = run(['explain', '--year', '2023', ...rules, '--format', 'json', join(EX, 'kern.log')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(HOSTILE.slice(0, 3)) === false, 'raw ESC in JSON output');
+    const steps = r.stdout
+      .trim()
+      .split('\n')
+      .flatMap((l) => (JSON.parse(l) as { steps: { rule?: string }[] }).steps);
+    assert.ok(steps.some((s) => s.rule?.includes(`${HOSTILE}cali:`)));
+    // An unreadable line quoting the same bytes: the dead-letter message on stderr is escaped.
+    const log = join(dir, 'bad.log');
+    writeFileSync(log, `Jan  1 21:23:16 cos74 kernel: TRACE: raw:PREROUTING:${HOSTILE} IN=eth0\n`);
+    const bad = run(['explain', '--year', '2023', ...rules, log]);
+    assert.doesNotMatch(bad.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+  });
+});
+/* eslint-enable no-control-regex */

@@ -29,37 +29,91 @@ const envelopes = (d: string) =>
     .sort()
     .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')));
 
+/** `snapshot ship --once` of the incident's first snapshot (IPv4 only) as `host`, plus extra `--command`s. */
+function shipOnce(host: string, ...commands: string[]) {
+  const dir = tempDir();
+  const r = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'snapshot',
+      'ship',
+      '--once',
+      '--host',
+      host,
+      '--to',
+      `dir:${dir}`,
+      '--command',
+      `ipv4=cat ${join(INCIDENT, 'iptables-save-0101.txt')}`,
+      '--command',
+      'ipv6=',
+      ...commands.flatMap((c) => ['--command', c]),
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return { env: envelopes(join(dir, host))[0], log: r.stdout + r.stderr };
+}
+
+/** Real `ip -j addr` / `ip -d -j link` output of a lab namespace, printed the way `ip` prints it. */
+const FACTS = join(__dirname, '../../ruleset/test/fixtures/host-facts/node.json');
+const factsPart = (k: 'addr' | 'link') =>
+  `${k}=node -e 'process.stdout.write(JSON.stringify(require("${FACTS}").${k}))'`;
+
 describe('ruletrail snapshot ship', function () {
   this.timeout(60000);
 
   it('ships once to a directory with host, time and hash stamped', () => {
-    const dir = tempDir();
-    const r = spawnSync(
-      process.execPath,
-      [
-        BIN,
-        'snapshot',
-        'ship',
-        '--once',
-        '--host',
-        'cos74',
-        '--to',
-        `dir:${dir}`,
-        '--command',
-        `ipv4=cat ${join(INCIDENT, 'iptables-save-0101.txt')}`,
-        '--command',
-        'ipv6=',
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const [env] = envelopes(join(dir, 'cos74'));
+    // Facts switched off here: whether `ip` exists is not what this test is about.
+    const { env } = shipOnce('cos74', 'addr=');
     assert.equal(env.schema, 'ruletrail.snapshot/v1');
     assert.equal(env.host, 'cos74');
     assert.equal(env.family, 'ipv4');
     assert.equal(env.format, 'iptables-save');
     assert.equal(env.hash, sha(join(INCIDENT, 'iptables-save-0101.txt')));
     assert.ok(Math.abs(Date.parse(env.takenAt) - Date.now()) < 60000);
+  });
+
+  it('attaches the host facts to every snapshot; ships without them when they cannot be read', () => {
+    const ship = (...facts: string[]) => shipOnce('node-1', ...facts);
+    const doc = JSON.parse(readFileSync(FACTS, 'utf8'));
+    const ok = ship(factsPart('addr'), factsPart('link'));
+    assert.equal(ok.env.facts.version, 1);
+    assert.equal(ok.env.facts.host, 'node-1');
+    assert.deepEqual(ok.env.facts.addr, doc.addr);
+    assert.deepEqual(ok.env.facts.link, doc.link);
+    assert.match(ok.log, /"facts":"9 addresses, 3 interfaces"/);
+    const broken = ship('addr=echo not-json');
+    assert.equal(broken.env.family, 'ipv4', 'the rules are shipped anyway');
+    assert.equal(broken.env.facts, undefined);
+    assert.match(broken.log, /Reading the host facts failed.*did not print JSON/);
+    assert.equal(ship('addr=').env.facts, undefined);
+  });
+
+  it('snapshot facts prints the host-facts document explain --host-facts reads', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'snapshot',
+        'facts',
+        '--host',
+        'n1',
+        '--command',
+        factsPart('addr'),
+        '--command',
+        factsPart('link'),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual([out.version, out.host, out.addr.length, out.link.length], [1, 'n1', 3, 3]);
+    const bad = spawnSync(process.execPath, [BIN, 'snapshot', 'facts', '--command', 'addr=echo "[{}]"'], {
+      encoding: 'utf8',
+    });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /snapshot facts: .*addr\[0\]: 'ifindex' undefined is not a positive integer/);
   });
 
   it('fails with status 1 when a command fails (--once), naming it', () => {
@@ -108,6 +162,9 @@ describe('ruletrail snapshot ship', function () {
         `ipv4=cat ${rules}`,
         '--command',
         'ipv6=',
+        // This machine is not cos74: its addresses would (rightly) contradict the trace's addrtype steps.
+        '--command',
+        'addr=',
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

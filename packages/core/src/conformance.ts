@@ -68,14 +68,15 @@ export async function checkIngestAdapter(
 
 /**
  * Checks a sink through the core runner: `records` are all delivered, each acknowledged once and only once the
- * remote side has it (`received()` returns the ids the remote side holds, read back inside the
- * acknowledgement); `rejected` (optional) is refused into the dead-letter output while its neighbours are
- * delivered; `close` is idempotent.
+ * remote side has it (`received(ids)` returns the ids the remote side holds, read back when the runner reports
+ * `ids` acknowledged; a remote store that is only eventually readable, such as a topic read by a consumer, may
+ * wait there, bounded, for those ids); `rejected` (optional) is refused into the dead-letter output while its
+ * neighbours are delivered; `close` is idempotent.
  */
 export async function checkSink(
   make: () => Sink,
   records: readonly SinkRecord[],
-  received: () => Promise<ReadonlySet<string>> | ReadonlySet<string>,
+  received: (ids: readonly string[]) => Promise<ReadonlySet<string>> | ReadonlySet<string>,
   rejected?: SinkRecord,
 ): Promise<void> {
   const sink = make();
@@ -91,7 +92,7 @@ export async function checkSink(
       const ids = rs.map((r) => r.id);
       acked.push(...ids);
       checks.push(
-        Promise.resolve(received()).then((have) => {
+        Promise.resolve(received(ids)).then((have) => {
           for (const id of ids) if (!have.has(id)) early.push(id);
         }),
       );

@@ -3,6 +3,7 @@
  * lost silently and an operator can replay or inspect it.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { escapeControl, escapeJsonControl } from './escape';
 import { formatPosition, type InputError } from './errors';
 import type { DeadLetterOutput } from './types';
 
@@ -40,7 +41,7 @@ export class NdjsonDeadLetterFile implements DeadLetterOutput {
   }
   write(error: InputError): void {
     this._count++;
-    this._out.write(JSON.stringify(toDeadLetterRecord(error)) + '\n');
+    this._out.write(escapeJsonControl(JSON.stringify(toDeadLetterRecord(error))) + '\n');
   }
   close(): Promise<void> {
     return new Promise((resolve, reject) =>
@@ -65,7 +66,10 @@ export class StreamDeadLetter implements DeadLetterOutput {
   write(error: InputError): void {
     this._count++;
     if (this._count <= this._maxReported)
-      this._stream.write(`ruletrail: ${formatPosition(error.position)}: ${error.reason}\n`);
+      // Position and reason can quote the input: never let its control characters reach the terminal.
+      this._stream.write(
+        `ruletrail: ${escapeControl(`${formatPosition(error.position)}: ${error.reason}`)}\n`,
+      );
     else if (this._count === this._maxReported + 1)
       this._stream.write('ruletrail: more input errors; see the dead-letter file or the summary count\n');
   }

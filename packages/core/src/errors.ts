@@ -21,12 +21,21 @@ export class InputError extends Error {
   /** The offending record (a line, or a hex excerpt of bytes), possibly shortened. */
   readonly record: string | undefined;
 
-  constructor(code: string, position: InputPosition, reason: string, record?: string) {
+  /**
+   * `maxRecordChars` (default 2048) bounds the kept record: an input excerpt only needs to be findable, but a
+   * record a sink could not deliver is kept whole (the pipeline passes a larger bound) so it can be replayed.
+   */
+  constructor(code: string, position: InputPosition, reason: string, record?: string, maxRecordChars = 2048) {
+    // One per bad record (a garbage input makes tens of thousands): the stack trace would be most of its cost
+    // (fuzzing, issue #15) and says nothing the position does not.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${formatPosition(position)}: ${reason}`);
+    Error.stackTraceLimit = limit;
     this.code = code;
     this.position = position;
     this.reason = reason;
-    this.record = record === undefined ? undefined : shorten(record, 2048);
+    this.record = record === undefined ? undefined : shorten(record, maxRecordChars);
   }
 }
 

@@ -1,6 +1,6 @@
 export type { DecodedBatch, DecodeOptions, IngestAdapter, DeadLetterOutput } from './types';
 export { InputError, UsageError, formatPosition, type InputPosition } from './errors';
-export { openInput, readHead, isGzip, READ_CHUNK_BYTES } from './input';
+export { openInput, readFileRange, readHead, isGzip, isGzipFile, READ_CHUNK_BYTES } from './input';
 export {
   splitLines,
   splitLinesContaining,
@@ -24,7 +24,6 @@ export { canonicalIp, canonicalIpv6, ecsMac, endpointOf } from './addresses';
 export {
   SINK_SCHEMA_VERSION,
   DELIVERED,
-  NOOP_LOGGER,
   REDACTED,
   Redactor,
   SinkError,
@@ -34,9 +33,7 @@ export {
   isCertificateError,
   recordSize,
   sinkRecordId,
-  streamLogger,
   type Sink,
-  type SinkLogger,
   type SinkOutcome,
   type SinkRecord,
   type SinkRecordKind,
@@ -47,6 +44,7 @@ export {
   MemorySinkDeadLetter,
   NdjsonSinkDeadLetterFile,
   SinkRunner,
+  abortableSleep,
   backoffDelay,
   type SinkBatchOptions,
   type SinkCounters,
@@ -68,6 +66,7 @@ export {
   type IngestPlugin,
   type OptionsSchema,
   type PluginContext,
+  type SinkContext,
   type PluginRegistry,
   type SinkPlugin,
   type SinkRunnerDefaults,
@@ -75,3 +74,26 @@ export {
 } from './plugin';
 export { tlsOptionsSchema } from './option-schemas';
 export { checkIngestAdapter, checkSink } from './conformance';
+export { escapeControl, escapeJsonControl, hasControl } from './escape';
+export {
+  CODE_JSON_TOO_DEEP,
+  CODE_LINE_TOO_LONG,
+  MAX_JSON_DEPTH,
+  MAX_PARSED_LINE_CHARS,
+  jsonDepthExceeds,
+} from './caps';
+export {
+  KAFKA_CLIENT_NAMES,
+  KAFKA_CONNECTION_DEFAULTS,
+  KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+  KAFKA_ERROR_CODES,
+  KAFKA_PATH_OPTIONS,
+  kafkaConnectionProblems,
+  kafkaTlsOptions,
+  type KafkaClientName,
+  type KafkaConnectionConfig,
+  type KafkaErrorCode,
+  type KafkaSaslConfig,
+  type KafkaTlsConfig,
+} from './kafka-config';
+export { JsonLogger, NOOP_LOGGER, SILENT, type LogLevel, type Logger, type SinkLogger } from './log';

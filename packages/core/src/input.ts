@@ -49,6 +49,28 @@ async function* readFileChunks(path: string): AsyncIterable<Buffer> {
 }
 
 /**
+ * The chunks of a plain (not gzip) file from byte `start` to `end` (default: to its end), read like
+ * {@link openInput} reads a whole file. The consumer may stop early: the file is closed when iteration ends.
+ */
+// eslint-disable-next-line @typescript-eslint/require-await -- synchronous reads on purpose (see readFileChunks)
+export async function* readFileRange(path: string, start: number, end = Infinity): AsyncIterable<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    let pos = start;
+    while (pos < end) {
+      const want = Math.min(READ_CHUNK_BYTES, end - pos);
+      const buf = Buffer.allocUnsafe(want);
+      const n = readSync(fd, buf, 0, want, pos);
+      if (n === 0) return;
+      pos += n;
+      yield n === want ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * The first `bytes` bytes of a file, decompressed when it is gzip: what format sniffing looks at.
  * For gzip only the first compressed 64 KiB are inflated, so a huge file costs nothing here.
  */
@@ -63,6 +85,11 @@ export async function readHead(path: string, bytes = 4096): Promise<Buffer> {
   } catch {
     return Buffer.alloc(0);
   }
+}
+
+/** Whether a file starts with the gzip magic (the raw bytes, unlike readHead). */
+export async function isGzipFile(path: string): Promise<boolean> {
+  return isGzip(await readRawHead(path, 2));
 }
 
 async function readRawHead(path: string, bytes: number): Promise<Buffer> {

@@ -5,6 +5,7 @@
  */
 import type { DecodedBatch, DecodeOptions } from './types';
 import { InputError } from './errors';
+import { CODE_LINE_TOO_LONG, MAX_PARSED_LINE_CHARS } from './caps';
 import type { NetfilterEvent } from '@ruletrail/event';
 
 /** A run of complete lines and the 1-based number of the first one. */
@@ -54,8 +55,8 @@ async function* lineRegions(chunks: AsyncIterable<Buffer>): AsyncIterable<{ regi
 }
 
 /** Splits a byte stream into lines (without `\n`, with a trailing `\r` removed). Memory: one chunk + one partial line. */
-export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncIterable<LineBatch> {
-  let lineNo = 1;
+export async function* splitLines(chunks: AsyncIterable<Buffer>, firstLine = 1): AsyncIterable<LineBatch> {
+  let lineNo = firstLine;
   for await (const { region } of lineRegions(chunks)) {
     const lines = region.toString('utf8').split('\n');
     for (let i = 0; i < lines.length; i++) {
@@ -81,8 +82,8 @@ export async function* decodeLines(
 ): AsyncIterable<DecodedBatch> {
   const source =
     options.lineFilter !== undefined && options.lineFilter !== ''
-      ? splitLinesContaining(chunks, options.lineFilter)
-      : numbered(splitLines(chunks));
+      ? splitLinesContaining(chunks, options.lineFilter, options.firstLine)
+      : numbered(splitLines(chunks, options.firstLine));
   for await (const { lines, numbers } of source) {
     let events: NetfilterEvent[] = [];
     let errors: InputError[] = [];
@@ -90,7 +91,10 @@ export async function* decodeLines(
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
       if (line.length === 0) continue;
-      const r = parseLine(line, numbers(i));
+      const r =
+        line.length > MAX_PARSED_LINE_CHARS
+          ? tooLong(line, numbers(i), options.file)
+          : parseLine(line, numbers(i));
       if (r === null) skipped++;
       else if (r instanceof InputError) errors.push(r);
       else events.push(r);
@@ -105,6 +109,17 @@ export async function* decodeLines(
     }
     yield { events, errors, skipped };
   }
+}
+
+/** A line over the parse cap: dead-lettered with its length, never parsed (bounded cost per record). */
+function tooLong(line: string, lineNo: number, file: string): InputError {
+  return new InputError(
+    CODE_LINE_TOO_LONG,
+    { file, line: lineNo },
+    `line is ${line.length} characters, over the cap of ${MAX_PARSED_LINE_CHARS} (not parsed)`,
+    line,
+    256,
+  );
 }
 
 /** Lines plus a way to get each one's 1-based number. */
@@ -125,9 +140,10 @@ async function* numbered(batches: AsyncIterable<LineBatch>): AsyncIterable<Numbe
 export async function* splitLinesContaining(
   chunks: AsyncIterable<Buffer>,
   needle: string,
+  firstLine = 1,
 ): AsyncIterable<NumberedLines> {
   const pattern = Buffer.from(needle, 'utf8');
-  let lineNo = 1;
+  let lineNo = firstLine;
   for await (const { region } of lineRegions(chunks)) {
     const lines: string[] = [];
     const nums: number[] = [];
@@ -187,10 +203,15 @@ export interface StatefulLineDecoder {
 export async function* decodeStatefulLines(
   chunks: AsyncIterable<Buffer>,
   decoder: StatefulLineDecoder,
+  file = '<input>',
 ): AsyncIterable<DecodedBatch> {
   for await (const { lines, firstLine } of splitLines(chunks)) {
     const out: LineOutput = { events: [], errors: [], skipped: 0 };
-    for (let i = 0; i < lines.length; i++) decoder.line(lines[i]!, firstLine + i, out);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.length > MAX_PARSED_LINE_CHARS) out.errors.push(tooLong(line, firstLine + i, file));
+      else decoder.line(line, firstLine + i, out);
+    }
     yield out;
   }
   const out: LineOutput = { events: [], errors: [], skipped: 0 };

@@ -6,7 +6,8 @@
  * nothing else names a plugin type. See docs/plugin-contract.md.
  */
 import type { Channel } from '@ruletrail/event';
-import type { Sink, SinkLogger } from './sink';
+import type { SinkLogger } from './log';
+import type { Sink, SinkRecordKind } from './sink';
 import type { SinkRunnerOptions } from './sink-runner';
 import type { IngestAdapter } from './types';
 
@@ -81,6 +82,15 @@ export interface PluginContext {
   readonly stop: (reason: Error) => void;
 }
 
+/** What the run-time hands a sink's factory. */
+export interface SinkContext extends PluginContext {
+  /**
+   * Record kinds this sink will be given (its config's `records`): a sink whose start() checks its destinations
+   * exist (Kafka topics, Elasticsearch indices) checks exactly these, so a missing one fails the start at once.
+   */
+  readonly kinds: readonly SinkRecordKind[];
+}
+
 /** Fields the config gives every component besides its options. */
 export interface ComponentIdentity {
   readonly id: string;
@@ -126,7 +136,7 @@ export interface SinkPlugin<O = Record<string, unknown>> {
   readonly check?: (options: O) => readonly string[];
   /** The sink's own runner defaults, under the config's `runner:` (the file sink writes in order, at once). */
   readonly runner?: SinkRunnerDefaults;
-  create(options: O, context: PluginContext): Sink | Promise<Sink>;
+  create(options: O, context: SinkContext): Sink | Promise<Sink>;
 }
 
 /** The runner settings a config (or a sink's defaults) may give. */

@@ -20,16 +20,8 @@
  * `maxInFlight: 1` when strict per-key order across batches matters.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import {
-  NOOP_LOGGER,
-  Redactor,
-  SinkError,
-  recordSize,
-  type Sink,
-  type SinkLogger,
-  type SinkOutcome,
-  type SinkRecord,
-} from './sink';
+import { NOOP_LOGGER, type SinkLogger } from './log';
+import { Redactor, SinkError, recordSize, type Sink, type SinkOutcome, type SinkRecord } from './sink';
 
 export interface SinkBatchOptions {
   /** Records per `write()` call at most. */
@@ -131,7 +123,8 @@ export function backoffDelay(
   return Math.max(0, Math.min(r.maxMs, Math.round(base * factor)));
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects): a wait a stop can cut short. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const onAbort = (): void => {
@@ -217,9 +210,11 @@ export class SinkRunner {
       } catch (err) {
         const retriable = !(err instanceof SinkError && !err.retriable);
         if (!retriable || this._abort.signal.aborted || attempt >= this._retry.maxAttempts) {
+          // A sink's own configuration error (e.g. a missing topic / index) keeps its code and words.
+          const own = err instanceof SinkError && !err.retriable && err.code !== 'RT_ERR_SINK_CONNECT';
           throw new SinkError(
-            'RT_ERR_SINK_CONNECT',
-            `${this._sink.name}: cannot connect: ${this._redactor.error(err)}`,
+            own ? err.code : 'RT_ERR_SINK_CONNECT',
+            `${this._sink.name}: ${own ? 'cannot start' : 'cannot connect'}: ${this._redactor.error(err)}`,
             { retriable },
           );
         }
@@ -380,32 +375,36 @@ export class SinkRunner {
         }
       }
       if (retry.length === 0) break;
-      if (attempt >= this._retry.maxAttempts || this._abort.signal.aborted) {
-        const why = this._abort.signal.aborted
-          ? `runner closed before delivery (last error: ${lastReason})`
-          : `gave up after ${attempt} attempts: ${lastReason}`;
-        this._log.error('Records not delivered.', {
+      if (attempt < this._retry.maxAttempts && !this._abort.signal.aborted) {
+        const delay = backoffDelay(attempt, this._retry, this._random);
+        this._log.warn('Retriable failure; backing off.', {
           sink: this._sink.name,
           records: retry.length,
-          reason: why,
+          attempt,
+          delayMs: delay,
+          reason: lastReason,
         });
-        for (const rec of retry) {
-          this.counters.failed++;
-          await this._deadLetter(rec, 'failed', why, attempt);
+        await this._sleep(delay, this._abort.signal);
+        // Closed while backing off: give up with the remote side's own last error, not the abort's.
+        if (!this._abort.signal.aborted) {
+          this.counters.retried += retry.length;
+          todo = retry;
+          continue;
         }
-        break;
       }
-      const delay = backoffDelay(attempt, this._retry, this._random);
-      this.counters.retried += retry.length;
-      this._log.warn('Retriable failure; backing off.', {
+      const why = this._abort.signal.aborted
+        ? `runner closed before delivery (last error: ${lastReason})`
+        : `gave up after ${attempt} attempts: ${lastReason}`;
+      this._log.error('Records not delivered.', {
         sink: this._sink.name,
         records: retry.length,
-        attempt,
-        delayMs: delay,
-        reason: lastReason,
+        reason: why,
       });
-      await this._sleep(delay, this._abort.signal);
-      todo = retry;
+      for (const rec of retry) {
+        this.counters.failed++;
+        await this._deadLetter(rec, 'failed', why, attempt);
+      }
+      break;
     }
   }
 

@@ -38,6 +38,11 @@ export interface DecodeOptions {
    * one-packet queries: the caller re-checks what it selects). Skipped lines are not counted.
    */
   readonly lineFilter?: string;
+  /**
+   * Number of the input's first line (default 1): a reader that starts inside a file (the parallel `explain`
+   * reads byte ranges) keeps the file's own line numbers in events and errors. Line-oriented adapters honour it.
+   */
+  readonly firstLine?: number;
 }
 
 /** One capture channel's decoder. Stateless apart from what `decode` keeps while it runs. */

@@ -192,6 +192,8 @@ export interface StepAddress {
   readonly kind: 'rule' | 'return' | 'policy';
   readonly rulenum?: number;
   readonly rule?: string;
+  /** nftables rule handle, when the channel prints it. */
+  readonly handle?: number;
 }
 
 /**
@@ -205,6 +207,12 @@ export function resolveRulenum(ruleset: Ruleset, step: StepAddress, after = 0): 
   const chain = ruleset.tables.get(step.table)?.chains.get(step.chain);
   if (!chain) return undefined;
   if (step.kind !== 'rule') return chain.rules.length + 1;
+  // A handle names the rule exactly (nft -a monitor trace); texts are compared only without one, or when the
+  // snapshot has no handles (iptables-nft-save).
+  if (step.handle !== undefined && chain.rules.some((r) => r.handle !== undefined)) {
+    for (const r of chain.rules) if (r.num > after && r.handle === step.handle) return r.num;
+    return undefined;
+  }
   if (step.rule === undefined) return undefined;
   const wanted = normalizeRuleText(step.rule);
   for (const r of chain.rules) if (r.num > after && normalizeRuleText(r.text) === wanted) return r.num;

@@ -2,6 +2,7 @@
  * Human output, coloured like the write-up's decoder: the trace step in cyan, a matched rule in green, a chain
  * policy in blue, a return in gray; the verdict line in red (dropped/rejected/unknown) or green (accepted).
  */
+import { escapeControl } from '@ruletrail/core';
 import type { ExplainedStep, Explanation } from './types';
 
 /** ANSI styling, or plain text when colour is off. */
@@ -36,12 +37,38 @@ function endpoint(ip: string | undefined, port: number | undefined): string {
   return port === undefined ? ip : `${a}:${port}`;
 }
 
-function stepLine(s: ExplainedStep, c: Palette): string[] {
+/** Options of {@link renderText}. */
+export interface RenderOptions {
+  /**
+   * Also show why the rules between two steps did not match (`skipped`) and what a step's own rule could not be
+   * checked on (`check: unknown`): `ruletrail explain --why-not`.
+   */
+  readonly whyNot?: boolean;
+}
+
+function skippedLines(s: Omit<ExplainedStep, 'time'>, c: Palette): string[] {
+  const out: string[] = [];
+  for (const k of s.skipped ?? []) {
+    const which = k.from === k.to ? `rule ${k.from}` : `rules ${k.from}–${k.to}`;
+    const verb = k.result === 'no' ? 'did not match' : 'may or may not have matched';
+    out.push(`    ${c.gray(`${which} of ${s.chain} ${verb}: ${k.reason}`)}`);
+  }
+  return out;
+}
+
+/** One step as text lines: its trace label, then the rule, policy or return it maps to. */
+export function stepLine(
+  s: Omit<ExplainedStep, 'time'>,
+  palette: Palette,
+  opts: RenderOptions = {},
+): string[] {
+  // Rule text, comments and problems come from input: escaped here too, since simulate calls this directly.
+  const c = escaping(palette);
   const label = `${s.table}:${s.chain}:${s.kind}:${s.rulenum}`;
   const changed = s.changed
     ? ' ' +
       Object.entries(s.changed)
-        .map(([k, v]) => `${k.toUpperCase()}=${v}`)
+        .map(([k, v]) => escapeControl(`${k.toUpperCase()}=${v}`))
         .join(' ')
     : '';
   const at =
@@ -50,7 +77,8 @@ function stepLine(s: ExplainedStep, c: Palette): string[] {
       : s.origin.offset !== undefined
         ? ` (offset ${s.origin.offset})`
         : '';
-  const out = [`  ${c.cyan(label)}${changed}${c.gray(at)}`];
+  const out = opts.whyNot ? skippedLines(s, c) : [];
+  out.push(`  ${c.cyan(label)}${changed}${c.gray(at)}`);
   switch (s.resolution) {
     case 'rule':
       out.push(`    ${c.green(s.rule ?? '')}`);
@@ -69,11 +97,37 @@ function stepLine(s: ExplainedStep, c: Palette): string[] {
       break;
   }
   if (s.problem && s.resolution !== 'unresolved') out.push(`    ${c.yellow(`! ${s.problem}`)}`);
+  if (opts.whyNot && s.check === 'unknown' && s.checkDetail)
+    out.push(`    ${c.gray(`(not checked: ${s.checkDetail})`)}`);
   return out;
 }
 
+/**
+ * The palette with every styled piece escaped first: all text from input (rule comments, chain names, hosts,
+ * problems) reaches the output through the palette, so no raw control character from a snapshot or log line
+ * can reach the terminal (issue #15); our own colour codes are added after the escaping.
+ */
+function escaping(c: Palette): Palette {
+  const e = (f: (s: string) => string) => (s: string) => f(escapeControl(s));
+  return {
+    cyan: e(c.cyan),
+    green: e(c.green),
+    blue: e(c.blue),
+    gray: e(c.gray),
+    red: e(c.red),
+    yellow: e(c.yellow),
+    bold: e(c.bold),
+  };
+}
+
 /** Renders one explanation as a block of text lines (no trailing newline). */
-export function renderText(x: Explanation, index: number, c: Palette): string {
+export function renderText(
+  x: Explanation,
+  index: number,
+  palette: Palette,
+  opts: RenderOptions = {},
+): string {
+  const c = escaping(palette);
   const p = x.packet;
   const head = [
     `packet ${index}:`,
@@ -96,9 +150,9 @@ export function renderText(x: Explanation, index: number, c: Palette): string {
   lines.push(
     `  ${c.gray(x.snapshot ? `snapshot ${x.snapshot.source}${x.snapshot.generatedAt ? ` (${x.snapshot.generatedAt})` : ''} sha256:${x.snapshot.hash.slice(0, 12)}` : 'no snapshot')}`,
   );
-  for (const s of x.steps) lines.push(...stepLine(s, c));
+  for (const s of x.steps) lines.push(...stepLine(s, c, opts));
   const verdictColour = x.verdict === 'ACCEPT' ? c.green : c.red;
-  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${x.cause}`);
+  lines.push(`  ${verdictColour(`=> ${x.verdict}`)}: ${escapeControl(x.cause)}`);
   if (x.kubernetes?.service)
     lines.push(
       `  ${c.gray(`kubernetes service ${x.kubernetes.service}${x.kubernetes.reason ? ` (${x.kubernetes.reason})` : ''}`)}`,

@@ -66,6 +66,25 @@ export type Resolution =
 export type Effect =
   'jump' | 'goto' | 'continue' | 'accept' | 'drop' | 'reject' | 'queue' | 'return' | 'nat' | 'unknown';
 
+/** Three-valued result of checking a rule against the packet (see evaluate/rule.ts). */
+export type CheckResult = 'yes' | 'no' | 'unknown';
+
+/**
+ * Rules of a chain that the packet passed without matching, between two logged steps (a legacy, nft or
+ * xtables-monitor trace logs only the rules that matched). Consecutive rules that fail on the same kind of
+ * criterion are grouped: `from`–`to`.
+ */
+export interface SkippedRules {
+  readonly from: number;
+  readonly to: number;
+  /** `no`: each rule has a criterion the packet fails; `unknown`: the log cannot tell (see `reason`). */
+  readonly result: 'no' | 'unknown';
+  /** The kind of criterion that decided (`--dport`, `-p`, `-m set`), or for one rule the criterion as written. */
+  readonly criterion: string;
+  /** In words: `needs --dport 31053, the packet has dport 31080` / `each needs another --dport …`. */
+  readonly reason: string;
+}
+
 /** One trace step, joined with the snapshot. */
 export interface ExplainedStep {
   readonly table: string;
@@ -83,6 +102,19 @@ export interface ExplainedStep {
   readonly changed?: Readonly<Record<string, string | number>>;
   /** Why the step could not be resolved, or what looks wrong about it. */
   readonly problem?: string;
+  /**
+   * The step's rule checked against the packet the step printed: `yes` (every criterion holds), `unknown` (one
+   * cannot be decided from the log, see `checkDetail`) or `no` (the rule cannot have matched: the step is then
+   * unresolved and the snapshot flagged as not matching). Absent for policies, implicit returns and steps that
+   * could not be placed.
+   */
+  readonly check?: CheckResult;
+  /** For `check: unknown`/`no`: the criterion and why. */
+  readonly checkDetail?: string;
+  /** When the named rule cannot have matched and exactly one nearby rule of the chain does: that rule. */
+  readonly probably?: RuleRef;
+  /** The rules of this chain passed without a match since the previous step in it (see {@link SkippedRules}). */
+  readonly skipped?: readonly SkippedRules[];
   readonly time?: string;
   readonly origin: { readonly file: string; readonly line?: number; readonly offset?: number };
 }
@@ -92,6 +124,11 @@ export interface PacketSummary {
   readonly host?: string;
   readonly family: string;
   readonly proto?: string;
+  /**
+   * `rules` when the channel does not print the protocol (xtables-monitor for UDP and ICMP) and `proto` is the
+   * one the matched rules require.
+   */
+  readonly protoFrom?: 'rules';
   readonly src?: string;
   readonly dst?: string;
   readonly sport?: number;
@@ -109,6 +146,14 @@ export interface PacketSummary {
   readonly firstSeen?: string;
   readonly channel: string;
 }
+
+/** The step that decided a verdict: where, what the kernel logged it as, its target and the jumps that led there. */
+export type DecidingStep = RuleRef & {
+  readonly kind: 'rule' | 'return' | 'policy';
+  readonly target?: string;
+  /** The jump rules that led to the step, outermost first. */
+  readonly path: readonly RuleRef[];
+};
 
 /** A rule that set mark bits the deciding rule matched on. */
 export interface MarkSetter extends RuleRef {
@@ -158,11 +203,7 @@ export interface Explanation {
   readonly packet: PacketSummary;
   readonly verdict: Verdict;
   /** The step that decided the verdict. Absent for UNKNOWN. */
-  readonly decidedBy?: RuleRef & {
-    readonly kind: 'rule' | 'return' | 'policy';
-    readonly target?: string;
-    readonly path: readonly RuleRef[];
-  };
+  readonly decidedBy?: DecidingStep;
   /** Present when the deciding rule matched on the mark: who set those bits. */
   readonly markSetBy?: readonly MarkSetter[];
   readonly nat: readonly NatRewrite[];

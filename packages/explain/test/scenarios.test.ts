@@ -8,7 +8,8 @@ describe('explain scenarios', () => {
   const rs = () => ruleset('modern-kube.save');
 
   it('an explicit unconditional -j DROP logged as policy:5 is rule 5, not the chain policy (ACCEPT)', async () => {
-    const log = packet({ ...CLIENT, dpt: 8080, id: 1 }, [
+    // From outside 192.0.2.0/24: rule 4 (-s 192.0.2.0/24 -j ALLOW) must not match, or the trace could not pass it.
+    const log = packet({ ...CLIENT, src: '198.51.100.10', dpt: 8080, id: 1 }, [
       'raw:PREROUTING:policy:2',
       'filter:INPUT:rule:1',
       'filter:KUBE-PROXY-FIREWALL:return:1',

@@ -6,7 +6,7 @@
  * same TRACE step explains the same way whichever channel it came through. Interface *names* are not in NFLOG,
  * only ifindexes: pass `ifNames` (ifindex → name, e.g. from `ip -j link` on the traced host) to get them.
  */
-import { InputError, type DecodeOptions } from '@ruletrail/core';
+import { CODE_TRACE_PREFIX, InputError, type DecodeOptions } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
 import { ByteReader, ShortRead, hexExcerpt } from '@ruletrail/core';
 import type { CaptureRecord } from './capture-file';
@@ -27,7 +27,6 @@ export interface NflogDecodeOptions extends DecodeOptions {
 const CODE_MALFORMED = 'RT_ERR_NFLOG_MALFORMED';
 /** Events per batch (a 1 MiB chunk holds ~2,500 records). */
 export const BATCH_EVENTS = 256;
-const CODE_PREFIX = 'RT_ERR_TRACE_PREFIX';
 const NF_FAMILY = { INET: 2, ARP: 3, BRIDGE: 7, INET6: 10 } as const;
 
 function isMap(v: unknown): v is ReadonlyMap<number, string> {
@@ -69,7 +68,7 @@ export function nflogRecordToEvent(
   const prefix = nf.prefix;
   const info = prefix === undefined ? ({ kind: 'log' } as const) : parsePrefix(prefix);
   if (info.kind === 'bad-trace')
-    return new InputError(CODE_PREFIX, { file: options.file, offset: rec.offset }, info.reason, prefix);
+    return new InputError(CODE_TRACE_PREFIX, { file: options.file, offset: rec.offset }, info.reason, prefix);
 
   const netfilter: NonNullable<NetfilterEvent['netfilter']> = {};
   const ev: NetfilterEvent = {

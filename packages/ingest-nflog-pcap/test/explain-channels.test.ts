@@ -109,11 +109,17 @@ describe('NFLOG-family channels through the engine', () => {
       const mdns = out.find(
         (x) => x.packet.proto === 'udp' && x.packet.dport === 5353 && x.verdict === 'ACCEPT',
       )!;
-      assert.equal(mdns.cause, 'accepted by filter INPUT rule 2');
+      assert.equal(mdns.cause, 'accepted by filter INPUT rule 2 (delivered locally)');
       const ping = out.find((x) => x.packet.proto === 'icmp' && x.packet.dst === '10.231.0.2')!;
-      assert.deepEqual([ping.verdict, ping.cause], ['ACCEPT', 'accepted by filter RT-CHECK rule 2']);
+      assert.deepEqual(
+        [ping.verdict, ping.cause],
+        ['ACCEPT', 'accepted by filter RT-CHECK rule 2 (delivered locally)'],
+      );
       const ret = find('tcp', 52001, 'ipv4')!;
-      assert.deepEqual([ret.verdict, ret.cause], ['ACCEPT', 'accepted by the filter INPUT policy ACCEPT']);
+      assert.deepEqual(
+        [ret.verdict, ret.cause],
+        ['ACCEPT', 'accepted by the filter INPUT policy ACCEPT (delivered locally)'],
+      );
       assert.equal(out.filter((x) => x.verdict === 'REJECT').length, 2);
     });
 });

@@ -51,5 +51,5 @@ function decodeNftMonitor(
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.keepOriginal !== undefined ? { keepOriginal: options.keepOriginal } : {}),
   });
-  return decodeStatefulLines(chunks, decoder);
+  return decodeStatefulLines(chunks, decoder, options.file);
 }

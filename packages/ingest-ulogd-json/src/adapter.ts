@@ -52,4 +52,3 @@ export const ulogdJsonAdapter: IngestAdapter = {
   },
 };
 export default ulogdJsonAdapter;
-export { ulogdJsonPlugin } from './plugin';

@@ -14,6 +14,12 @@
  *   record without addresses after records with them (two stacks writing one file) is an `InputError`.
  */
 import {
+  CODE_TRACE_PREFIX,
+  CODE_JSON_TOO_DEEP,
+  CODE_LINE_TOO_LONG,
+  MAX_JSON_DEPTH,
+  MAX_PARSED_LINE_CHARS,
+  jsonDepthExceeds,
   canonicalIp,
   ecsMac,
   InputError,
@@ -34,7 +40,6 @@ import {
 
 const CODE_JSON = 'RT_ERR_ULOGD_JSON';
 const CODE_RECORD = 'RT_ERR_ULOGD_RECORD';
-const CODE_PREFIX = 'RT_ERR_TRACE_PREFIX';
 const ULOGD_DEFAULT_DEVICE = 'Netfilter';
 export const BATCH_EVENTS = 256;
 
@@ -128,6 +133,23 @@ export function parseUlogdLine(
 ): LineResult {
   const pos = { file: options.file, line: lineNo };
   let o: unknown;
+  if (line.length > MAX_PARSED_LINE_CHARS)
+    return new InputError(
+      CODE_LINE_TOO_LONG,
+      pos,
+      `line is ${line.length} characters, over the cap of ${MAX_PARSED_LINE_CHARS} (not parsed)`,
+      line,
+      256,
+    );
+  // A flat record is 1 level deep: refuse a `[[[[…` line before parsing it (bounded cost per record).
+  if (jsonDepthExceeds(line, MAX_JSON_DEPTH))
+    return new InputError(
+      CODE_JSON_TOO_DEEP,
+      pos,
+      `JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+      line,
+      256,
+    );
   try {
     o = JSON.parse(line);
   } catch (e) {
@@ -154,7 +176,7 @@ function build(
 ): LineResult {
   const prefix = str(rec, 'oob.prefix');
   const info = prefix === undefined ? ({ kind: 'log' } as const) : parsePrefix(prefix);
-  if (info.kind === 'bad-trace') return new InputError(CODE_PREFIX, pos, info.reason, line);
+  if (info.kind === 'bad-trace') return new InputError(CODE_TRACE_PREFIX, pos, info.reason, line);
 
   const family = int(rec, 'oob.family');
   const ethertype = int(rec, 'oob.protocol');

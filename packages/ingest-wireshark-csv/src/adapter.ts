@@ -91,4 +91,3 @@ export const wiresharkCsvAdapter: IngestAdapter = {
   },
 };
 export default wiresharkCsvAdapter;
-export { wiresharkCsvPlugin } from './plugin';

@@ -12,7 +12,7 @@
  * time; absolute times have no zone and are read with `utcOffsetMinutes` (default UTC).
  */
 import { isIP } from 'node:net';
-import { canonicalIp, InputError, UsageError, type DecodeOptions } from '@ruletrail/core';
+import { CODE_TRACE_PREFIX, canonicalIp, InputError, UsageError, type DecodeOptions } from '@ruletrail/core';
 import type { Icmp, NetfilterEvent, Tcp } from '@ruletrail/event';
 import { ipv4Flags, isoFromEpoch, parsePrefix, transportName, type TcpFlag } from '@ruletrail/core';
 import { parseCsvRecord } from './csv';
@@ -20,7 +20,6 @@ import { parseCsvRecord } from './csv';
 export { parseCsvRecord } from './csv';
 
 export const CODE_ROW = 'RT_ERR_CSV_ROW';
-const CODE_PREFIX = 'RT_ERR_TRACE_PREFIX';
 
 /** What a column means. */
 type Role =
@@ -262,7 +261,7 @@ function rowToEvent(
   // Rows without a prefix are packets from other interfaces, or NFLOG records without --nflog-prefix.
   if (prefix === undefined || prefix.trim() === '') return null;
   const info = parsePrefix(prefix);
-  if (info.kind === 'bad-trace') return new InputError(CODE_PREFIX, pos, info.reason, rowText);
+  if (info.kind === 'bad-trace') return new InputError(CODE_TRACE_PREFIX, pos, info.reason, rowText);
   const degraded = [...st.fileDegraded];
   const netfilter: NonNullable<NetfilterEvent['netfilter']> = { prefix };
   if (info.kind === 'trace') netfilter.trace = info.trace;

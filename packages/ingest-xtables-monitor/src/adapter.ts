@@ -54,5 +54,5 @@ function decodeXtablesMonitor(
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.keepOriginal !== undefined ? { keepOriginal: options.keepOriginal } : {}),
   });
-  return decodeStatefulLines(chunks, decoder);
+  return decodeStatefulLines(chunks, decoder, options.file);
 }

@@ -11,7 +11,7 @@ import {
   type IngestAdapter,
   type IngestPlugin,
 } from '@ruletrail/core';
-import type { DecodeFields } from './config';
+import type { DecodeFields } from './config-types';
 
 /** What a source decodes its input with. */
 export interface IngestChoice {

@@ -7,7 +7,12 @@
  * checked against the schema of their `type` only, so the errors of a misspelt field are not buried under
  * those of every other type.
  */
-import type { PluginRegistry, SinkPlugin, SourcePlugin } from '@ruletrail/core';
+import {
+  KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+  type PluginRegistry,
+  type SinkPlugin,
+  type SourcePlugin,
+} from '@ruletrail/core';
 
 export const positiveInt = { type: 'integer', minimum: 1 } as const;
 export const hostPort = { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$' } as const;
@@ -41,31 +46,6 @@ export const DECODE_FIELDS = {
     minimum: -1440,
     maximum: 1440,
     description: 'Time zone of framings that carry none.',
-  },
-} as const;
-
-/** Kafka client settings shared by the Kafka source and the snapshot topic. */
-export const KAFKA_CLIENT_OPTIONS = {
-  brokers: {
-    type: 'array',
-    minItems: 1,
-    items: { type: 'string', minLength: 1 },
-    description: 'Bootstrap brokers, host:port.',
-  },
-  clientId: { type: 'string', default: 'ruletrail', description: 'Kafka client id.' },
-  ssl: { type: 'boolean', default: false, description: 'TLS to the brokers.' },
-  sasl: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['mechanism', 'username', 'password'],
-    properties: {
-      mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
-      username: { type: 'string' },
-      password: {
-        type: 'string',
-        description: 'Use ${ENV_VAR}: the config loader substitutes environment variables.',
-      },
-    },
   },
 } as const;
 
@@ -257,7 +237,7 @@ const CONFIG_SCHEMA_BASE = {
           additionalProperties: false,
           required: ['brokers', 'topic'],
           description: 'Snapshot topic (keyed by host), read from the beginning by every instance.',
-          properties: { ...KAFKA_CLIENT_OPTIONS, topic: { type: 'string', minLength: 1 } },
+          properties: { ...KAFKA_CONNECTION_SCHEMA_PROPERTIES, topic: { type: 'string', minLength: 1 } },
         },
         historyPerHost: {
           ...positiveInt,

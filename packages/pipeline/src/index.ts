@@ -5,37 +5,29 @@
 export type * from './types';
 export { Segment, OffsetTracker } from './acks';
 export { CheckpointStore } from './checkpoints';
-export {
-  loadConfig,
-  parseConfig,
-  formatProblem,
-  ConfigError,
-  type ConfigProblem,
-  type PipelineConfig,
-  type SourceConfig,
-  type FileSourceConfig,
-  type StdinSourceConfig,
-  type SyslogSourceConfig,
-  type KafkaSourceConfig,
-  type KafkaClientConfig,
-  type SinkConfig,
-  type PluginSourceConfig,
-  type AlertRuleConfig,
-  type RecordKindName,
-  type DecodeFields,
-} from './config';
-export {
-  buildConfigSchema,
-  positiveInt,
-  hostPort,
-  DECODE_FIELDS,
-  KAFKA_CLIENT_OPTIONS,
-} from './config-schema';
+export { loadConfig, parseConfig } from './config';
+export { formatProblem, ConfigError, type ConfigProblem } from './config-problems';
+export type {
+  PipelineConfig,
+  SourceConfig,
+  FileSourceConfig,
+  StdinSourceConfig,
+  SyslogSourceConfig,
+  KafkaSourceConfig,
+  KafkaClientConfig,
+  SinkConfig,
+  PluginSourceConfig,
+  AlertRuleConfig,
+  RecordKindName,
+  DecodeFields,
+} from './config-types';
+export { buildConfigSchema, positiveInt, hostPort, DECODE_FIELDS } from './config-schema';
 export { JsonLogger, SILENT, type Logger, type LogLevel } from './log';
 export { PipelineMetrics, NO_METRICS, splitHostPort, type ComponentMetrics } from './metrics';
 export { AlertEngine, snapshotRule, usedSnapshot, type AlertInfo, type AlertRecord } from './alerts';
 export { SnapshotStore, HostSnapshots, type AddResult } from './snapshot-store';
 export {
+  SNAPSHOT_INVALID,
   SNAPSHOT_SCHEMA,
   makeEnvelope,
   parseEnvelope,
@@ -48,3 +40,5 @@ export { Pipeline, type PipelineParts, type RunSummary } from './pipeline';
 export { ProgressBar } from './progress';
 export { IngestResolver, type IngestChoice } from './adapters';
 export { RunnerSink, sinkRecordKind } from './runner-sink';
+export { alertRecord, packetRecord, type RecordOrigin } from './records';
+export { checkSource, type SourceCheck } from './conformance';

@@ -12,14 +12,20 @@
  * slow sink stops the reading; memory is bounded by that, by the open packets (per-host cap) and by one unit.
  * Delivery: at-least-once — see acks.ts for when a position may be checkpointed.
  */
-import { createHash } from 'node:crypto';
 import { InputError, type DeadLetterOutput, type DecodedBatch, type SinkRecord } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
-import { Correlator, explainPacket, type CompletedPacket, type Explanation } from '@ruletrail/explain';
+import {
+  Correlator,
+  addressTyperOf,
+  explainPacket,
+  type CompletedPacket,
+  type Explanation,
+} from '@ruletrail/explain';
 import type { Segment } from './acks';
 import { AlertEngine, usedSnapshot, type AlertRecord } from './alerts';
 import type { CheckpointStore } from './checkpoints';
-import type { PipelineConfig } from './config';
+import type { PipelineConfig } from './config-types';
+import { alertRecord, packetRecord } from './records';
 import type { Logger } from './log';
 import type { ComponentMetrics, PipelineMetrics } from './metrics';
 import type { SnapshotStore } from './snapshot-store';
@@ -54,7 +60,13 @@ export interface RunSummary {
   packets: number;
   alerts: number;
   delivered: number;
+  /** Records a sink refused for good (each is in the dead-letter output with the reason). */
   rejected: number;
+  /**
+   * Records a sink had not delivered when the run stopped (given up at the shutdown timeout, or never answered):
+   * each is in the dead-letter output with the reason and its input is not checkpointed.
+   */
+  undelivered: number;
   verdicts: Record<string, number>;
   /** Why the run ended: every finite source finished, or a signal. */
   reason: 'end-of-input' | 'signal' | 'error';
@@ -73,6 +85,19 @@ interface PacketAck {
   readonly segments: Map<Segment, number>;
 }
 
+/** A record a sink could not deliver is dead-lettered whole up to this size, so it can be replayed from there. */
+const SINK_RECORD_MAX_CHARS = 4 * 1024 * 1024;
+
+/** One record handed to one sink. */
+interface Dispatched {
+  readonly record: SinkRecord;
+  readonly sink: string;
+  /** The sink called `done` already. */
+  answered: boolean;
+  /** Dead-lettered at shutdown for want of an answer (a late `delivered` still releases its input). */
+  abandoned: boolean;
+}
+
 /** Runs sources → explain → sinks until the input ends or `signal` aborts. */
 export class Pipeline {
   private readonly _hosts = new Map<string, HostState>();
@@ -82,6 +107,8 @@ export class Pipeline {
   /** The run was stopped: `_room` no longer holds sources back. */
   private _stopping = false;
   private _inFlight = 0;
+  /** Every record handed to a sink and not yet final, so shutdown can dead-letter what never got an answer. */
+  private readonly _unsettled = new Set<Dispatched>();
   private _waiters: (() => void)[] = [];
   private readonly _summary: RunSummary = {
     units: 0,
@@ -92,6 +119,7 @@ export class Pipeline {
     alerts: 0,
     delivered: 0,
     rejected: 0,
+    undelivered: 0,
     verdicts: {},
     reason: 'end-of-input',
   };
@@ -228,6 +256,41 @@ export class Pipeline {
         this._log.error('A sink failed to close.', { sink: s.id, error: err });
       }
     }
+    // A sink that never answered for a record (a write hung past its close) must not lose it silently.
+    for (const u of [...this._unsettled]) {
+      this._unsettled.delete(u);
+      u.abandoned = true;
+      this._inFlight--;
+      this._undelivered(
+        u.record,
+        u.sink,
+        `no answer from the sink before shutdown (pipeline.shutdownTimeoutMs ${config.pipeline.shutdownTimeoutMs})`,
+      );
+    }
+    if (this._summary.undelivered > 0)
+      this._log.error(
+        'Records not delivered at shutdown; each is in the dead-letter output with the reason.',
+        {
+          records: this._summary.undelivered,
+        },
+      );
+  }
+
+  /** Dead-letters a record a sink gave up on at shutdown. Its input stays unacknowledged (replayed on restart). */
+  private _undelivered(record: SinkRecord, sink: string, reason: string): void {
+    this._summary.undelivered++;
+    const m = this._sinkMetrics(sink);
+    m.error('RT_ERR_SINK_UNDELIVERED');
+    m.discarded('undelivered');
+    this._p.deadLetter.write(
+      new InputError(
+        'RT_ERR_SINK_UNDELIVERED',
+        { file: `sink:${sink}` },
+        `not delivered: ${reason}`,
+        JSON.stringify(record.body),
+        SINK_RECORD_MAX_CHARS,
+      ),
+    );
   }
 
   /** The single way into the pipeline: decode a unit, feed the correlators; waits while sinks lag. */
@@ -367,7 +430,14 @@ export class Pipeline {
     }
     let x: Explanation;
     try {
-      x = explainPacket(p.events, p.pick, p.flags);
+      // The host's addresses in force when the packet was traced decide `addrtype` criteria (else unknown).
+      const first = p.events[0];
+      const facts = first
+        ? this._p.snapshots
+            .forHost(first.host?.name ?? '')
+            .factsAt(first['@timestamp'] !== undefined ? Date.parse(first['@timestamp']) : undefined)
+        : undefined;
+      x = explainPacket(p.events, p.pick, p.flags, facts ? { facts: addressTyperOf(facts) } : {});
     } catch (err) {
       // An engine bug on one packet must not wedge the checkpoint (its lines would be replayed into the same
       // failure forever): dead-letter the packet with its first line's position and move on.
@@ -390,42 +460,16 @@ export class Pipeline {
     this._p.metrics.packets.inc({ verdict: x.verdict });
     this._transform.sent();
     const ack: PacketAck = { remaining: 1, segments };
-    const id = packetId(x, p.events[0]);
-    this._dispatch(
-      {
-        kind: 'packet',
-        key: x.packet.host ?? '',
-        id,
-        ...(x.packet.firstSeen ? { timestamp: x.packet.firstSeen } : {}),
-        body: x as unknown as SinkRecord['body'],
-      },
-      ack,
-    );
-    for (const a of this._alerts.evaluate(x, usedSnapshot(p.pick, x))) this._dispatchAlert(a, ack, id);
+    const record = packetRecord(x, p.events[0]?.ruletrail.origin);
+    this._dispatch(record, ack);
+    for (const a of this._alerts.evaluate(x, usedSnapshot(p.pick, x))) this._dispatchAlert(a, ack, record.id);
     this._settle(ack); // the initial 1: dispatching is over
   }
 
   private _dispatchAlert(a: AlertRecord, ack: PacketAck | undefined, packet?: string): void {
     this._summary.alerts++;
     this._p.metrics.alerts.inc({ rule: a.alert.rule, outcome: a.alert.repeat ? 'repeat' : 'emitted' });
-    const id = createHash('sha256')
-      .update(
-        a.alert.repeat
-          ? `${a.alert.host}|${a.alert.service ?? ''}|${a.alert.rule}|${a.alert.window.start}|repeat`
-          : `${packet ?? ''}|${a.alert.rule}`,
-      )
-      .digest('hex')
-      .slice(0, 32);
-    this._dispatch(
-      {
-        kind: 'alert',
-        key: a.alert.host,
-        id,
-        timestamp: a['@timestamp'],
-        body: a as unknown as SinkRecord['body'],
-      },
-      ack,
-    );
+    this._dispatch(alertRecord(a, packet), ack);
   }
 
   private _dispatch(record: SinkRecord, ack: PacketAck | undefined): void {
@@ -435,8 +479,24 @@ export class Pipeline {
       if (ack) ack.remaining++;
       const m = this._sinkMetrics(sink.id);
       m.received();
+      const entry: Dispatched = { record, sink: sink.id, answered: false, abandoned: false };
+      this._unsettled.add(entry);
       sink.send(record, (status, reason) => {
+        if (entry.answered) return; // a second call breaks the contract: count the record once
+        entry.answered = true;
+        if (entry.abandoned) {
+          // Answered after shutdown dead-lettered it: the counts stand, but a delivery may release the input.
+          if (status === 'delivered' && ack) this._settle(ack);
+          return;
+        }
+        this._unsettled.delete(entry);
         this._inFlight--;
+        if (status === 'undelivered') {
+          // Not final: the packet's lines are not released, so their position is not checkpointed.
+          this._undelivered(record, sink.id, reason ?? 'given up at shutdown');
+          this._wake();
+          return;
+        }
         if (status === 'delivered') {
           this._summary.delivered++;
           m.sent();
@@ -450,6 +510,7 @@ export class Pipeline {
               { file: `sink:${sink.id}` },
               reason ?? 'rejected by the sink',
               JSON.stringify(record.body),
+              SINK_RECORD_MAX_CHARS,
             ),
           );
         }
@@ -489,16 +550,6 @@ export class Pipeline {
 }
 
 /** Same packet, same id: host, where its first line was read, and when. */
-function packetId(x: Explanation, first: NetfilterEvent | undefined): string {
-  const o = first?.ruletrail.origin;
-  return createHash('sha256')
-    .update(
-      `${x.packet.host ?? ''}|${o?.file ?? ''}|${o?.line ?? ''}|${o?.offset ?? ''}|${x.packet.firstSeen ?? ''}`,
-    )
-    .digest('hex')
-    .slice(0, 32);
-}
-
 // eslint-disable-next-line @typescript-eslint/require-await
 async function* oneChunk(b: Buffer): AsyncIterable<Buffer> {
   yield b;

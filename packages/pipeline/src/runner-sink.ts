@@ -5,8 +5,9 @@
  *  - acknowledged by the remote side (`onDelivered`) → `delivered`;
  *  - refused for good (`rejected`, or `failed` after `retry.maxAttempts`) → `rejected` (it is in the sink's
  *    dead-letter output with the reason);
- *  - given up because the runner was closed before the remote side answered → no status at all: the record's
- *    input is not checkpointed and is read again after a restart (at-least-once, never a silent loss).
+ *  - given up because the runner was closed before the remote side answered → `undelivered` with the reason:
+ *    the pipeline dead-letters it, does not checkpoint its input (read again after a restart when the source can
+ *    replay) and the run exits non-zero (issue #15: a `mode: read` run used to lose such records with exit 0).
  */
 import {
   SinkRunner,
@@ -17,7 +18,7 @@ import {
   type SinkRecordKind,
   type SinkRunnerOptions,
 } from '@ruletrail/core';
-import type { RecordKindName } from './config';
+import type { RecordKindName } from './config-types';
 import type { FinalStatus, RecordSink } from './types';
 
 const KIND_OF: Readonly<Record<RecordKindName, SinkRecordKind>> = { explanation: 'packet', alert: 'alert' };
@@ -56,9 +57,9 @@ export class RunnerSink implements RecordSink {
       },
       deadLetter: {
         write: (e: SinkDeadLetterEntry) => {
-          // Given up at close: not final. The input will be replayed after a restart.
-          if (!(this._closing && e.outcome === 'failed'))
-            this._settle(e.id, 'rejected', `${e.outcome}: ${e.reason}`);
+          // Given up at close: `undelivered` (dead-lettered, input not checkpointed, so replayed after a restart).
+          if (this._closing && e.outcome === 'failed') this._settle(e.id, 'undelivered', e.reason);
+          else this._settle(e.id, 'rejected', `${e.outcome}: ${e.reason}`);
           return this._deadLetter?.write(e);
         },
       },

@@ -5,6 +5,8 @@
  * without parsing the rules.
  */
 import { createHash } from 'node:crypto';
+import { hostFactsFromJson, type HostFactsDocument } from '@ruletrail/ruleset';
+import { CODE_JSON_TOO_DEEP, MAX_JSON_DEPTH, jsonDepthExceeds } from '@ruletrail/core';
 
 /** Identifies the envelope format; bumped only on an incompatible change. */
 export const SNAPSHOT_SCHEMA = 'ruletrail.snapshot/v1';
@@ -28,6 +30,12 @@ export interface SnapshotEnvelope {
   readonly tool: string;
   /** The command's output, as is. */
   readonly content: string;
+  /**
+   * The host's addresses and interfaces when the snapshot was taken (`ip -j addr`, `ip -j link`): a host-facts
+   * document with its own `version` (1; packages/ruleset/src/host-facts.ts, docs/pipeline.md). Optional: envelopes
+   * shipped before facts existed, or with `--command addr=`, have none. Not covered by `hash` (the rules' hash).
+   */
+  readonly facts?: HostFactsDocument;
 }
 
 /** sha256 of a snapshot's text, hex — the same hash the ruleset parser stamps. */
@@ -44,8 +52,13 @@ export function makeEnvelope(fields: Omit<SnapshotEnvelope, 'schema' | 'hash'>):
  * Reads an envelope from JSON text. @throws Error naming the first problem (the caller adds where it came
  * from): a bad envelope is dead-lettered, never half-used.
  */
+/** Dead-letter code of a snapshot that cannot be used (unreadable envelope, bad ruleset), from every feed. */
+export const SNAPSHOT_INVALID = 'RT_ERR_SNAPSHOT_INVALID';
+
 export function parseEnvelope(text: string): SnapshotEnvelope {
   let v: unknown;
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+    throw new Error(`JSON nested deeper than ${MAX_JSON_DEPTH} levels (${CODE_JSON_TOO_DEEP})`);
   try {
     v = JSON.parse(text);
   } catch (err) {
@@ -63,5 +76,12 @@ export function parseEnvelope(text: string): SnapshotEnvelope {
   if (Number.isNaN(Date.parse(o.takenAt as string)))
     throw new Error(`takenAt '${String(o.takenAt)}' is not a date`);
   if (snapshotHash(o.content as string) !== o.hash) throw new Error('hash does not match the content');
+  if (o.facts !== undefined) {
+    try {
+      hostFactsFromJson(o.facts, 'facts');
+    } catch (err) {
+      throw new Error(`'facts' cannot be read: ${(err as Error).message}`);
+    }
+  }
   return o as SnapshotEnvelope;
 }

@@ -9,7 +9,13 @@
  * re-shipped snapshot whose hash equals the one before it in time is not stored again (the shipper re-sends
  * unchanged rules periodically as a heartbeat; only changes matter for the join).
  */
-import { parseIptablesSave, type Family, type Ruleset } from '@ruletrail/ruleset';
+import {
+  hostFactsFromJson,
+  parseIptablesSave,
+  type Family,
+  type HostFacts,
+  type Ruleset,
+} from '@ruletrail/ruleset';
 import { SnapshotSet, type SnapshotPick } from '@ruletrail/explain';
 import type { SnapshotEnvelope } from './snapshot-envelope';
 
@@ -37,6 +43,8 @@ export type InvalidSnapshot = (host: string, err: Error) => void;
 export class HostSnapshots extends SnapshotSet {
   private _set: SnapshotSet | undefined = new SnapshotSet([]);
   private readonly _entries = new Map<Family, Entry[]>();
+  /** The host's facts by time (any snapshot's envelope may carry them), oldest first. */
+  private readonly _facts: { readonly time: number; readonly facts: HostFacts }[] = [];
   private _active = false;
 
   constructor(
@@ -84,6 +92,27 @@ export class HostSnapshots extends SnapshotSet {
     this._entries.set(family, list);
     this._set = undefined;
     return 'added';
+  }
+
+  /** Keeps the host facts shipped at `time` (the newest `limit` are held). */
+  insertFacts(time: number, facts: HostFacts, limit: number): void {
+    let i = this._facts.length;
+    while (i > 0 && this._facts[i - 1]!.time > time) i--;
+    if (this._facts[i - 1]?.time === time) this._facts[i - 1] = { time, facts };
+    else this._facts.splice(i, 0, { time, facts });
+    while (this._facts.length > limit) this._facts.shift();
+  }
+
+  /**
+   * The host's addresses and interfaces in force at `timeMs` (the newest shipped at or before it; the oldest for
+   * an earlier time or no time), for `addrtype` and NFLOG interface names. Undefined when none were shipped.
+   */
+  factsAt(timeMs: number | undefined): HostFacts | undefined {
+    if (this._facts.length === 0) return undefined;
+    if (timeMs === undefined) return this._facts[this._facts.length - 1]!.facts;
+    let best = this._facts[0]!;
+    for (const f of this._facts) if (f.time <= timeMs) best = f;
+    return best.facts;
   }
 
   /** The SnapshotSet over the held snapshots (rebuilt after a change: a few entries, cheap). */
@@ -145,8 +174,15 @@ export class SnapshotStore {
 
   /** Adds a shipped snapshot. @throws InputError/UsageError from the parser when the content is not iptables-save. */
   add(env: SnapshotEnvelope): AddResult {
-    if (env.format !== 'iptables-save') return 'unsupported';
     const time = Date.parse(env.takenAt);
+    // Facts are the host's whatever the rules' format, and count even when the rules are a repeat.
+    if (env.facts !== undefined)
+      this.forHost(env.host).insertFacts(
+        time,
+        hostFactsFromJson(env.facts, `${env.host}:facts@${env.takenAt}`),
+        this._historyPerHost,
+      );
+    if (env.format !== 'iptables-save') return 'unsupported';
     const source = `${env.host}:${env.tool}@${env.takenAt}`;
     const build = (): Ruleset => {
       const rs = parseIptablesSave(env.content, { source, ...(env.family ? { family: env.family } : {}) });

@@ -76,8 +76,13 @@ export interface Source {
   close(): Promise<void>;
 }
 
-/** Final status of one record in one sink. `rejected` records also go to the dead-letter output. */
-export type FinalStatus = 'delivered' | 'rejected';
+/**
+ * Final status of one record in one sink. `rejected` records also go to the dead-letter output.
+ * `undelivered`: the sink gave up because the run is stopping (shutdown timeout) before the remote side
+ * answered. The pipeline dead-letters it with the reason, does not checkpoint its input (a restart reads it
+ * again when the source can replay) and the run exits non-zero: never a silent loss.
+ */
+export type FinalStatus = 'delivered' | 'rejected' | 'undelivered';
 
 /**
  * A sink as the pipeline drives it: the sink runner of one configured sink (`RunnerSink`, which wraps the core
@@ -89,8 +94,10 @@ export interface RecordSink {
   /** Record kinds this sink takes. */
   readonly kinds: ReadonlySet<SinkRecordKind>;
   /**
-   * Queues one record. `done` is called exactly once, after the remote side acknowledged it (`delivered`) or
-   * after it was refused for good (`rejected`, with the reason). Retries happen in the runner.
+   * Queues one record. `done` is called at most once, after the remote side acknowledged it (`delivered`), after
+   * it was refused for good (`rejected`, with the reason) or when the sink gave up at close (`undelivered`, with
+   * the reason). Retries happen in the runner. A record whose `done` was never called when `close()` resolved
+   * is dead-lettered by the pipeline as undelivered.
    */
   send(record: SinkRecord, done: (status: FinalStatus, reason?: string) => void): void;
   /** Reopens output files (SIGHUP, after an external rotation). Optional. */

@@ -4,7 +4,8 @@
  * in flight; bad lines are dead-lettered with their true line numbers.
  */
 import assert from 'node:assert/strict';
-import { OffsetTracker } from '../src';
+import { OffsetTracker, Pipeline, PipelineMetrics, SILENT } from '../src';
+import { kernelLogPlugin } from '@ruletrail/ingest-kernel-log';
 import {
   MemoryDeadLetter,
   MemorySink,
@@ -17,6 +18,7 @@ import {
 } from './helpers';
 import { SnapshotStore, makeEnvelope } from '../src';
 import { SAVE_0101, SAVE_0103 } from './helpers';
+import { waitFor } from '../../../test/support/wait';
 
 function store(): SnapshotStore {
   const s = new SnapshotStore();
@@ -110,6 +112,77 @@ describe('acknowledgements and checkpoints', () => {
     assert.equal(src.tracker.committed, 2);
   });
 
+  it('dead-letters every record a sink gave up at shutdown, or never answered, and keeps its input unacknowledged (issue #15)', async () => {
+    const src = new MemorySource('kern', [dropPacket(1), acceptPacket(2)]);
+    let calls = 0;
+    // First record: the sink gives up at close (`undelivered`); second: the sink never answers at all.
+    const stuck = {
+      id: 'stuck',
+      kinds: new Set(['packet'] as const),
+      dones: [] as ((s: 'undelivered', reason?: string) => void)[],
+      send(_r: unknown, done: (s: 'undelivered', reason?: string) => void) {
+        calls++;
+        this.dones.push(done);
+      },
+      flush: () => Promise.resolve(),
+      close(): Promise<void> {
+        this.dones[0]!('undelivered', 'runner closed before delivery (last error: 429)');
+        return Promise.resolve();
+      },
+    };
+    const dl = new MemoryDeadLetter();
+    const summary = await run(minimal(), [src], [stuck], store(), dl);
+    assert.equal(calls, 2);
+    assert.equal(summary.undelivered, 2);
+    assert.equal(summary.delivered, 0);
+    assert.deepEqual(
+      dl.errors.map((e) => [e.code, e.position.file]),
+      [
+        ['RT_ERR_SINK_UNDELIVERED', 'sink:stuck'],
+        ['RT_ERR_SINK_UNDELIVERED', 'sink:stuck'],
+      ],
+    );
+    assert.match(dl.errors[0]!.reason, /runner closed before delivery \(last error: 429\)/);
+    assert.match(dl.errors[1]!.reason, /no answer from the sink before shutdown/);
+    // The dead-letter entry carries the record itself, so nothing is lost even without a replay.
+    assert.equal(JSON.parse(dl.errors[1]!.record!).verdict, 'ACCEPT');
+    assert.equal(src.tracker.committed, 0, 'an undelivered record released its input');
+    // A late answer after shutdown changes no count.
+    stuck.dones[1]!('undelivered', 'late');
+    assert.equal(summary.undelivered, 2);
+    assert.equal(dl.errors.length, 2);
+  });
+
+  it('dead-letters a line over the parse cap with its number, counts it by code, and explains its neighbours (issue #15)', async () => {
+    const huge = `Jan  1 21:23:16 cos74 kernel: TRACE: raw:PREROUTING:policy:3 ${'A'.repeat(70_000)}`;
+    const src = new MemorySource('kern', [[...dropPacket(1), huge, ...acceptPacket(2)]]);
+    const sink = new MemorySink();
+    const dl = new MemoryDeadLetter();
+    const metrics = new PipelineMetrics();
+    const p = new Pipeline({
+      config: minimal(),
+      sources: [src],
+      sinks: [sink],
+      ingest: [kernelLogPlugin],
+      snapshots: store(),
+      log: SILENT,
+      metrics,
+      deadLetter: dl,
+    });
+    const summary = await p.run(new AbortController().signal);
+    assert.equal(summary.packets, 2);
+    assert.deepEqual(
+      dl.errors.map((e) => [e.code, e.position.line]),
+      [['RT_ERR_LINE_TOO_LONG', 26]],
+    );
+    assert.match(dl.errors[0]!.reason, /70\d{3} characters, over the cap of 65536/);
+    assert.ok(dl.errors[0]!.record!.length < 400, 'the dead letter keeps an excerpt, not the whole line');
+    assert.match(
+      await metrics.registry.metrics(),
+      /ruletrail_component_errors_total\{[^}]*error_code="RT_ERR_LINE_TOO_LONG"[^}]*\} 1/,
+    );
+  });
+
   it('dead-letters unreadable lines with their line number in the whole input', async () => {
     const bad = dropPacket(9)[2]!.replace(
       'TRACE: mangle:cali-PREROUTING:rule:3',
@@ -194,14 +267,15 @@ describe('acknowledgements and checkpoints', () => {
     const runOnce = src.run.bind(src);
     src.run = async (ctx) => {
       await runOnce(ctx);
-      await new Promise((r) => setTimeout(r, 600));
+      // The input stays open (no end-of-input flush) until the idle flush delivered the packet.
+      await waitFor(() => deliveredAt > 0, 10_000, 'the idle flush of the open packet');
       endedAt = Date.now();
     };
     await run(minimal('correlation: { idleFlushMs: 100 }\n'), [src], [sink], store());
     const [x] = sink.bodies('explanation');
     assert.equal(x.verdict, 'UNKNOWN');
     assert.ok(x.flags.includes('silent_drop'));
-    assert.ok(deliveredAt > 0 && deliveredAt < endedAt - 200, 'the open packet waited for the end of input');
+    assert.ok(deliveredAt > 0 && deliveredAt <= endedAt, 'the open packet waited for the end of input');
   });
 
   it('caps open packets in total across hosts, completing the least recently active host first', async () => {

@@ -71,6 +71,11 @@ export interface Rule {
    * `policy` (built-in chain) or `return` (user chain) instead of `rule` — see ip_tables.c get_chainname_rulenum().
    */
   readonly tracedAsTail: boolean;
+  /**
+   * nftables rule handle (`nft -a`), stable while the rule exists: `nft -a monitor trace` and xtables-monitor
+   * name a rule by it, which identifies the rule even where the rendered texts differ.
+   */
+  readonly handle?: number;
 }
 
 /** A chain: built-in (with a policy) or user-defined. */
@@ -91,6 +96,11 @@ export interface Chain {
   readonly hook?: 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
   /** Priority of an nftables base chain at its hook (iptables tables have fixed priorities). */
   readonly priority?: number;
+  /**
+   * nftables base chain type (`filter`, `nat`, `route`). A `nat` chain is traversed only by a connection's
+   * first packet, like the iptables `nat` table. Absent for iptables snapshots, where the table name says it.
+   */
+  readonly type?: 'filter' | 'nat' | 'route';
 }
 
 /** One element of an nftables verdict map: `key : verdict`, with the element's comment. */
@@ -111,6 +121,11 @@ export interface Table {
    * whose element comments name the Kubernetes service the rules themselves do not.
    */
   readonly verdictMaps?: ReadonlyMap<string, readonly VerdictMapElement[]>;
+  /**
+   * nftables only: verdict maps with interval keys (`flags interval`), whose prefix and range elements
+   * `verdictMaps` leaves out — a key missing there may still hit one of them.
+   */
+  readonly intervalVerdictMaps?: ReadonlySet<string>;
 }
 
 /** A parsed snapshot file. */

@@ -20,7 +20,7 @@
  * its target is `VMAP` and only the trace can say what it did.
  */
 import { createHash } from 'node:crypto';
-import { InputError } from '@ruletrail/core';
+import { CODE_JSON_TOO_DEEP, InputError, jsonDepthExceeds } from '@ruletrail/core';
 import type {
   Chain,
   Counters,
@@ -117,6 +117,9 @@ class Renderer {
     if (typeof v === 'string') return hint.quote && !v.startsWith('@') ? `"${v}"` : v;
     if (typeof v === 'boolean') return v ? 'exists' : 'missing';
     if (Array.isArray(v)) return v.map((x) => this.value(x, hint)).join(',');
+    // `null` is no expression: without this, value(null) and expr(null) called each other forever (fuzzing,
+    // issue #15).
+    if (!isObj(v)) return this.bad(String(v));
     return this.expr(v, hint);
   }
 
@@ -393,7 +396,10 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
     const b = key === undefined ? undefined : e[key];
     switch (key) {
       case 'match':
-        if (isObj(b)) matchSemantics(b, s, r);
+        // A match the model cannot express is kept as an opaque `nft` criterion, so that an evaluator answers
+        // "unknown" for it instead of silently treating the rule as if the expression were not there.
+        if (isObj(b) && !matchSemantics(b, s, r))
+          s.matches.push({ module: 'nft', options: [opt('expr', r.statement(e))] });
         break;
       case 'counter':
         if (isObj(b) && typeof b['packets'] === 'number' && typeof b['bytes'] === 'number')
@@ -413,6 +419,22 @@ function semantics(exprs: readonly Json[], r: Renderer): Semantics {
         if (isObj(b) && typeof b['target'] === 'string') {
           s.target = b['target'];
           s.jumpKind = key;
+          s.targetOptions = [];
+        }
+        break;
+      case 'xt':
+        // iptables-nft's compat expressions: the JSON names the match or target but not its options. A match
+        // (other than a comment) stays an opaque criterion — never a rule that matches everything — and a target
+        // keeps its name, so DNAT/REJECT/MARK are not taken for a rule without a target.
+        if (isObj(b) && b['type'] === 'match' && b['name'] !== 'comment')
+          s.matches.push({ module: 'nft', options: [opt('expr', r.statement(e))] });
+        else if (
+          isObj(b) &&
+          b['type'] === 'target' &&
+          typeof b['name'] === 'string' &&
+          s.target === undefined
+        ) {
+          s.target = b['name'];
           s.targetOptions = [];
         }
         break;
@@ -493,12 +515,12 @@ function markSet(key: Json, value: Json): { value: number; mask: number } | unde
 }
 
 /** Match statements the engine reads through the iptables model: marks, ports, addresses, interfaces. */
-function matchSemantics(m: Obj, s: Semantics, r: Renderer): void {
+function matchSemantics(m: Obj, s: Semantics, r: Renderer): boolean {
   const left = m['left'];
   const right = m['right'];
   const op = str(m['op']);
   const negated = op === '!=';
-  if (!isObj(left)) return;
+  if (!isObj(left)) return false;
   // meta mark [& M] ==/!= V → -m mark [!] --mark V/M
   const markOf = (e: Json): boolean => isObj(e) && isObj(e['meta']) && e['meta']['key'] === 'mark';
   if ((op === '==' || op === '!=') && typeof right === 'number') {
@@ -508,18 +530,75 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): void {
       mask = left['&'][1] >>> 0;
     if (mask !== undefined) {
       s.matches.push({ module: 'mark', options: [opt('mark', `${hex(right)}/${hex(mask)}`, negated)] });
-      return;
+      return true;
+    }
+  }
+  // Only equality is modelled: a `<`, `>=` or flag (`in`) comparison stays an opaque nft criterion.
+  const equality = op === '==' || op === '!=';
+  // tcp flags & (fin|syn|rst|ack) == syn → -m tcp --tcp-flags FIN,SYN,RST,ACK SYN
+  const and = left['&'];
+  if (
+    equality &&
+    Array.isArray(and) &&
+    isObj(and[0]) &&
+    isObj(and[0]['payload']) &&
+    and[0]['payload']['protocol'] === 'tcp' &&
+    and[0]['payload']['field'] === 'flags'
+  ) {
+    const names = (v: Json): string | undefined =>
+      typeof v === 'string'
+        ? v.toUpperCase()
+        : Array.isArray(v) && v.every((x) => typeof x === 'string')
+          ? v.map((x) => String(x).toUpperCase()).join(',')
+          : undefined;
+    const mask = names(and[1]);
+    const comp = names(right) ?? (Array.isArray(right) && right.length === 0 ? 'NONE' : undefined);
+    if (mask !== undefined && comp !== undefined) {
+      s.matches.push({
+        module: 'tcp',
+        options: [{ name: 'tcp-flags', values: [mask, comp], negated }],
+      });
+      return true;
+    }
+  }
+  // icmp type echo-request → -m icmp --icmp-type echo-request (and icmpv6)
+  const pl = left['payload'];
+  if (
+    equality &&
+    isObj(pl) &&
+    (pl['protocol'] === 'icmp' || pl['protocol'] === 'icmpv6') &&
+    pl['field'] === 'type' &&
+    (typeof right === 'string' || typeof right === 'number')
+  ) {
+    const v6 = pl['protocol'] === 'icmpv6';
+    s.matches.push({
+      module: v6 ? 'icmp6' : 'icmp',
+      options: [opt(v6 ? 'icmpv6-type' : 'icmp-type', String(right), negated)],
+    });
+    return true;
+  }
+  // fib daddr type local → -m addrtype --dst-type LOCAL (kube-proxy's nftables mode uses it for NodePorts)
+  const fib = left['fib'];
+  if (equality && isObj(fib) && fib['result'] === 'type' && typeof right === 'string') {
+    const flags = Array.isArray(fib['flags']) ? fib['flags'].map(str) : [str(fib['flags'])];
+    if (flags.length === 1 && (flags[0] === 'daddr' || flags[0] === 'saddr')) {
+      s.matches.push({
+        module: 'addrtype',
+        options: [opt(flags[0] === 'daddr' ? 'dst-type' : 'src-type', right.toUpperCase(), negated)],
+      });
+      return true;
     }
   }
   const payload = left['payload'];
-  if (isObj(payload) && typeof payload['protocol'] === 'string') {
+  if (equality && isObj(payload) && typeof payload['protocol'] === 'string') {
     const proto = payload['protocol'];
     const field = str(payload['field']);
     if (
       (proto === 'tcp' || proto === 'udp' || proto === 'sctp' || proto === 'th') &&
       (field === 'dport' || field === 'sport')
     ) {
-      const module = proto === 'th' ? 'tcp' : proto;
+      // `th dport` is any transport header's port: its own module, which does not imply a protocol.
+      const module = proto;
       const set = isObj(right) && right['set'] !== undefined;
       if (set) {
         const v = r
@@ -528,40 +607,48 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): void {
           .replace(/, /g, ',')
           .replace(/-/g, ':');
         s.matches.push({ module: 'multiport', options: [opt(`${field}s`, v, negated)] });
-      } else s.matches.push({ module, options: [opt(field, r.value(right).replace('-', ':'), negated)] });
-      return;
+      } else if (typeof right === 'object' && !(isObj(right) && right['range'] !== undefined)) return false;
+      else s.matches.push({ module, options: [opt(field, r.value(right).replace('-', ':'), negated)] });
+      return true;
     }
     if (
       (proto === 'ip' || proto === 'ip6') &&
       (field === 'saddr' || field === 'daddr') &&
-      typeof right !== 'object'
+      (typeof right !== 'object' || (isObj(right) && isObj(right['prefix'])))
     ) {
       s.ip[field === 'saddr' ? 'source' : 'destination'] = { value: r.value(right), negated };
-      return;
+      return true;
     }
     if ((proto === 'ip' && field === 'protocol') || (proto === 'ip6' && field === 'nexthdr')) {
-      if (typeof right === 'string') s.ip.protocol = { value: right, negated };
-      return;
+      if (typeof right !== 'string') return false;
+      s.ip.protocol = { value: right, negated };
+      return true;
     }
   }
   const meta = left['meta'];
-  if (isObj(meta) && typeof right === 'string') {
-    if (meta['key'] === 'iifname') s.ip.inInterface = { value: right, negated };
-    else if (meta['key'] === 'oifname') s.ip.outInterface = { value: right, negated };
+  if (isObj(meta) && typeof right === 'string' && (op === '==' || op === '!=')) {
+    if (meta['key'] === 'iifname') s.ip.inInterface = { value: right.replace(/\*$/, '+'), negated };
+    else if (meta['key'] === 'oifname') s.ip.outInterface = { value: right.replace(/\*$/, '+'), negated };
     else if (meta['key'] === 'l4proto') s.ip.protocol = { value: right, negated };
-    return;
+    else return false;
+    return true;
   }
   const ct = left['ct'];
   if (isObj(ct) && ct['key'] === 'state') {
     const v = (Array.isArray(right) ? right : [right]).map((x) => str(x).toUpperCase()).join(',');
     s.matches.push({ module: 'conntrack', options: [opt('ctstate', v, negated)] });
+    return true;
   }
+  return false;
 }
 
 /** The nftables family names of a model family. */
 function familiesOf(f: Family): readonly string[] {
   return f === 'ipv4' ? ['ip', 'inet'] : ['ip6', 'inet'];
 }
+
+/** Deepest nesting accepted in `nft -j` output. */
+const MAX_NFT_JSON_DEPTH = 128;
 
 /**
  * Parses `nft -j list ruleset` output. Throws an {@link InputError} (code `RT_ERR_RULESET_SYNTAX`) when the text is
@@ -570,6 +657,14 @@ function familiesOf(f: Family): readonly string[] {
 export function parseNftJson(text: string, options: ParseNftJsonOptions): Ruleset {
   const { source } = options;
   let doc: Json;
+  // The renderer walks expressions recursively: refuse absurd nesting before parsing (fuzzing found a stack
+  // overflow, issue #15). Real rulesets nest about 10 levels deep.
+  if (jsonDepthExceeds(text, MAX_NFT_JSON_DEPTH))
+    throw new InputError(
+      CODE_JSON_TOO_DEEP,
+      { file: source },
+      `JSON nested deeper than ${MAX_NFT_JSON_DEPTH} levels`,
+    );
   try {
     doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Json;
   } catch (e) {
@@ -621,7 +716,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   const keyOf = new Map<string, string>();
   const drafts = new Map<
     string,
-    { name: string; chains: Map<string, ChainDraft>; maps: Map<string, VerdictMapElement[]> }
+    {
+      name: string;
+      chains: Map<string, ChainDraft>;
+      maps: Map<string, VerdictMapElement[]>;
+      intervalMaps: Set<string>;
+    }
   >();
   const renderer = new Renderer();
   for (let i = 0; i < items.length; i++) {
@@ -637,7 +737,7 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
         warnings.push(`${source}: table ${id} has the name of another kept table; it is keyed "${id}"`);
       }
       keyOf.set(id, key);
-      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map() });
+      drafts.set(key, { name: t['name'], chains: new Map(), maps: new Map(), intervalMaps: new Set() });
       continue;
     }
     const c = it['chain'];
@@ -650,7 +750,11 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
     const m = it['map'];
     if (isObj(m) && m['map'] === 'verdict' && typeof m['name'] === 'string') {
       const key = keyOf.get(`${str(m['family'])} ${str(m['table'])}`);
-      if (key !== undefined) drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
+      if (key !== undefined) {
+        drafts.get(key)!.maps.set(m['name'], verdictMapElements(m['elem']));
+        const flags = Array.isArray(m['flags']) ? m['flags'] : [m['flags']];
+        if (flags.includes('interval')) drafts.get(key)!.intervalMaps.add(m['name']);
+      }
       continue;
     }
     const r = it['rule'];
@@ -672,7 +776,12 @@ export function parseNftJson(text: string, options: ParseNftJsonOptions): Rulese
   for (const [key, d] of drafts) {
     const chains = new Map<string, Chain>();
     for (const [name, cd] of d.chains) chains.set(name, buildChain(key, name, cd, renderer));
-    tables.set(key, { name: d.name, chains, ...(d.maps.size ? { verdictMaps: d.maps } : {}) });
+    tables.set(key, {
+      name: d.name,
+      chains,
+      ...(d.maps.size ? { verdictMaps: d.maps } : {}),
+      ...(d.intervalMaps.size ? { intervalVerdictMaps: d.intervalMaps } : {}),
+    });
   }
   if (renderer.unsupported.size)
     warnings.push(
@@ -746,6 +855,8 @@ function buildChain(table: string, name: string, d: ChainDraft, r: Renderer): Ch
     const hook = HOOKS[str(c['hook'])];
     if (hook) chain.hook = hook;
     if (typeof c['prio'] === 'number') chain.priority = c['prio'];
+    const type = str(c['type']);
+    if (type === 'filter' || type === 'nat' || type === 'route') chain.type = type;
     chain.policy = c['policy'] === 'drop' ? 'DROP' : 'ACCEPT';
   }
   return chain;
@@ -773,6 +884,7 @@ function buildRule(table: string, chain: string, num: number, o: Obj, line: numb
     // nftables reports every matched rule as a rule: no iptables policy/return relabelling.
     tracedAsTail: false,
   };
+  if (typeof o['handle'] === 'number') rule.handle = o['handle'];
   if (s.counters) rule.counters = s.counters;
   if (s.target !== undefined) rule.target = s.target;
   if (s.jumpKind !== undefined) rule.jumpKind = s.jumpKind;

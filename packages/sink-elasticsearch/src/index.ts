@@ -1,5 +1,11 @@
 /** Elasticsearch sink (@elastic/elasticsearch 9) behind the ruletrail sink interface, and its setup. See docs/sinks.md. */
-export { ElasticsearchSink, docJson, itemOutcome, type ElasticsearchSinkOptions } from './sink';
+export {
+  ElasticsearchSink,
+  autoCreateAllows,
+  docJson,
+  itemOutcome,
+  type ElasticsearchSinkOptions,
+} from './sink';
 export { setupElasticsearch, indexTemplate, type ElasticsearchSetupResult } from './setup';
 export { packetMappings, alertMappings } from './mapping';
 export {

@@ -55,9 +55,9 @@ export const elasticsearchSinkPlugin = defineSink<ElasticsearchSinkPluginOptions
     },
   },
   check: problemsOf(validateElasticsearchConfig),
-  create: async (options, { logger }) => {
+  create: async (options, { logger, kinds }) => {
     const { setup, ...config } = options;
     if (setup) await setupElasticsearch(config, {}, { logger });
-    return new ElasticsearchSink(config, { logger });
+    return new ElasticsearchSink(config, { logger, kinds });
   },
 });

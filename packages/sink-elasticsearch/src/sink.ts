@@ -47,6 +47,35 @@ export function itemOutcome(item: BulkItemResult | undefined): SinkOutcome {
 
 export interface ElasticsearchSinkOptions {
   readonly logger?: SinkLogger;
+  /**
+   * Record kinds this sink will be given (default both): `connect()` checks that their indices / data streams
+   * exist or will be created by the first write.
+   */
+  readonly kinds?: readonly SinkRecord['kind'][];
+}
+
+/**
+ * Whether `action.auto_create_index` lets a write create `index`: `true`/`false`, or comma-separated wildcard
+ * patterns with an optional `+`/`-`, the first match deciding and no match meaning no (as Elasticsearch's
+ * AutoCreateIndex). Exported for tests.
+ */
+export function autoCreateAllows(setting: string, index: string): boolean {
+  const v = setting.trim();
+  if (v === '' || v === 'true') return true;
+  if (v === 'false') return false;
+  for (const raw of v.split(',')) {
+    let p = raw.trim();
+    const negative = p.startsWith('-');
+    if (negative || p.startsWith('+')) p = p.slice(1);
+    const re = new RegExp(
+      `^${p
+        .split('*')
+        .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
+    if (re.test(index)) return !negative;
+  }
+  return false;
 }
 
 export class ElasticsearchSink implements Sink {
@@ -57,6 +86,7 @@ export class ElasticsearchSink implements Sink {
   private readonly _index: string;
   private readonly _alertIndex: string;
   private readonly _createLines = new Map<string, string>();
+  private readonly _kinds: readonly SinkRecord['kind'][];
 
   constructor(config: ElasticsearchSinkConfig, options: ElasticsearchSinkOptions = {}) {
     this._client = createEsClient(config);
@@ -64,6 +94,7 @@ export class ElasticsearchSink implements Sink {
     this._log = this._redactor.logger(options.logger ?? NOOP_LOGGER);
     this._index = config.index ?? ES_DEFAULTS.index;
     this._alertIndex = config.alertIndex ?? ES_DEFAULTS.alertIndex;
+    this._kinds = options.kinds ?? ['packet', 'alert'];
   }
 
   indexFor(record: SinkRecord): string {
@@ -74,7 +105,9 @@ export class ElasticsearchSink implements Sink {
     try {
       const h = await this._client.cluster.health({ timeout: '10s' }, signal ? { signal } : {});
       this._log.info('Connected to Elasticsearch.', { cluster: h.cluster_name, status: h.status });
+      await this._checkTargets(signal);
     } catch (err) {
+      if (err instanceof SinkError) throw err;
       // Wrong credentials and a certificate the config will never accept are configuration errors: fail now.
       const s = statusOf(err);
       const cert = isCertificateError(err);
@@ -83,6 +116,100 @@ export class ElasticsearchSink implements Sink {
         `Elasticsearch: cannot connect: ${this._redactor.error(err)}`,
         { retriable: s !== 401 && !cert },
       );
+    }
+  }
+
+  /**
+   * A target that does not exist and that the first write will not create (action.auto_create_index forbids
+   * it and no index template allows it) would make every record fail until the run stops: fail now, naming it
+   * and the fix (issue #15). A writer key without the privileges to look only gets a warning.
+   */
+  private async _checkTargets(signal: AbortSignal | undefined): Promise<void> {
+    const opts = signal ? { signal } : {};
+    const targets = [...new Set(this._kinds.map((kind) => this.indexFor({ kind } as SinkRecord)))];
+    let setting: string | undefined | null = null; // null: not read yet, undefined: not readable
+    for (const target of targets) {
+      let exists: boolean;
+      try {
+        exists = await this._client.indices.exists({ index: target }, opts);
+      } catch (err) {
+        const s = statusOf(err);
+        if (s !== 401 && s !== 403) throw err;
+        this._log.warn('Cannot check that the index exists (no privilege); going on.', { index: target });
+        continue;
+      }
+      if (exists) continue;
+      if (setting === null) setting = await this._autoCreateSetting(opts);
+      const template = await this._template(target, opts);
+      if (setting === undefined || template === undefined) {
+        this._log.warn('The index does not exist and the sink cannot tell whether a write will create it.', {
+          index: target,
+        });
+        continue;
+      }
+      // A template's allow_auto_create overrides the cluster setting (either way).
+      if (template.allowAutoCreate ?? autoCreateAllows(setting, target)) {
+        if (template.name === undefined)
+          this._log.warn(
+            'The index does not exist and no index template matches it: the first write creates it with dynamic mappings. Run `ruletrail setup elasticsearch` for the ruletrail mappings.',
+            { index: target },
+          );
+        continue;
+      }
+      throw new SinkError(
+        'RT_ERR_ES_INDEX_MISSING',
+        `Elasticsearch: index '${target}' does not exist and will not be created (` +
+          (template.allowAutoCreate === false
+            ? `index template '${template.name}' sets allow_auto_create: false`
+            : `action.auto_create_index is '${setting}'`) +
+          `): run \`ruletrail setup elasticsearch\` (installs the index template and data stream) or create the index`,
+        { retriable: false },
+      );
+    }
+  }
+
+  /** The effective `action.auto_create_index`, or undefined without the privilege to read it. */
+  private async _autoCreateSetting(opts: { signal?: AbortSignal }): Promise<string | undefined> {
+    try {
+      const r = (await this._client.cluster.getSettings(
+        { include_defaults: true, flat_settings: true },
+        opts,
+      )) as unknown as Record<'transient' | 'persistent' | 'defaults', Record<string, unknown> | undefined>;
+      const key = 'action.auto_create_index';
+      const v = r.transient?.[key] ?? r.persistent?.[key] ?? r.defaults?.[key] ?? 'true';
+      return typeof v === 'string' || typeof v === 'boolean' ? String(v) : 'true';
+    } catch (err) {
+      const s = statusOf(err);
+      if (s === 401 || s === 403) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The index template that would apply to `name` (highest priority among those whose patterns match): its
+   * name and allow_auto_create, `{}` when none matches, undefined without the privilege to look.
+   */
+  private async _template(
+    name: string,
+    opts: { signal?: AbortSignal },
+  ): Promise<{ name?: string; allowAutoCreate?: boolean } | undefined> {
+    try {
+      const r = await this._client.indices.getIndexTemplate({}, opts);
+      let best: { name: string; priority: number; allow: boolean | undefined } | undefined;
+      for (const t of r.index_templates) {
+        const patterns = ([] as string[]).concat(t.index_template.index_patterns);
+        if (!patterns.some((p) => autoCreateAllows(p, name))) continue;
+        const priority = t.index_template.priority ?? 0;
+        if (best === undefined || priority > best.priority)
+          best = { name: t.name, priority, allow: t.index_template.allow_auto_create };
+      }
+      if (best === undefined) return {};
+      return { name: best.name, ...(best.allow !== undefined ? { allowAutoCreate: best.allow } : {}) };
+    } catch (err) {
+      const s = statusOf(err);
+      if (s === 404) return {};
+      if (s === 401 || s === 403) return undefined;
+      throw err;
     }
   }
 

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { MemorySinkDeadLetter, SinkRunner, explainedPacketRecord, type SinkRecord } from '@ruletrail/core';
 import {
   ElasticsearchSink,
+  autoCreateAllows,
   docJson,
   indexTemplate,
   itemOutcome,
@@ -313,5 +314,17 @@ describe('Elasticsearch sink (unit and mock server)', () => {
         assert.ok(!s.includes(idKey.api_key), 'key secret leaked');
       }
     }
+  });
+});
+
+describe('autoCreateAllows (action.auto_create_index, as Elasticsearch evaluates it)', () => {
+  it('reads true/false and +/- wildcard patterns, the first match deciding and no match meaning no', () => {
+    assert.equal(autoCreateAllows('true', 'rt-packets'), true);
+    assert.equal(autoCreateAllows('false', 'rt-packets'), false);
+    assert.equal(autoCreateAllows('-rt-noauto-*,+*', 'rt-noauto-1'), false);
+    assert.equal(autoCreateAllows('-rt-noauto-*,+*', 'rt-packets'), true);
+    assert.equal(autoCreateAllows('+logs-*', 'rt-packets'), false);
+    assert.equal(autoCreateAllows('rt-*.x', 'rt-a.x'), true);
+    assert.equal(autoCreateAllows('rt-*.x', 'rt-aXx'), false, 'a dot in a pattern is literal');
   });
 });

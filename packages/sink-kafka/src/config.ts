@@ -1,37 +1,20 @@
 /** Configuration of the Kafka sink. Every field is documented here; docs/sinks.md shows examples. */
+import {
+  KAFKA_CONNECTION_DEFAULTS,
+  KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+  KAFKA_ERROR_CODES,
+  SinkError,
+  kafkaConnectionProblems,
+  type KafkaClientName,
+  type KafkaConnectionConfig,
+} from '@ruletrail/core';
 
-/** TLS to the brokers. Certificates are PEM strings or Buffers (read the files yourself, e.g. with `readFileSync`). */
-export interface KafkaTlsConfig {
-  /** CA bundle that signed the brokers' certificates; the system CAs are used when absent. */
-  readonly ca?: string | Buffer | readonly (string | Buffer)[];
-  /** Client certificate and key for mutual TLS. */
-  readonly cert?: string | Buffer;
-  readonly key?: string | Buffer;
-  readonly passphrase?: string;
-  /** Server name for SNI and certificate checks when it differs from the broker host. */
-  readonly servername?: string;
-  /**
-   * Verify the brokers' certificates. Default true. Setting false is refused unless
-   * `allowInsecure: true` is also set, so an example config cannot switch verification off by accident.
-   */
-  readonly rejectUnauthorized?: boolean;
-  readonly allowInsecure?: boolean;
-}
-
-/** SASL authentication. SCRAM is preferred; PLAIN sends the password itself, so it requires TLS. */
-export interface KafkaSaslConfig {
-  readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain';
-  readonly username: string;
-  readonly password: string;
-}
+export type { KafkaSaslConfig, KafkaTlsConfig } from '@ruletrail/core';
 
 export type KafkaCompression = 'none' | 'gzip';
 
-export interface KafkaSinkConfig {
-  /** Bootstrap brokers, `host:port`. Use `127.0.0.1` rather than `localhost` (Node resolves it to ::1 first). */
-  readonly brokers: readonly string[];
-  /** Kafka client id (broker logs, quotas). Default `ruletrail`. */
-  readonly clientId?: string;
+/** The sink's options: the shared connection fields (brokers, client, tls, sasl, timeouts) plus these. */
+export interface KafkaSinkConfig extends KafkaConnectionConfig {
   /** Topic for explained packets. */
   readonly topic: string;
   /** Topic for alerts. Default `<topic>.alerts`. */
@@ -49,20 +32,11 @@ export interface KafkaSinkConfig {
   readonly idempotent?: boolean;
   /** How long the leader waits for all in-sync replicas (acks=all) before answering. Default 30 000 ms. */
   readonly ackTimeoutMs?: number;
-  /** Client-side request timeout. Default 30 000 ms. */
-  readonly requestTimeoutMs?: number;
-  /** TCP/TLS connect timeout. Default 10 000 ms. */
-  readonly connectionTimeoutMs?: number;
   /**
    * Records whose JSON value is larger are rejected (dead-lettered) without being sent. Keep it ≤ the broker's
    * `message.max.bytes` (default 1 MiB). Default 1 000 000.
    */
   readonly maxMessageBytes?: number;
-  /** Retries inside kafkajs for one send, before the runner's own backoff takes over. Default 5. */
-  readonly clientRetries?: number;
-  /** `true` (or TLS options) to connect with TLS. */
-  readonly tls?: boolean | KafkaTlsConfig;
-  readonly sasl?: KafkaSaslConfig;
   /**
    * Create missing topics on connect with these settings (needs the CreateTopics ACL). Default: off; topics are
    * then expected to exist (or the broker auto-creates them).
@@ -72,6 +46,7 @@ export interface KafkaSinkConfig {
 
 export const KAFKA_DEFAULTS: Readonly<{
   clientId: string;
+  client: KafkaClientName;
   compression: KafkaCompression;
   idempotent: boolean;
   ackTimeoutMs: number;
@@ -80,14 +55,15 @@ export const KAFKA_DEFAULTS: Readonly<{
   maxMessageBytes: number;
   clientRetries: number;
 }> = Object.freeze({
-  clientId: 'ruletrail',
+  clientId: KAFKA_CONNECTION_DEFAULTS.clientId,
+  client: KAFKA_CONNECTION_DEFAULTS.client,
   compression: 'gzip',
   idempotent: true,
   ackTimeoutMs: 30_000,
-  requestTimeoutMs: 30_000,
-  connectionTimeoutMs: 10_000,
+  requestTimeoutMs: KAFKA_CONNECTION_DEFAULTS.requestTimeoutMs,
+  connectionTimeoutMs: KAFKA_CONNECTION_DEFAULTS.connectionTimeoutMs,
   maxMessageBytes: 1_000_000,
-  clientRetries: 5,
+  clientRetries: KAFKA_CONNECTION_DEFAULTS.clientRetries,
 });
 
 /**
@@ -100,28 +76,41 @@ export const KAFKA_HEADERS = Object.freeze({
   id: 'ruletrail-id',
 });
 
-/** Checks a config and throws a readable error (never including a secret value). */
+/** Checks a config and throws `RT_ERR_KAFKA_CONFIG` with a readable error (never including a secret value). */
 export function validateKafkaConfig(c: KafkaSinkConfig): void {
-  const problems: string[] = [];
-  if (!Array.isArray(c.brokers) || c.brokers.length === 0)
-    problems.push('brokers: at least one host:port is required');
-  else
-    for (const b of c.brokers)
-      if (typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))
-        problems.push(`brokers: "${String(b)}" is not host:port`);
+  const problems = kafkaConnectionProblems(c);
   if (typeof c.topic !== 'string' || c.topic.length === 0) problems.push('topic: required');
   if (c.compression !== undefined && c.compression !== 'none' && c.compression !== 'gzip')
     problems.push('compression: one of none, gzip');
-  if (c.sasl !== undefined) {
-    if (!['scram-sha-256', 'scram-sha-512', 'plain'].includes(c.sasl.mechanism))
-      problems.push('sasl.mechanism: one of scram-sha-256, scram-sha-512, plain');
-    if (!c.sasl.username) problems.push('sasl.username: required');
-    if (!c.sasl.password) problems.push('sasl.password: required');
-    if (c.sasl.mechanism === 'plain' && !c.tls)
-      problems.push('sasl: PLAIN sends the password in clear text; enable tls');
-  }
-  if (typeof c.tls === 'object' && c.tls.rejectUnauthorized === false && c.tls.allowInsecure !== true) {
-    problems.push('tls.rejectUnauthorized: false needs tls.allowInsecure: true as well');
-  }
-  if (problems.length > 0) throw new Error(`Invalid Kafka sink config: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new SinkError(KAFKA_ERROR_CODES.config, `Invalid Kafka sink config: ${problems.join('; ')}`, {
+      retriable: false,
+    });
 }
+
+/**
+ * JSON Schema of the sink's `options` (`additionalProperties: false`), for the plugin registry and `validate`;
+ * docs/sinks.md describes the same fields.
+ */
+export const KAFKA_SINK_OPTIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['brokers', 'topic'],
+  properties: {
+    ...KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+    topic: { type: 'string', minLength: 1, description: 'Topic for explained packets.' },
+    alertTopic: { type: 'string', minLength: 1, description: 'Topic for alerts. Default <topic>.alerts.' },
+    compression: { enum: ['none', 'gzip'], default: 'gzip' },
+    idempotent: { type: 'boolean', default: true },
+    ackTimeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
+    maxMessageBytes: { type: 'integer', minimum: 1, default: 1_000_000 },
+    createTopics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        numPartitions: { type: 'integer', minimum: 1, default: 6 },
+        replicationFactor: { type: 'integer', minimum: -1, default: -1 },
+      },
+    },
+  },
+} as const;

@@ -1,7 +1,8 @@
 /**
- * Kafka sink: one kafkajs producer, acks=all, records grouped per topic into one `sendBatch` per write.
+ * Kafka sink: one producer (kafkajs or @platformatic/kafka, option `client`, behind `@ruletrail/kafka-client`),
+ * acks=all, one send per write.
  *
- * Outcome mapping (kafkajs errors carry `retriable`):
+ * Outcome mapping (the client adapter classifies its library's errors, see `KafkaErrorClass`):
  *   - the send resolved                          → every record delivered (the leader answered after all ISRs had it);
  *   - retriable error (connection, timeout,
  *     NOT_LEADER, leader election, …)            → every record retriable;
@@ -12,24 +13,11 @@
  *   - any other non-retriable error (topic authorization, invalid topic) → rejected with the reason.
  */
 import {
-  CompressionTypes,
-  Kafka,
-  Partitioners,
-  logLevel,
-  type LogEntry,
-  type Message,
-  type Producer,
-  type SASLOptions,
-  type TopicMessages,
-} from 'kafkajs';
-import type { ConnectionOptions } from 'node:tls';
-import {
   DELIVERED,
   NOOP_LOGGER,
   Redactor,
   SINK_SCHEMA_VERSION,
   SinkError,
-  isCertificateError,
   bodyJson,
   collectSecrets,
   type Sink,
@@ -37,138 +25,58 @@ import {
   type SinkOutcome,
   type SinkRecord,
 } from '@ruletrail/core';
+import {
+  classifyKafkajsError,
+  createKafkaClient,
+  kafkaConnectError,
+  type KafkaClient,
+  type KafkaErrorClass,
+  type KafkaOutMessage,
+  type KafkaProducer,
+} from '@ruletrail/kafka-client';
 import { KAFKA_DEFAULTS, KAFKA_HEADERS, validateKafkaConfig, type KafkaSinkConfig } from './config';
 
-const RECORD_ERRORS = new Set([
-  'MESSAGE_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_TIMESTAMP',
-  'INVALID_REQUIRED_ACKS',
-]);
-const PRODUCER_STATE_ERRORS = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'DUPLICATE_SEQUENCE_NUMBER',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_EPOCH',
-  'INVALID_PRODUCER_ID_MAPPING',
-]);
+export type { KafkaErrorClass };
 
-interface KafkaErrorLike {
-  name?: string;
-  message?: string;
-  type?: string;
-  retriable?: boolean;
-  originalError?: unknown;
-  cause?: unknown;
-  errors?: unknown[];
-}
-
-/** What a kafkajs error means for the records of the failed send. */
-export type KafkaErrorClass = 'retriable' | 'record' | 'producer-state' | 'fatal';
-
-/** Classifies a kafkajs error (unwrapping "number of retries exceeded"). Exported for tests. */
-export function classifyKafkaError(err: unknown): KafkaErrorClass {
-  let e = err as KafkaErrorLike | undefined;
-  // kafkajs wraps the real error: "number of retries exceeded" and its retrier's KafkaJSNonRetriableError keep
-  // it in `cause` (`originalError` in older versions).
-  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
-    const inner = e.originalError ?? e.cause;
-    const wrapper = e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError';
-    if (!wrapper || inner === undefined || inner === e) break;
-    e = inner as KafkaErrorLike;
-  }
-  if (e === undefined || e === null || typeof e !== 'object') return 'retriable';
-  if (e.name === 'KafkaJSAggregateError' && Array.isArray(e.errors) && e.errors.length > 0) {
-    const classes = e.errors.map(classifyKafkaError);
-    for (const c of ['fatal', 'record', 'producer-state'] as const) if (classes.includes(c)) return c;
-    return 'retriable';
-  }
-  if (typeof e.type === 'string' && RECORD_ERRORS.has(e.type)) return 'record';
-  if (typeof e.type === 'string' && PRODUCER_STATE_ERRORS.has(e.type)) return 'producer-state';
-  if (e.retriable === true) return 'retriable';
-  // Connection-level failures that kafkajs marks non-retriable after its own retries are still worth retrying later.
-  if (
-    e.name === 'KafkaJSConnectionError' ||
-    e.name === 'KafkaJSConnectionClosedError' ||
-    e.name === 'KafkaJSRequestTimeoutError' ||
-    e.name === 'KafkaJSNoBrokerAvailableError' ||
-    e.name === 'KafkaJSBrokerNotFound' ||
-    e.name === 'KafkaJSLockTimeout' ||
-    e.name === 'KafkaJSTimeout'
-  )
-    return 'retriable';
-  if (e.retriable === false) return 'fatal';
-  return 'retriable';
-}
+/** Classifies a kafkajs error (kept for callers of the kafkajs-only sink; the client adapters classify now). */
+export const classifyKafkaError: (err: unknown) => KafkaErrorClass = classifyKafkajsError;
 
 export interface KafkaSinkOptions {
   readonly logger?: SinkLogger;
+  /**
+   * Record kinds this sink will be given (default both): `connect()` checks that their topics exist, so a topic
+   * only alerts go to is not required of a sink that takes explanations only.
+   */
+  readonly kinds?: readonly SinkRecord['kind'][];
 }
 
 export class KafkaSink implements Sink {
   readonly name = 'kafka';
-  private readonly _cfg: Required<
-    Pick<
-      KafkaSinkConfig,
-      | 'clientId'
-      | 'compression'
-      | 'idempotent'
-      | 'ackTimeoutMs'
-      | 'requestTimeoutMs'
-      | 'connectionTimeoutMs'
-      | 'maxMessageBytes'
-      | 'clientRetries'
-    >
-  > &
-    KafkaSinkConfig;
+  private readonly _cfg: typeof KAFKA_DEFAULTS & KafkaSinkConfig;
   private readonly _redactor: Redactor;
   private readonly _log: SinkLogger;
-  private readonly _kafka: Kafka;
-  private _producer: Producer | undefined;
-  private _connecting: Promise<Producer> | undefined;
+  private _client: Promise<KafkaClient> | undefined;
+  private _producer: KafkaProducer | undefined;
+  private _connecting: Promise<KafkaProducer> | undefined;
   /** Idempotent sends are serialised: kafkajs does not track sequence numbers across concurrent sends. */
   private _chain: Promise<unknown> = Promise.resolve();
+  private readonly _kinds: readonly SinkRecord['kind'][];
 
   constructor(config: KafkaSinkConfig, options: KafkaSinkOptions = {}) {
     validateKafkaConfig(config);
     this._cfg = { ...KAFKA_DEFAULTS, ...config };
     this._redactor = new Redactor(collectSecrets(config));
     this._log = this._redactor.logger(options.logger ?? NOOP_LOGGER);
-    const log = this._log;
-    this._kafka = new Kafka({
-      clientId: this._cfg.clientId,
-      brokers: [...config.brokers],
-      connectionTimeout: this._cfg.connectionTimeoutMs,
-      requestTimeout: this._cfg.requestTimeoutMs,
-      ...(config.tls ? { ssl: tlsOptions(config.tls) } : {}),
-      ...(config.sasl
-        ? {
-            sasl: {
-              mechanism: config.sasl.mechanism,
-              username: config.sasl.username,
-              password: config.sasl.password,
-            } as SASLOptions,
-          }
-        : {}),
-      retry: { retries: this._cfg.clientRetries, initialRetryTime: 300, maxRetryTime: 5_000 },
-      logLevel: logLevel.WARN,
-      logCreator:
-        () =>
-        ({ level, log: entry }: LogEntry) => {
-          const { message } = entry;
-          const fields: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(entry))
-            if (k !== 'message' && k !== 'timestamp' && k !== 'logger') fields[k] = v;
-          // Our runner owns retries beyond kafkajs's own, which is what this warning is about.
-          if (message.startsWith('Limiting retries for the idempotent producer')) return;
-          const m = `kafkajs: ${message}`;
-          if (level === logLevel.ERROR) log.warn(m, fields);
-          else if (level === logLevel.WARN) log.warn(m, fields);
-          else log.debug(m, fields);
-        },
-    });
+    this._kinds = options.kinds ?? ['packet', 'alert'];
+  }
+
+  /** The client library in use (`kafkajs` or `platformatic`). */
+  get client(): string {
+    return this._cfg.client;
+  }
+
+  private _getClient(): Promise<KafkaClient> {
+    return (this._client ??= createKafkaClient(this._cfg, this._log));
   }
 
   /** Topic a record goes to. */
@@ -177,40 +85,41 @@ export class KafkaSink implements Sink {
   }
 
   async connect(): Promise<void> {
+    const client = await this._getClient();
+    let missingTopics: string[] = [];
     try {
-      const admin = this._kafka.admin();
-      await admin.connect();
+      const topics = [...new Set(this._kinds.map((kind) => this.topicFor({ kind } as SinkRecord)))];
+      const admin = client.admin();
       try {
-        const topics = [this._cfg.topic, this._cfg.alertTopic ?? `${this._cfg.topic}.alerts`];
-        if (this._cfg.createTopics) {
-          const existing = new Set(await admin.listTopics());
-          const missing = topics.filter((t) => !existing.has(t));
-          if (missing.length > 0) {
-            await admin.createTopics({
-              waitForLeaders: true,
-              topics: missing.map((topic) => ({
-                topic,
-                numPartitions: this._cfg.createTopics?.numPartitions ?? 6,
-                replicationFactor: this._cfg.createTopics?.replicationFactor ?? -1,
-              })),
-            });
-            this._log.info('Created Kafka topics.', { topics: missing });
-          }
+        const existing = new Set(await admin.listTopics());
+        const missing = topics.filter((t) => !existing.has(t));
+        // The producer never auto-creates topics: without createTopics a missing topic would make every send
+        // retry until the run stops (issue #15). Fail now, naming it.
+        if (!this._cfg.createTopics) missingTopics = missing;
+        else if (missing.length > 0) {
+          await admin.createTopics(missing, {
+            numPartitions: this._cfg.createTopics.numPartitions ?? 6,
+            replicationFactor: this._cfg.createTopics.replicationFactor ?? -1,
+          });
+          this._log.info('Created Kafka topics.', { topics: missing });
         }
       } finally {
-        await admin.disconnect();
+        await admin.close().catch(() => undefined);
       }
-      await this._getProducer();
+      if (missingTopics.length === 0) await this._getProducer();
     } catch (err) {
       // Wrong credentials and a certificate the config will never accept are configuration errors: fail now.
-      const auth = (err as KafkaErrorLike).name === 'KafkaJSSASLAuthenticationError';
-      const cert = isCertificateError(err);
-      throw new SinkError(
-        cert ? 'RT_ERR_KAFKA_TLS' : 'RT_ERR_KAFKA_CONNECT',
-        `Kafka: cannot connect to ${this._cfg.brokers.join(',')}: ${this._redactor.error(err)}`,
-        { retriable: !auth && !cert },
-      );
+      throw kafkaConnectError(client, this._cfg.brokers, err, (e) => this._redactor.error(e));
     }
+    if (missingTopics.length > 0)
+      throw new SinkError(
+        'RT_ERR_KAFKA_TOPIC_MISSING',
+        `Kafka: topic${missingTopics.length > 1 ? 's' : ''} ${missingTopics.map((t) => `'${t}'`).join(', ')} ` +
+          `do${missingTopics.length > 1 ? '' : 'es'} not exist on ${this._cfg.brokers.join(',')} and will not be ` +
+          `created: create ${missingTopics.length > 1 ? 'them' : 'it'} (kafka-topics.sh --create) or set ` +
+          `createTopics in the sink's options`,
+        { retriable: false },
+      );
   }
 
   write(records: readonly SinkRecord[]): Promise<SinkOutcome[]> {
@@ -224,7 +133,7 @@ export class KafkaSink implements Sink {
     await this._chain.catch(() => undefined);
     const p = this._producer;
     this._producer = undefined;
-    if (p) await p.disconnect();
+    if (p) await p.close();
   }
 
   // -------------------------------------------------------------------------------------------------- internals
@@ -251,8 +160,10 @@ export class KafkaSink implements Sink {
     idx: number[],
     out: SinkOutcome[],
   ): Promise<void> {
-    let producer: Producer;
+    let producer: KafkaProducer;
+    let client: KafkaClient;
     try {
+      client = await this._getClient();
       producer = await this._getProducer();
     } catch (err) {
       const reason = `connect: ${this._redactor.error(err)}`;
@@ -260,15 +171,10 @@ export class KafkaSink implements Sink {
       return;
     }
     try {
-      await producer.sendBatch({
-        topicMessages: this._topicMessages(records, idx),
-        acks: -1,
-        timeout: this._cfg.ackTimeoutMs,
-        compression: this._cfg.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-      });
+      await producer.send(this._messages(records, idx));
       for (const i of idx) out[i] = DELIVERED;
     } catch (err) {
-      const cls = classifyKafkaError(err);
+      const cls = client.classify(err);
       const reason = this._redactor.error(err);
       if (cls === 'record' && idx.length > 1) {
         const mid = idx.length >> 1;
@@ -282,41 +188,42 @@ export class KafkaSink implements Sink {
     }
   }
 
-  private _topicMessages(records: readonly SinkRecord[], idx: number[]): TopicMessages[] {
-    const byTopic = new Map<string, Message[]>();
-    for (const i of idx) {
-      const r = records[i]!;
-      const topic = this.topicFor(r);
-      let list = byTopic.get(topic);
-      if (list === undefined) byTopic.set(topic, (list = []));
+  private _messages(records: readonly SinkRecord[], idx: number[]): KafkaOutMessage[] {
+    const out: KafkaOutMessage[] = new Array<KafkaOutMessage>(idx.length);
+    for (let j = 0; j < idx.length; j++) {
+      const r = records[idx[j]!]!;
       const ts = r.timestamp === undefined ? NaN : Date.parse(r.timestamp);
-      list.push({
+      out[j] = {
+        topic: this.topicFor(r),
         key: r.key,
         value: bodyJson(r),
-        ...(Number.isFinite(ts) ? { timestamp: String(ts) } : {}),
+        ...(Number.isFinite(ts) ? { timestamp: ts } : {}),
         headers: {
-          [KAFKA_HEADERS.schema]: String(SINK_SCHEMA_VERSION),
+          [KAFKA_HEADERS.schema]: SCHEMA_HEADER,
           [KAFKA_HEADERS.kind]: r.kind,
           [KAFKA_HEADERS.id]: r.id,
         },
-      });
+      };
     }
-    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    return out;
   }
 
-  private _getProducer(): Promise<Producer> {
+  private _getProducer(): Promise<KafkaProducer> {
     if (this._producer) return Promise.resolve(this._producer);
     if (this._connecting) return this._connecting;
-    const p = this._kafka.producer({
-      idempotent: this._cfg.idempotent,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      allowAutoTopicCreation: false,
-      retry: { retries: this._cfg.clientRetries, initialRetryTime: 300, maxRetryTime: 5_000 },
-      ...(this._cfg.idempotent ? { maxInFlightRequests: 1 } : {}),
-    });
-    this._connecting = p
-      .connect()
-      .then(() => {
+    this._connecting = this._getClient()
+      .then(async (client) => {
+        const p = client.producer({
+          idempotent: this._cfg.idempotent,
+          compression: this._cfg.compression,
+          ackTimeoutMs: this._cfg.ackTimeoutMs,
+        });
+        try {
+          await p.connect();
+        } catch (err) {
+          await p.close().catch(() => undefined);
+          throw err;
+        }
         this._producer = p;
         return p;
       })
@@ -330,20 +237,8 @@ export class KafkaSink implements Sink {
     const p = this._producer;
     this._producer = undefined;
     this._log.warn('Re-creating the Kafka producer after a producer-state error.', { reason });
-    if (p) await p.disconnect().catch(() => undefined);
+    if (p) await p.close().catch(() => undefined);
   }
 }
 
-function tlsOptions(
-  tls: true | NonNullable<Exclude<KafkaSinkConfig['tls'], boolean>>,
-): ConnectionOptions | true {
-  if (tls === true) return true;
-  const out: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized !== false };
-  if (tls.ca !== undefined)
-    out.ca = Array.isArray(tls.ca) ? [...(tls.ca as (string | Buffer)[])] : (tls.ca as string | Buffer);
-  if (tls.cert !== undefined) out.cert = tls.cert;
-  if (tls.key !== undefined) out.key = tls.key;
-  if (tls.passphrase !== undefined) out.passphrase = tls.passphrase;
-  if (tls.servername !== undefined) out.servername = tls.servername;
-  return out;
-}
+const SCHEMA_HEADER = String(SINK_SCHEMA_VERSION);

@@ -9,7 +9,14 @@
  * several (newline separated); origins are `kafka:<topic>/<partition>` with line = offset + 1 when each message
  * holds one line.
  */
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import {
+  createKafkaClient,
+  kafkaConnectError,
+  type KafkaBatchControl,
+  type KafkaConsumedBatch,
+  type KafkaGroupConsumer,
+} from '@ruletrail/kafka-client';
+import { Redactor, collectSecrets } from '@ruletrail/core';
 import {
   OffsetTracker,
   type IngestChoice,
@@ -17,7 +24,6 @@ import {
   type Source,
   type SourceContext,
 } from '@ruletrail/pipeline';
-import { kafkaClient } from './client';
 
 /** Messages handed on as one unit at most (one decode call). */
 const UNIT_MESSAGES = 500;
@@ -35,7 +41,7 @@ interface PartitionState {
 export class KafkaSource implements Source {
   readonly id: string;
   readonly finite = false;
-  private _consumer: Consumer | undefined;
+  private _consumer: KafkaGroupConsumer | undefined;
   private readonly _parts = new Map<number, PartitionState>();
   private _commitTimer: NodeJS.Timeout | undefined;
   private _ctx: SourceContext | undefined;
@@ -48,36 +54,38 @@ export class KafkaSource implements Source {
     this._ctx = ctx;
     const c = this._config;
     const { adapter, decode } = ctx.ingest(undefined, this.id);
-    const consumer = kafkaClient(c, ctx.log).consumer({ groupId: c.groupId, allowAutoTopicCreation: false });
+    const redactor = new Redactor(collectSecrets(c));
+    const log = redactor.logger(ctx.log);
+    const client = await createKafkaClient(c, log);
+    const consumer = client.groupConsumer({ groupId: c.groupId });
     this._consumer = consumer;
-    // A new generation: positions of partitions we may no longer own are stale; start fresh from the broker's.
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      this._parts.clear();
-      ctx.log.info('Joined the consumer group.', {
-        groupId: c.groupId,
-        assignment: e.payload.memberAssignment,
-      });
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: c.topic, fromBeginning: c.fromBeginning });
-    this._commitTimer = setInterval(() => void this._commit(), COMMIT_INTERVAL_MS);
+    let fatal!: (err: unknown) => void;
     const stopped = new Promise<void>((resolve, reject) => {
       if (ctx.signal.aborted) resolve();
       else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      // kafkajs restarts the consumer after retriable failures by itself; a crash it will not restart from
-      // must stop the run (exit 1) rather than leave a pipeline that silently consumes nothing.
-      consumer.on(consumer.events.CRASH, (e) => {
-        if (e.payload.restart)
-          ctx.log.warn('Kafka consumer crashed; kafkajs restarts it.', { error: e.payload.error });
-        else reject(e.payload.error);
+      fatal = reject;
+    });
+    try {
+      await consumer.start({
+        topic: c.topic,
+        fromBeginning: c.fromBeginning,
+        // A new generation: positions of partitions we may no longer own are stale; start fresh from the broker's.
+        onJoin: ({ assignment }) => {
+          this._parts.clear();
+          log.info('Joined the consumer group.', { groupId: c.groupId, assignment });
+        },
+        // A failure the client will not recover from must stop the run (exit 1) rather than leave a pipeline
+        // that silently consumes nothing.
+        onFatal: (err) => fatal(err),
+        onBatch: (batch, control) => this._batch(batch, control, ctx, adapter, decode),
       });
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (p) => this._batch(p, ctx, adapter, decode),
-    });
-    ctx.log.info('Consuming.', { topic: c.topic, groupId: c.groupId });
+    } catch (err) {
+      await consumer.close().catch(() => undefined);
+      this._consumer = undefined;
+      throw kafkaConnectError(client, c.brokers, err, (e) => redactor.error(e));
+    }
+    this._commitTimer = setInterval(() => void this._commit(), COMMIT_INTERVAL_MS);
+    ctx.log.info('Consuming.', { topic: c.topic, groupId: c.groupId, client: client.name });
     await stopped;
     // Stop fetching; what was handed on is acknowledged (or not) by the pipeline's shutdown, then committed in close().
     await consumer.stop();
@@ -86,7 +94,7 @@ export class KafkaSource implements Source {
   async close(): Promise<void> {
     if (this._commitTimer) clearInterval(this._commitTimer);
     await this._commit();
-    await this._consumer?.disconnect();
+    await this._consumer?.close();
     this._consumer = undefined;
   }
 
@@ -106,22 +114,20 @@ export class KafkaSource implements Source {
     return p;
   }
 
+  /** Hands a partition's messages on in units; returns the offset of the last one handed on. */
   private async _batch(
-    payload: EachBatchPayload,
+    batch: KafkaConsumedBatch,
+    control: KafkaBatchControl,
     ctx: SourceContext,
     adapter: IngestChoice['adapter'],
     decode: IngestChoice['decode'],
-  ): Promise<void> {
-    const { batch } = payload;
-    const heartbeat = (): Promise<void> => payload.heartbeat();
-    const isRunning = (): boolean => payload.isRunning();
-    const isStale = (): boolean => payload.isStale();
-    const resolveOffset = (o: string): void => payload.resolveOffset(o);
-    if (batch.isEmpty()) return;
-    const part = this._part(batch.partition, Number(batch.firstOffset()));
+  ): Promise<number | undefined> {
+    if (batch.messages.length === 0) return undefined;
+    const part = this._part(batch.partition, batch.messages[0]!.offset);
     const origin = `kafka:${batch.topic}/${batch.partition}`;
     // Waiting for room (backpressure) can take longer than the session timeout: keep the membership alive.
-    const hb = setInterval(() => void heartbeat().catch(() => undefined), 3000);
+    const hb = setInterval(() => void control.heartbeat().catch(() => undefined), 3000);
+    let handed = batch.messages[0]!.offset - 1;
     try {
       let parts: Buffer[] = [];
       let bytes = 0;
@@ -143,39 +149,44 @@ export class KafkaSource implements Source {
           segment: part.tracker.open(last + 1),
         });
         ctx.metrics.sent(n);
-        resolveOffset(String(last));
+        handed = last;
       };
       for (const m of batch.messages) {
-        if (!isRunning() || isStale() || ctx.signal.aborted) break;
-        const off = Number(m.offset);
+        if (!control.active() || ctx.signal.aborted) break;
+        const off = m.offset;
         if (first < 0 || !parts.length) first = off;
         last = off;
-        const v = m.value ?? Buffer.alloc(0);
+        const v = m.value ?? EMPTY;
         parts.push(v, v.length && v[v.length - 1] === 0x0a ? EMPTY : NEWLINE);
         bytes += v.length + 1;
         if (parts.length / 2 >= UNIT_MESSAGES || bytes >= UNIT_BYTES) await flush();
       }
       await flush();
-      await heartbeat();
     } finally {
       clearInterval(hb);
     }
+    return handed;
   }
 
   /** Commits acknowledged positions that moved. A failed commit (rebalance) only means a redelivery. */
   private async _commit(): Promise<void> {
     const consumer = this._consumer;
     if (!consumer) return;
-    const offsets: { topic: string; partition: number; offset: string }[] = [];
+    const offsets: { topic: string; partition: number; offset: number }[] = [];
     for (const [partition, p] of this._parts) {
       if (p.toCommit === undefined || p.toCommit <= p.committed) continue;
-      offsets.push({ topic: this._config.topic, partition, offset: String(p.toCommit) });
+      offsets.push({ topic: this._config.topic, partition, offset: p.toCommit });
       p.committed = p.toCommit;
     }
     if (!offsets.length) return;
     try {
-      await consumer.commitOffsets(offsets);
+      await consumer.commit(offsets);
     } catch (err) {
+      // Try these positions again at the next commit (or in close()).
+      for (const o of offsets) {
+        const p = this._parts.get(o.partition);
+        if (p && p.committed === o.offset) p.committed = o.offset - 1;
+      }
       this._ctx?.log.warn('Offset commit failed; the messages will be delivered again.', { error: err });
     }
   }

@@ -76,6 +76,11 @@ export class TcpFramer {
         }
         let end = nl;
         if (end > pos && buf[end - 1] === 0x0d) end--;
+        // A complete line longer than maxBytes is cut like an unfinished one (found by fuzzing, issue #15).
+        if (end - pos > this._maxBytes) {
+          end = pos + this._maxBytes;
+          this.truncated++;
+        }
         if (end > pos) out.push(Buffer.from(buf.subarray(pos, end)));
         pos = nl + 1;
       }
