@@ -16,6 +16,8 @@ const EXTERNAL = [
   './validate-command.js',
   './snapshot-command.js',
   './setup-command.js',
+  // plugins lists every registered source and sink (registry.ts), so it loads their packages.
+  './plugins-command.js',
   // trace can send through the pipeline's sinks (--sink), so it pulls in the third-party clients.
   './trace/index.js',
 ];

@@ -17,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse } from 'yaml';
+import { REGISTRY } from '@ruletrail/cli';
 import { parseConfig } from '@ruletrail/pipeline';
 import {
   collectStderr,
@@ -110,7 +111,7 @@ describe('demo stack: docker-compose.yml against the repo', () => {
     assert.ok(used.size >= 5);
     for (const v of used)
       assert.ok(env[v] !== undefined, `docker-compose.yml does not set ${v} for ruletrail`);
-    const cfg = parseConfig(readFileSync(PIPELINE, 'utf8'), PIPELINE, env);
+    const cfg = parseConfig(readFileSync(PIPELINE, 'utf8'), PIPELINE, REGISTRY, env);
     assert.deepEqual(
       cfg.sinks.map((s) => s.type).sort(),
       ['elasticsearch', 'fluentd', 'file', 'kafka'].sort(),

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '@ruletrail/core';
 import { parseIptablesSave, parseNftJson } from '@ruletrail/ruleset';
+import { REGISTRY } from '@ruletrail/cli';
 import { ConfigError, MAX_CONFIG_PROBLEMS, parseConfig } from '@ruletrail/pipeline';
 import { TcpFramer } from '@ruletrail/source-syslog';
 import { fuzz } from './fuzz';
@@ -51,7 +52,7 @@ describe('fuzzing: regressions (each crash found, fixed)', () => {
       const c0 = process.cpuUsage();
       let err: unknown;
       try {
-        parseConfig(text, '/tmp/p.yaml', { RT_FUZZ: 'x' });
+        parseConfig(text, '/tmp/p.yaml', REGISTRY, { RT_FUZZ: 'x' });
       } catch (e) {
         err = e;
       }
@@ -162,9 +163,8 @@ describe('fuzzing: regressions (each crash found, fixed)', () => {
     ['an alias to an anchor defined later', 'version: 1\nsources: *later\nx: &later []\n'],
     ['a config over the size cap', `version: 1\n# ${'x'.repeat(40_000)}\n`],
   ] as const)
+    // A hang is caught by mocha's timeout; the cost of such inputs is bounded by the caps, not timed here.
     it(`pipeline YAML: ${what} is a ConfigError, not a crash or a hang`, () => {
-      const t0 = Date.now();
-      assert.throws(() => parseConfig(text, '/tmp/p.yaml', {}), ConfigError);
-      assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+      assert.throws(() => parseConfig(text, '/tmp/p.yaml', REGISTRY, {}), ConfigError);
     });
 });

@@ -17,6 +17,7 @@ import { ulogdJsonAdapter } from '@ruletrail/ingest-ulogd-json';
 import { wiresharkCsvAdapter } from '@ruletrail/ingest-wireshark-csv';
 import { xtablesMonitorAdapter } from '@ruletrail/ingest-xtables-monitor';
 import { parseIptablesSave, parseNftJson } from '@ruletrail/ruleset';
+import { REGISTRY } from '@ruletrail/cli';
 import { ConfigError, makeEnvelope, parseConfig, parseEnvelope } from '@ruletrail/pipeline';
 import { TcpFramer } from '@ruletrail/source-syslog';
 
@@ -194,7 +195,7 @@ export const TARGETS: readonly FuzzTarget[] = [
       return out;
     },
     run(input) {
-      const c = parseConfig(input.toString('utf8'), join(ROOT, 'fuzz.yaml'), { RT_FUZZ: 'x' });
+      const c = parseConfig(input.toString('utf8'), join(ROOT, 'fuzz.yaml'), REGISTRY, { RT_FUZZ: 'x' });
       return `ok|${c.sources.length}|${c.sinks.length}`;
     },
     expected: (err) => err instanceof ConfigError || inputErrors(err),

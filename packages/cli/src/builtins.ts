@@ -1,25 +1,12 @@
 /**
- * The ingest adapters built into the CLI: a static list (explicit beats discovery). Auto-detection asks each
- * in this order; the first whose `sniff` accepts the file's head wins. Binary and strongly-marked formats come
- * first, free text last.
+ * The ingest adapters of the registry (ingest-registry.ts), for `ruletrail explain`: in detection order, by name, and
+ * configured with run options.
  */
 import type { IngestAdapter } from '@ruletrail/core';
-import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
-import { createNflogPcapAdapter, nflogPcapAdapter } from '@ruletrail/ingest-nflog-pcap';
-import { nftMonitorAdapter } from '@ruletrail/ingest-nft-monitor';
-import { ulogdJsonAdapter } from '@ruletrail/ingest-ulogd-json';
-import { wiresharkCsvAdapter } from '@ruletrail/ingest-wireshark-csv';
-import { xtablesMonitorAdapter } from '@ruletrail/ingest-xtables-monitor';
+import { INGEST_PLUGINS } from './ingest-registry';
 
-/** Every built-in adapter, in detection order. */
-export const ADAPTERS: readonly IngestAdapter[] = [
-  nflogPcapAdapter,
-  ulogdJsonAdapter,
-  xtablesMonitorAdapter,
-  nftMonitorAdapter,
-  wiresharkCsvAdapter,
-  kernelLogAdapter,
-];
+/** Every registered adapter, in detection order. */
+export const ADAPTERS: readonly IngestAdapter[] = INGEST_PLUGINS.map((p) => p.adapter);
 
 /** Adapter by channel name (`--input-format`). */
 export function adapterByName(name: string): IngestAdapter | undefined {
@@ -27,12 +14,15 @@ export function adapterByName(name: string): IngestAdapter | undefined {
 }
 
 /**
- * The adapter to use for a channel given run options: NFLOG carries interface indexes only, so with an
- * ifindex → name map (`--if-names`) the pcap adapter is rebuilt to fill the names in.
+ * The adapter to use for a channel given run options: an adapter whose plugin takes an `ifNames` option (NFLOG
+ * carries interface indexes only) is configured with the ifindex → name map (`--if-names`).
  */
 export function withInterfaceNames(
   adapter: IngestAdapter,
   ifNames: ReadonlyMap<number, string> | undefined,
 ): IngestAdapter {
-  return ifNames && adapter.channel === 'nflog-pcap' ? createNflogPcapAdapter({ ifNames }) : adapter;
+  const plugin = INGEST_PLUGINS.find((p) => p.type === adapter.channel);
+  return ifNames && plugin && 'ifNames' in plugin.options.properties
+    ? plugin.configure({ ifNames } as never)
+    : adapter;
 }

@@ -1,1 +1,1 @@
-export {};
+export { REGISTRY } from './registry';

@@ -12,6 +12,7 @@ commands:
   report    turn explained NDJSON into a self-contained HTML report (ruletrail report --help)
   run       run the streaming pipeline a config file describes (ruletrail run --config FILE)
   validate  check a pipeline config and report every problem at once (ruletrail validate FILE)
+  plugins   list the registered ingest adapters, sources and sinks with their options
   snapshot  ship ruleset snapshots periodically and on change (ruletrail snapshot ship --help)
   setup     install the Elasticsearch index templates (ruletrail setup elasticsearch --help)
   trace     trace packets live on this node, as root, and explain each one (ruletrail trace --help)
@@ -34,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./run-command.js')).runCommand(rest);
       case 'validate':
         return (await import('./validate-command.js')).validateCommand(rest);
+      case 'plugins':
+        return (await import('./plugins-command.js')).pluginsCommand(rest);
       case 'snapshot':
         return await (await import('./snapshot-command.js')).snapshotCommand(rest);
       case 'setup':

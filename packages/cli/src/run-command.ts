@@ -13,7 +13,6 @@ import {
   UsageError,
   formatPosition,
   type DeadLetterOutput,
-  type Sink,
 } from '@ruletrail/core';
 import {
   CheckpointStore,
@@ -22,36 +21,21 @@ import {
   Pipeline,
   PipelineMetrics,
   RunnerSink,
+  SNAPSHOT_INVALID,
   SnapshotDirectoryFeed,
   SnapshotStore,
   formatProblem,
   loadConfig,
   loadStaticSnapshots,
+  sinkRecordKind,
   type Logger,
   type PipelineConfig,
   type RecordSink,
   type SnapshotFeed,
   type Source,
 } from '@ruletrail/pipeline';
-import { FileSource, StdinSource } from '@ruletrail/source-file';
-import { SyslogSource } from '@ruletrail/source-syslog';
-import { KafkaSnapshotFeed, KafkaSource } from '@ruletrail/source-kafka';
-import { FileSink } from '@ruletrail/sink-file';
-import { KafkaSink, validateKafkaConfig, type KafkaSinkConfig } from '@ruletrail/sink-kafka';
-import {
-  ElasticsearchSink,
-  setupElasticsearch,
-  validateElasticsearchConfig,
-  type ElasticsearchSinkConfig,
-} from '@ruletrail/sink-elasticsearch';
-import { FluentdSink, validateFluentdConfig, type FluentdSinkConfig } from '@ruletrail/sink-fluentd';
-import { nflogPcapAdapter } from '@ruletrail/ingest-nflog-pcap';
-import { ADAPTERS } from './builtins';
-
-/** The explain adapters, plus the NFLOG pcap reader for `pcap` files when the built-in list lacks it. */
-const RUN_ADAPTERS = ADAPTERS.some((a) => a.channel === 'nflog-pcap')
-  ? ADAPTERS
-  : [nflogPcapAdapter, ...ADAPTERS];
+import { KafkaSnapshotFeed } from '@ruletrail/source-kafka';
+import { REGISTRY } from './registry';
 
 export const RUN_USAGE = `usage: ruletrail run --config <config.yaml> [--log-level debug|info|warn|error] [--no-progress]
 
@@ -83,7 +67,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!values.config) throw new UsageError('--config <file> is required (see ruletrail run --help)');
   let config: PipelineConfig;
   try {
-    config = loadConfig(values.config);
+    config = loadConfig(values.config, REGISTRY);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     for (const p of err.problems) process.stderr.write(`${formatProblem(values.config, p)}\n`);
@@ -127,7 +111,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     );
 
   const store = new SnapshotStore(config.snapshots.historyPerHost, (host, err) =>
-    deadLetter.write(new InputError('RT_ERR_SNAPSHOT_INVALID', { file: `snapshot:${host}` }, err.message)),
+    deadLetter.write(new InputError(SNAPSHOT_INVALID, { file: `snapshot:${host}` }, err.message)),
   );
   await loadStaticSnapshots(config.snapshots.files, store, log.child('snapshots'));
   const feeds: SnapshotFeed[] = [];
@@ -176,8 +160,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     for (const f of feeds) await f.start();
     if (config.snapshots.directory || config.snapshots.files.length || config.snapshots.kafka)
       log.info('Snapshot store ready.', { hosts: store.hostCount });
-    for (const s of config.sinks) sinks.push(await buildSink(s, log, () => ctl.abort()));
-    for (const s of config.sources) sources.push(buildSource(s));
+    for (const s of config.sinks) sinks.push(await buildSink(s, config.baseDir, log, () => ctl.abort()));
+    for (const s of config.sources) sources.push(buildSource(s, config.baseDir, log, () => ctl.abort()));
     if (config.metrics) {
       server = await metrics.serve(config.metrics.listen, config.metrics);
       log.info('Serving Prometheus metrics.', { listen: config.metrics.listen, path: '/metrics' });
@@ -191,7 +175,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       config,
       sources,
       sinks,
-      adapters: RUN_ADAPTERS,
+      ingest: REGISTRY.ingest,
       snapshots: store,
       log,
       metrics,
@@ -241,54 +225,57 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-function buildSource(s: PipelineConfig['sources'][number]): Source {
-  switch (s.type) {
-    case 'file':
-      return new FileSource(s);
-    case 'stdin':
-      return new StdinSource(s);
-    case 'syslog':
-      return new SyslogSource(s);
-    case 'kafka':
-      return new KafkaSource(s);
-  }
+/** The registered plugin of a configured component (the config loader refused unknown types). */
+function pluginOf<P extends { readonly type: string }>(plugins: readonly P[], type: string): P {
+  const p = plugins.find((x) => x.type === type);
+  if (!p) throw new UsageError(`no plugin registered for type '${type}'`);
+  return p;
 }
 
-/** Builds one sink of a validated config (also used by `ruletrail trace --sink`). */
+function buildSource(
+  s: PipelineConfig['sources'][number],
+  baseDir: string,
+  log: Logger,
+  stop: () => void,
+): Source {
+  const plugin = pluginOf(REGISTRY.sources, s.type);
+  return plugin.create(s as never, { baseDir, logger: log.child(s.id, 'source'), stop }) as Source;
+}
+
+/**
+ * Builds one sink of a validated config from its plugin and starts its runner (which connects, retrying with
+ * backoff). Also used by `ruletrail trace --sink`.
+ */
 export async function buildSink(
   s: PipelineConfig['sinks'][number],
+  baseDir: string,
   log: Logger,
   stop: () => void,
 ): Promise<RecordSink> {
   const slog = log.child(s.id, 'sink');
-  if (s.type === 'file') return new FileSink(s, slog, process.stdout, stop);
-  const o = s.options;
+  const plugin = pluginOf(REGISTRY.sinks, s.type);
+  let sink;
+  const built: { runner?: RunnerSink } = {};
+  // A sink whose output is gone for good stops the run, and its runner stops waiting for it.
+  const gone = (): void => {
+    built.runner?.outputGone();
+    stop();
+  };
   // The record kinds this sink takes: its start() checks that their topics / indices exist.
-  const kinds = s.records.map((r) => (r === 'explanation' ? 'packet' : 'alert'));
-  let sink: Sink;
+  const kinds = s.records.map(sinkRecordKind);
   try {
-    switch (s.type) {
-      case 'kafka':
-        validateKafkaConfig(o as unknown as KafkaSinkConfig);
-        sink = new KafkaSink(o as unknown as KafkaSinkConfig, { logger: slog, kinds });
-        break;
-      case 'elasticsearch': {
-        const c = o as unknown as ElasticsearchSinkConfig & { setup?: boolean };
-        validateElasticsearchConfig(c);
-        // Index templates / data streams: created on start when asked (needs the manage_index_templates privilege).
-        if (c.setup) await setupElasticsearch(c, {}, { logger: slog });
-        sink = new ElasticsearchSink(c, { logger: slog, kinds });
-        break;
-      }
-      case 'fluentd':
-        validateFluentdConfig(o as unknown as FluentdSinkConfig);
-        sink = new FluentdSink(o as unknown as FluentdSinkConfig, { logger: slog });
-        break;
-    }
+    sink = await plugin.create(s.options as never, { baseDir, logger: slog, stop: gone, kinds });
   } catch (err) {
     throw new UsageError(`sink ${s.id} (${s.type}): ${(err as Error).message}`);
   }
-  const r = new RunnerSink(s.id, s.records, sink, { ...s.runner, logger: slog });
+  const runner = {
+    ...plugin.runner,
+    ...s.runner,
+    batch: { ...plugin.runner?.batch, ...s.runner?.batch },
+    retry: { ...plugin.runner?.retry, ...s.runner?.retry },
+  };
+  const r = new RunnerSink(s.id, s.records, sink, { ...runner, logger: slog });
+  built.runner = r;
   await r.start();
   return r;
 }

@@ -133,19 +133,7 @@ export function readNdjson(path: string): Rec[] {
   return out;
 }
 
-/** Polls `cond` (which may be async, e.g. a search) every `intervalMs` until it is true or `ms` passed. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-  intervalMs = 50,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { waitFor } from '../../../test/support/wait';
 
 /** A TCP port free on 127.0.0.1 right now (for a listener the test's child process opens). */
 export async function freePort(): Promise<number> {

@@ -14,6 +14,7 @@ import {
   killChildren,
   startRun,
   tempDir,
+  waitFor,
   writeConfig,
 } from './pipeline-helpers';
 
@@ -50,7 +51,22 @@ describe('ruletrail run: backpressure from a slow sink', function () {
     const err = collectStderr(child);
     child.stdout!.pause();
     // Nobody reads stdout: the pipe (64 KiB) fills, the sink stops acknowledging, the source stops reading.
-    await sleep(2500);
+    // Wait for that condition (two one-second windows in a row with under 1 MiB read), however long a loaded
+    // machine takes to get there, rather than a fixed sleep; then watch a further window while it is stuck.
+    await waitFor(() => err.text.includes('Pipeline started.'), 60_000, 'the pipeline to start');
+    // Bytes read so far are the program's own modules; the input is read from here on.
+    const base = procStat(child.pid!);
+    let prev = base;
+    let quiet = 0;
+    const giveUp = Date.now() + 60_000;
+    while (quiet < 2) {
+      await sleep(1000);
+      const now = procStat(child.pid!);
+      const stalled = now.readBytes - base.readBytes >= 256 << 10 && now.readBytes - prev.readBytes < 1 << 20;
+      quiet = stalled ? quiet + 1 : 0;
+      assert.ok(Date.now() < giveUp, `still reading while the sink is stuck: ${now.readBytes} bytes`);
+      prev = now;
+    }
     const a = procStat(child.pid!);
     await sleep(1500);
     const b = procStat(child.pid!);

@@ -209,7 +209,7 @@ describe('ruletrail run (CLI)', function () {
     assert.match(err.text, /"reason":"signal"/);
   });
 
-  it('stops cleanly when the reader of stdout goes away, without checkpointing what it did not receive', async () => {
+  it('stops when the reader of stdout goes away: what it did not receive is dead-lettered, not checkpointed, exit 3', async () => {
     const dir = tempDir();
     const log = join(dir, 'kern.log');
     writeFileSync(log, '');
@@ -227,8 +227,11 @@ describe('ruletrail run (CLI)', function () {
     // Like `ruletrail run … | head -c 1000`: read a little, then close the pipe.
     await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
     child.stdout!.destroy();
-    assert.equal(await exited(child), 0, err.text);
+    // Records written into the closed pipe were never received: never a silent loss (issue #15), so each is
+    // dead-lettered as undelivered and the exit status says so.
+    assert.equal(await exited(child), 3, err.text);
     assert.match(err.text, /Standard output is closed; stopping/);
+    assert.match(err.text, /RT_ERR_SINK_UNDELIVERED/);
     // Nothing, or only a prefix, may be checkpointed: the rest was never received.
     const file = join(dir, 'state/checkpoints.json');
     const offset = existsSync(file)
@@ -364,7 +367,7 @@ describe('ruletrail run (CLI)', function () {
     assert.equal(r.status, 1);
     const lines = r.stderr.trim().split('\n');
     assert.deepEqual(lines, [
-      `${bad}:1:1: /: unknown field 'pipline'`,
+      `${bad}:4:1: /: unknown field 'pipline'`,
       `${bad}:3:9: /sinks/0: unknown type "nowhere"`,
       `${bad}:2:11: /sources/0: needs udp, tcp, tls or several`,
       `ruletrail: ${bad}: 3 problems`,
@@ -389,7 +392,8 @@ describe('ruletrail run (CLI)', function () {
     const r = spawnSync(process.execPath, [BIN, 'run', '--config', cfg], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /bad\.yaml:3:\d+: \/sources\/0: missing required field 'paths'/);
-    assert.match(r.stderr, /bad\.yaml:6:\d+: \/sinks\/0: unknown field 'colour'/);
+    // Reported where the unknown key is written.
+    assert.match(r.stderr, /bad\.yaml:8:5: \/sinks\/0: unknown field 'colour'/);
     assert.equal(r.stdout, '');
   });
 });

@@ -25,7 +25,6 @@ export { canonicalIp, canonicalIpv6, ecsMac, endpointOf } from './addresses';
 export {
   SINK_SCHEMA_VERSION,
   DELIVERED,
-  NOOP_LOGGER,
   REDACTED,
   Redactor,
   SinkError,
@@ -35,9 +34,7 @@ export {
   isCertificateError,
   recordSize,
   sinkRecordId,
-  streamLogger,
   type Sink,
-  type SinkLogger,
   type SinkOutcome,
   type SinkRecord,
   type SinkRecordKind,
@@ -48,6 +45,7 @@ export {
   MemorySinkDeadLetter,
   NdjsonSinkDeadLetterFile,
   SinkRunner,
+  abortableSleep,
   backoffDelay,
   type SinkBatchOptions,
   type SinkCounters,
@@ -58,6 +56,25 @@ export {
 } from './sink-runner';
 export * from './netfilter-fields';
 export { ByteReader, ShortRead, hexExcerpt } from './byte-reader';
+export {
+  NO_OPTIONS,
+  defineIngest,
+  defineSink,
+  defineSource,
+  problemsOf,
+  type ComponentIdentity,
+  type Framing,
+  type IngestPlugin,
+  type OptionsSchema,
+  type PluginContext,
+  type SinkContext,
+  type PluginRegistry,
+  type SinkPlugin,
+  type SinkRunnerDefaults,
+  type SourcePlugin,
+} from './plugin';
+export { tlsOptionsSchema } from './option-schemas';
+export { checkIngestAdapter, checkSink } from './conformance';
 export { escapeControl, escapeJsonControl, hasControl } from './escape';
 export {
   CODE_JSON_TOO_DEEP,
@@ -71,6 +88,7 @@ export {
   KAFKA_CONNECTION_DEFAULTS,
   KAFKA_CONNECTION_SCHEMA_PROPERTIES,
   KAFKA_ERROR_CODES,
+  KAFKA_PATH_OPTIONS,
   kafkaConnectionProblems,
   kafkaTlsOptions,
   type KafkaClientName,
@@ -80,3 +98,4 @@ export {
   type KafkaTlsConfig,
 } from './kafka-config';
 export { SecretFileModeError, assertPrivateMode, readSecretFileSync } from './secret-file';
+export { JsonLogger, NOOP_LOGGER, SILENT, type LogLevel, type Logger, type SinkLogger } from './log';

@@ -153,6 +153,13 @@ export function kafkaTlsOptions(
   return out;
 }
 
+/** The connection options that name files, resolved against the config file's folder (a plugin's `pathOptions`). */
+export const KAFKA_PATH_OPTIONS: readonly string[] = Object.freeze([
+  'tls.caFile',
+  'tls.certFile',
+  'tls.keyFile',
+]);
+
 /**
  * JSON Schema properties of `KafkaConnectionConfig` (for the pipeline config and a plugin registry). Spread them
  * into an object schema with `additionalProperties: false`; `brokers` is required.
@@ -171,32 +178,29 @@ export const KAFKA_CONNECTION_SCHEMA_PROPERTIES = {
     description: 'Client library: kafkajs (default) or @platformatic/kafka.',
   },
   tls: {
+    // One schema with two types rather than `oneOf`: a misspelt TLS field is then reported once, as an unknown
+    // field at its line, not as three `oneOf` branch failures (properties only apply to the object form).
+    type: ['boolean', 'object'],
     description: 'TLS to the brokers: true (system CAs) or options.',
-    oneOf: [
-      { type: 'boolean' },
-      {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          ca: { type: 'string', description: 'PEM CA bundle that signed the brokers’ certificates.' },
-          caFile: { type: 'string', description: 'Path of that PEM CA bundle.' },
-          cert: { type: 'string', description: 'PEM client certificate (mutual TLS).' },
-          certFile: { type: 'string' },
-          key: { type: 'string', description: 'PEM client key (mutual TLS).' },
-          keyFile: { type: 'string' },
-          passphrase: { type: 'string' },
-          servername: {
-            type: 'string',
-            description: 'SNI / certificate name when it differs from the host.',
-          },
-          rejectUnauthorized: { type: 'boolean', default: true },
-          allowInsecure: {
-            type: 'boolean',
-            description: 'Must be true as well for rejectUnauthorized: false to be accepted.',
-          },
-        },
+    additionalProperties: false,
+    properties: {
+      ca: { type: 'string', description: 'PEM CA bundle that signed the brokers’ certificates.' },
+      caFile: { type: 'string', description: 'Path of that PEM CA bundle.' },
+      cert: { type: 'string', description: 'PEM client certificate (mutual TLS).' },
+      certFile: { type: 'string' },
+      key: { type: 'string', description: 'PEM client key (mutual TLS).' },
+      keyFile: { type: 'string' },
+      passphrase: { type: 'string' },
+      servername: {
+        type: 'string',
+        description: 'SNI / certificate name when it differs from the host.',
       },
-    ],
+      rejectUnauthorized: { type: 'boolean', default: true },
+      allowInsecure: {
+        type: 'boolean',
+        description: 'Must be true as well for rejectUnauthorized: false to be accepted.',
+      },
+    },
   },
   ssl: { type: 'boolean', description: 'Older spelling of tls: true.' },
   sasl: {

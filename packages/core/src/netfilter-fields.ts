@@ -16,7 +16,13 @@ export type PrefixInfo =
   | { readonly kind: 'bad-trace'; readonly reason: string }
   | { readonly kind: 'log' };
 
-/** Classifies a log prefix; a prefix that starts with `TRACE:` but does not parse is `bad-trace`. */
+/**
+ * Error code of a `TRACE:` prefix that does not parse (`TRACE: table:chain:kind:rulenum`), whichever channel
+ * carried it: every adapter raises this one code for it.
+ */
+export const CODE_TRACE_PREFIX = 'RT_ERR_TRACE_PREFIX';
+
+/** Classifies a log prefix; a prefix that starts with `TRACE:` but does not parse is `bad-trace` (`CODE_TRACE_PREFIX`). */
 export function parsePrefix(prefix: string): PrefixInfo {
   if (!prefix.startsWith('TRACE:')) return { kind: 'log' };
   const m = TRACE_RE.exec(prefix);

@@ -20,16 +20,8 @@
  * `maxInFlight: 1` when strict per-key order across batches matters.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import {
-  NOOP_LOGGER,
-  Redactor,
-  SinkError,
-  recordSize,
-  type Sink,
-  type SinkLogger,
-  type SinkOutcome,
-  type SinkRecord,
-} from './sink';
+import { NOOP_LOGGER, type SinkLogger } from './log';
+import { Redactor, SinkError, recordSize, type Sink, type SinkOutcome, type SinkRecord } from './sink';
 
 export interface SinkBatchOptions {
   /** Records per `write()` call at most. */
@@ -131,7 +123,8 @@ export function backoffDelay(
   return Math.max(0, Math.min(r.maxMs, Math.round(base * factor)));
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects): a wait a stop can cut short. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const onAbort = (): void => {

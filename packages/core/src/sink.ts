@@ -14,7 +14,7 @@
  * Third-party clients (kafkajs, @elastic/elasticsearch, fluent-logger) stay inside their sink packages.
  */
 import { createHash } from 'node:crypto';
-import { escapeJsonControl } from './escape';
+import type { SinkLogger } from './log';
 
 /** Version of the record envelope sinks write (Kafka header, Fluentd field). Bump on breaking changes. */
 export const SINK_SCHEMA_VERSION = 1;
@@ -61,12 +61,14 @@ export interface Sink {
   write(records: readonly SinkRecord[], signal: AbortSignal): Promise<SinkOutcome[]>;
   /** Releases connections. The runner calls it after its last write settled. */
   close(): Promise<void>;
+  /** Reopens output files (SIGHUP after an external rotation). Only sinks that write files have it. */
+  reopen?(): void;
 }
 
 /** An error a sink throws for a whole batch (or from `connect`), with its retry classification. */
 export class SinkError extends Error {
   override readonly name = 'SinkError';
-  /** Stable, bounded code, safe as a metric label, e.g. `RT_ERR_KAFKA_SEND`. */
+  /** Stable, bounded code, safe as a metric label, e.g. `RT_ERR_KAFKA_CONNECT`. */
   readonly code: string;
   readonly retriable: boolean;
   constructor(code: string, message: string, opts: { retriable: boolean }) {
@@ -114,21 +116,6 @@ export function isCertificateError(err: unknown): boolean {
 /** OpenSSL's X509 verify strings (and Node's altname message) for the codes above, for wrappers that drop codes. */
 const CERTIFICATE_ERROR_MESSAGE =
   /unable to verify the first certificate|self[- ]signed certificate|unable to get (local )?issuer certificate|certificate has expired|certificate is not yet valid|does not match certificate's altnames|certificate signature failure|invalid CA certificate/i;
-
-/** A structured logger the sinks and the runner write to. Every message goes through a `Redactor` first. */
-export interface SinkLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-export const NOOP_LOGGER: SinkLogger = Object.freeze({
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-});
 
 // ------------------------------------------------------------------------------------------------ record helpers
 
@@ -306,19 +293,4 @@ export function collectSecrets(config: unknown, out: string[] = [], depth = 0): 
     else if (typeof v === 'object') collectSecrets(v, out, depth + 1);
   }
   return out;
-}
-
-/** A JSON-lines logger on a stream (stderr by default), for the CLI and tests. */
-export function streamLogger(
-  stream: NodeJS.WritableStream = process.stderr,
-  minLevel: 'debug' | 'info' | 'warn' | 'error' = 'info',
-): SinkLogger {
-  const order = { debug: 0, info: 1, warn: 2, error: 3 } as const;
-  const emit = (level: keyof typeof order) => (message: string, fields?: Record<string, unknown>) => {
-    if (order[level] < order[minLevel]) return;
-    stream.write(
-      escapeJsonControl(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })) + '\n',
-    );
-  };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

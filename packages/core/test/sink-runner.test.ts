@@ -20,6 +20,7 @@ import {
   type SinkOutcome,
   type SinkRecord,
 } from '../src/index';
+import { waitFor } from '../../../test/support/wait';
 
 function rec(i: number, body: Record<string, unknown> = {}): SinkRecord {
   return { id: `id-${i}`, key: `k-${i % 7}`, kind: 'packet', body: { n: i, ...body } };
@@ -116,7 +117,8 @@ describe('SinkRunner', () => {
     await runner.push(rec(1));
     await runner.push(rec(2));
     assert.equal(sink.calls.length, 0);
-    await new Promise((r) => setTimeout(r, 80));
+    // No third record and no close: only the maxWaitMs timer can start this write.
+    await waitFor(() => sink.calls.length > 0, 5000, 'the partial batch');
     assert.deepEqual(sink.calls, [['id-1', 'id-2']]);
     await runner.close();
   });
@@ -245,10 +247,12 @@ describe('SinkRunner', () => {
   it('never counts a record sent before the sink resolved', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let writing = false;
     const sink: Sink = {
       name: 'gated',
       connect: () => Promise.resolve(),
       write: async (records) => {
+        writing = true;
         await gate;
         return records.map(() => ({ status: 'delivered' }) as const);
       },
@@ -256,7 +260,7 @@ describe('SinkRunner', () => {
     };
     const runner = new SinkRunner(sink, { batch: { maxEvents: 2, maxBytes: 1e9, maxWaitMs: 5 } });
     await runner.pushAll([rec(1), rec(2)]);
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => writing, 5000, 'the write to start');
     assert.equal(runner.counters.sent, 0);
     release();
     await runner.flush();

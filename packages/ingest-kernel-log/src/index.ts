@@ -13,3 +13,4 @@ export {
   type KernelLogParserClock,
 } from './line';
 export { parseNfLogBody, NfLogSyntaxError, type NfLogBody } from './nflog';
+export { kernelLogPlugin } from './plugin';

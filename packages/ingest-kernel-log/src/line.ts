@@ -2,15 +2,18 @@
  * One kernel-log line → one event: framing (time, host, uptime), then the log prefix (`TRACE: t:c:kind:n ` or
  * a `--log-prefix`), then the nf_log payload.
  */
-import { InputError, type DecodeOptions, type LineResult } from '@ruletrail/core';
+import { CODE_TRACE_PREFIX, InputError, type DecodeOptions, type LineResult } from '@ruletrail/core';
 import type { NetfilterEvent, TraceStep } from '@ruletrail/event';
 import { Framing } from './framing';
 import { parseNfLogBodyAt } from './nflog';
 
 /** Error codes of this adapter (stable; safe as metric labels). */
 export const KERNEL_LOG_ERROR_CODES = {
-  /** A `TRACE: ` prefix that is not `<table>:<chain>:<rule|return|policy>:<n> ` followed by `IN=`. */
-  tracePrefix: 'RT_ERR_KLOG_TRACE_PREFIX',
+  /**
+   * A `TRACE: ` prefix that is not `<table>:<chain>:<rule|return|policy>:<n> ` followed by `IN=` (core's code,
+   * the same for every channel).
+   */
+  tracePrefix: CODE_TRACE_PREFIX,
   /** A netfilter line whose payload does not follow the kernel's grammar. */
   malformed: 'RT_ERR_KLOG_NFLOG_MALFORMED',
   /** A netfilter line whose framing timestamp is impossible (e.g. `Feb 30`, hour 25). */

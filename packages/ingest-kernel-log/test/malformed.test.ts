@@ -94,7 +94,7 @@ describe('malformed and foreign lines', () => {
     assert.deepEqual(toDeadLetterRecord(errors[0]!), {
       file: 'malformed.log',
       line: 1,
-      code: 'RT_ERR_KLOG_TRACE_PREFIX',
+      code: 'RT_ERR_TRACE_PREFIX',
       reason: 'TRACE prefix "raw:PREROUTING:policy:x": rule number "x" is not a number',
       record: lines[0],
     });

@@ -18,3 +18,4 @@ export {
   type NftLine,
   type Head,
 } from './trace-line';
+export { nftMonitorPlugin } from './plugin';

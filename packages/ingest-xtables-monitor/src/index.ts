@@ -13,3 +13,4 @@ export {
 } from './decoder';
 export { parsePacketLine, PacketSyntaxError, type PacketFields, type PacketLine } from './packet';
 export { parseTraceLine, saveForm, TraceSyntaxError, FAMILY_NAMES, type TraceLine } from './trace-line';
+export { xtablesMonitorPlugin } from './plugin';

@@ -13,7 +13,7 @@
  */
 import type { Explanation, ExplainedStep, SnapshotPick } from '@ruletrail/explain';
 import type { Rule, Ruleset } from '@ruletrail/ruleset';
-import type { AlertRuleConfig, PipelineConfig } from './config';
+import type { AlertRuleConfig, PipelineConfig } from './config-types';
 
 /** The `alert` object of an alert record. A public format: fields are only added. */
 export interface AlertInfo {

@@ -1,15 +1,21 @@
 /**
- * The JSON Schema of a `ruletrail run` config file (v1). This object is the source of truth; the committed
- * `schemas/config/v1/config.schema.json` is a copy that a test keeps identical (editors and CI can use it).
- * Every field's `description` is its documentation. Unknown keys are errors (a typo must not be silently
- * ignored), and sources and sinks are checked against the schema of their `type` only, so the errors of a
- * misspelt field are not buried under those of every other type.
+ * The JSON Schema of a `ruletrail run` config file (v1), built from the registered plugins: each source's and
+ * sink's item schema is its plugin's options schema (see `@ruletrail/core` plugin.ts) plus the fields the
+ * run-time gives every component. The committed `schemas/config/v1/config.schema.json` is the schema of the
+ * CLI's registry, kept identical by a test (editors and CI can use it). Every field's `description` is its
+ * documentation. Unknown keys are errors (a typo must not be silently ignored), and sources and sinks are
+ * checked against the schema of their `type` only, so the errors of a misspelt field are not buried under
+ * those of every other type.
  */
+import {
+  KAFKA_CONNECTION_SCHEMA_PROPERTIES,
+  type PluginRegistry,
+  type SinkPlugin,
+  type SourcePlugin,
+} from '@ruletrail/core';
 
-import { KAFKA_CONNECTION_SCHEMA_PROPERTIES } from '@ruletrail/core';
-
-const positiveInt = { type: 'integer', minimum: 1 } as const;
-const hostPort = { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$' } as const;
+export const positiveInt = { type: 'integer', minimum: 1 } as const;
+export const hostPort = { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$' } as const;
 const id = {
   type: 'string',
   pattern: '^[a-z0-9][a-z0-9_-]*$',
@@ -18,7 +24,7 @@ const id = {
 } as const;
 
 /** Fields every source has that tell the adapter what the framing lacks. */
-const decodeFields = {
+export const DECODE_FIELDS = {
   format: {
     type: 'string',
     description:
@@ -43,136 +49,6 @@ const decodeFields = {
   },
 } as const;
 
-const fileSource = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type', 'paths'],
-  description: 'Reads or tails files matched by globs (gzip read whole in read mode).',
-  properties: {
-    id,
-    type: { const: 'file' },
-    paths: {
-      type: 'array',
-      minItems: 1,
-      items: { type: 'string', minLength: 1 },
-      description:
-        'Files or globs (* ? ** [..]); relative to the config file. New matches are picked up while tailing.',
-    },
-    mode: {
-      enum: ['tail', 'read'],
-      default: 'tail',
-      description:
-        "'tail' follows the files forever (rotation by rename and copytruncate); 'read' reads them once and ends.",
-    },
-    startAt: {
-      enum: ['beginning', 'end'],
-      default: 'beginning',
-      description: 'Where to start in a file that has no checkpoint yet.',
-    },
-    pollIntervalMs: {
-      ...positiveInt,
-      default: 250,
-      description: 'How often a tailed file is checked for new data and rotation.',
-    },
-    ...decodeFields,
-  },
-} as const;
-
-const stdinSource = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type'],
-  description: 'Reads standard input until it ends. No checkpoint: what was read cannot be read again.',
-  properties: { id, type: { const: 'stdin' }, ...decodeFields },
-} as const;
-
-const syslogSource = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type'],
-  description:
-    'Receives syslog (RFC 3164 / 5424) over UDP, TCP (newline or octet-counting framing) and/or TLS (RFC 5425), e.g. from rsyslog omfwd. An address without a host (`:5514`) binds 127.0.0.1: listening on other interfaces must be written out (`0.0.0.0:5514`).',
-  properties: {
-    id,
-    type: { const: 'syslog' },
-    udp: { ...hostPort, description: 'UDP address to listen on, e.g. 127.0.0.1:5514.' },
-    tcp: { ...hostPort, description: 'TCP address to listen on, e.g. 127.0.0.1:5514.' },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['listen', 'certFile', 'keyFile'],
-      description:
-        'Syslog over TLS (RFC 5425: octet-counted frames over TLS 1.2+), e.g. rsyslog omfwd with StreamDriver="gtls".',
-      properties: {
-        listen: { ...hostPort, description: 'TLS address to listen on, e.g. 127.0.0.1:6514.' },
-        certFile: { type: 'string', minLength: 1, description: 'Server certificate (PEM), chain included.' },
-        keyFile: {
-          type: 'string',
-          minLength: 1,
-          description: 'Server private key (PEM). Refused when every user can read it (chmod 600 or 640).',
-        },
-        passphrase: { type: 'string', description: "The key's passphrase, if it is encrypted (use ${ENV})." },
-        caFile: {
-          type: 'string',
-          minLength: 1,
-          description: 'CA (PEM) that client certificates must chain to; with it, clients must present one.',
-        },
-      },
-    },
-    maxMessageBytes: {
-      ...positiveInt,
-      default: 65536,
-      description:
-        'Largest message (frame) on any transport; longer ones are cut to this size and counted (discarded{reason="truncated"}).',
-    },
-    idleTimeoutMs: {
-      ...positiveInt,
-      default: 300000,
-      description:
-        'A TCP or TLS connection that sends nothing for this long is closed (senders such as rsyslog reconnect).',
-    },
-    batchMs: {
-      ...positiveInt,
-      default: 100,
-      description: 'Messages are handed on in batches at least this often.',
-    },
-    maxConnections: {
-      ...positiveInt,
-      default: 1024,
-      description: 'Concurrent TCP and TLS connections accepted (together); more are closed at once.',
-    },
-    ...decodeFields,
-  },
-} as const;
-
-/** The connection fields every Kafka package shares (`@ruletrail/core` kafka-config.ts). */
-const kafkaClient = KAFKA_CONNECTION_SCHEMA_PROPERTIES;
-
-const kafkaSource = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type', 'brokers', 'topic', 'groupId'],
-  description:
-    'Consumes raw trace lines from a topic as one consumer group (scale-out: run several instances with the same groupId); offsets are committed only after acknowledgement.',
-  properties: {
-    id,
-    type: { const: 'kafka' },
-    ...kafkaClient,
-    topic: {
-      type: 'string',
-      minLength: 1,
-      description: 'Topic of raw lines (one or more lines per message), keyed by host.',
-    },
-    groupId: {
-      type: 'string',
-      minLength: 1,
-      description: 'Consumer group shared by every ruletrail run instance of one pipeline.',
-    },
-    fromBeginning: { type: 'boolean', default: true, description: 'Where a new group starts.' },
-    ...decodeFields,
-  },
-} as const;
-
 const recordKinds = {
   type: 'array',
   minItems: 1,
@@ -181,74 +57,6 @@ const recordKinds = {
   default: ['explanation', 'alert'],
   description: 'Which records this sink receives.',
 } as const;
-
-const fileSink = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['id', 'type'],
-  description:
-    'NDJSON, one record per line, to a file (appended) or to standard output. Needs no external service.',
-  properties: {
-    id,
-    type: { const: 'file' },
-    path: {
-      type: 'string',
-      minLength: 1,
-      default: '-',
-      description: "File to append to, relative to the config file; '-' = stdout.",
-    },
-    records: recordKinds,
-    fsync: {
-      type: 'boolean',
-      default: false,
-      description: 'fsync before acknowledging (survives power loss, not only a crash of ruletrail). Slower.',
-    },
-  },
-} as const;
-
-/** Sinks implemented by their own packages: their options are validated by the sink when it is built. */
-const pluginSink = (type: string, summary: string) =>
-  ({
-    type: 'object',
-    additionalProperties: false,
-    required: ['id', 'type'],
-    description: summary,
-    properties: {
-      id,
-      type: { const: type },
-      records: recordKinds,
-      options: { type: 'object', description: `Options of the ${type} sink (see docs/sinks.md).` },
-      runner: {
-        type: 'object',
-        additionalProperties: false,
-        description:
-          'Delivery settings of the core sink runner (docs/sinks.md): batching, concurrency, retries.',
-        properties: {
-          maxInFlight: { ...positiveInt, description: 'Concurrent write calls.' },
-          bufferMaxEvents: {
-            ...positiveInt,
-            description: 'Records outstanding in the runner before it pushes back.',
-          },
-          batch: {
-            type: 'object',
-            additionalProperties: false,
-            properties: { maxEvents: positiveInt, maxBytes: positiveInt, maxWaitMs: positiveInt },
-          },
-          retry: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              initialMs: positiveInt,
-              maxMs: positiveInt,
-              multiplier: { type: 'number', minimum: 1 },
-              jitter: { type: 'number', minimum: 0, maximum: 1 },
-              maxAttempts: positiveInt,
-            },
-          },
-        },
-      },
-    },
-  }) as const;
 
 const snapshotFile = {
   type: 'object',
@@ -270,8 +78,121 @@ const snapshotFile = {
   },
 } as const;
 
-/** The whole config. */
-export const CONFIG_SCHEMA = {
+/** The core sink runner's delivery settings, which every sink has. */
+const runnerOptions = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Delivery settings of the core sink runner (docs/sinks.md): batching, concurrency, retries.',
+  properties: {
+    maxInFlight: { ...positiveInt, description: 'Concurrent write calls.' },
+    bufferMaxEvents: {
+      ...positiveInt,
+      description: 'Records outstanding in the runner before it pushes back.',
+    },
+    batch: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { maxEvents: positiveInt, maxBytes: positiveInt, maxWaitMs: positiveInt },
+    },
+    retry: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        initialMs: positiveInt,
+        maxMs: positiveInt,
+        multiplier: { type: 'number', minimum: 1 },
+        jitter: { type: 'number', minimum: 0, maximum: 1 },
+        maxAttempts: positiveInt,
+      },
+    },
+  },
+} as const;
+
+/** One source's item: id, type, the decode fields, the ingest options, then the plugin's own options. */
+function sourceItem(p: SourcePlugin<never, unknown>, formats: readonly string[]): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'type', ...(p.options.required ?? [])],
+    description: p.summary,
+    properties: {
+      id,
+      type: { const: p.type },
+      ...DECODE_FIELDS,
+      format: { ...DECODE_FIELDS.format, enum: ['auto', ...formats] },
+      formatOptions: {
+        type: 'object',
+        description:
+          "Options of the ingest adapter named by 'format' (ruletrail plugins lists them), e.g. nflog-pcap's ifNames.",
+      },
+      ...p.options.properties,
+    },
+  };
+}
+
+/** One sink's item: id, type, records, runner, and the plugin's options (under `options`, or inline). */
+function sinkItem(p: SinkPlugin<never>): Record<string, unknown> {
+  const common = { id, type: { const: p.type }, records: recordKinds, runner: runnerOptions };
+  if (p.placement === 'inline')
+    return {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'type', ...(p.options.required ?? [])],
+      description: p.summary,
+      properties: { ...common, ...p.options.properties },
+    };
+  const required = (p.options.required ?? []).length > 0;
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'type', ...(required ? ['options'] : [])],
+    description: p.summary,
+    properties: {
+      ...common,
+      options: {
+        ...p.options,
+        description: p.options.description ?? `Options of the ${p.type} sink (ruletrail plugins ${p.type}).`,
+        ...(required ? {} : { default: {} }),
+      },
+    },
+  };
+}
+
+/** The whole config schema for a set of plugins. */
+export function buildConfigSchema(plugins: PluginRegistry): Record<string, unknown> {
+  const formats = plugins.ingest.map((i) => i.type);
+  const union = (items: Record<string, unknown>[], types: string[]) => ({
+    type: 'object',
+    required: ['type'],
+    properties: { type: { enum: types } },
+    discriminator: { propertyName: 'type' },
+    oneOf: items,
+  });
+  const base = structuredClone(CONFIG_SCHEMA_BASE);
+  return {
+    ...base,
+    properties: {
+      ...base.properties,
+      sources: {
+        ...base.properties.sources,
+        items: union(
+          plugins.sources.map((p) => sourceItem(p, formats)),
+          plugins.sources.map((p) => p.type),
+        ),
+      },
+      sinks: {
+        ...base.properties.sinks,
+        items: union(
+          plugins.sinks.map((p) => sinkItem(p)),
+          plugins.sinks.map((p) => p.type),
+        ),
+      },
+    },
+  };
+}
+
+/** The config schema without its sources and sinks (`buildConfigSchema` adds those). */
+const CONFIG_SCHEMA_BASE = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://ruletrail.dev/schemas/config/v1/config.schema.json',
   title: 'ruletrail run configuration',
@@ -286,18 +207,9 @@ export const CONFIG_SCHEMA = {
       description:
         'Folder for checkpoints (relative to the config file). Without it nothing is checkpointed: a restart re-reads files from their start position.',
     },
-    sources: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['type'],
-        properties: { type: { enum: ['file', 'stdin', 'syslog', 'kafka'] } },
-        discriminator: { propertyName: 'type' },
-        oneOf: [fileSource, stdinSource, syslogSource, kafkaSource],
-      },
-    },
+    sources: { type: 'array', minItems: 1, items: {} },
     snapshots: {
+      default: {},
       type: 'object',
       additionalProperties: false,
       description:
@@ -315,6 +227,7 @@ export const CONFIG_SCHEMA = {
           description: 'How often the directory is checked for new snapshots.',
         },
         files: {
+          default: [],
           type: 'array',
           items: snapshotFile,
           description: 'Static snapshot files with the host they belong to.',
@@ -324,7 +237,7 @@ export const CONFIG_SCHEMA = {
           additionalProperties: false,
           required: ['brokers', 'topic'],
           description: 'Snapshot topic (keyed by host), read from the beginning by every instance.',
-          properties: { ...kafkaClient, topic: { type: 'string', minLength: 1 } },
+          properties: { ...KAFKA_CONNECTION_SCHEMA_PROPERTIES, topic: { type: 'string', minLength: 1 } },
         },
         historyPerHost: {
           ...positiveInt,
@@ -334,6 +247,7 @@ export const CONFIG_SCHEMA = {
       },
     },
     correlation: {
+      default: {},
       type: 'object',
       additionalProperties: false,
       properties: {
@@ -363,10 +277,12 @@ export const CONFIG_SCHEMA = {
       },
     },
     alerts: {
+      default: {},
       type: 'object',
       additionalProperties: false,
       properties: {
         builtin: {
+          default: {},
           type: 'object',
           additionalProperties: false,
           properties: {
@@ -384,6 +300,7 @@ export const CONFIG_SCHEMA = {
           },
         },
         rules: {
+          default: [],
           type: 'array',
           description:
             'User rules: all given fields must match one step of the packet (the deciding step with on: decision).',
@@ -438,22 +355,7 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
-    sinks: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['type'],
-        properties: { type: { enum: ['file', 'kafka', 'elasticsearch', 'fluentd'] } },
-        discriminator: { propertyName: 'type' },
-        oneOf: [
-          fileSink,
-          pluginSink('kafka', 'Kafka topic (records keyed by host).'),
-          pluginSink('elasticsearch', 'Elasticsearch index (bulk API, deterministic ids).'),
-          pluginSink('fluentd', 'Fluentd forward protocol with acknowledgements.'),
-        ],
-      },
-    },
+    sinks: { type: 'array', minItems: 1, items: {} },
     deadLetter: {
       type: 'object',
       additionalProperties: false,
@@ -467,6 +369,7 @@ export const CONFIG_SCHEMA = {
       },
     },
     pipeline: {
+      default: {},
       type: 'object',
       additionalProperties: false,
       properties: {
@@ -511,6 +414,7 @@ export const CONFIG_SCHEMA = {
       },
     },
     log: {
+      default: {},
       type: 'object',
       additionalProperties: false,
       properties: {

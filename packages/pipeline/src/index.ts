@@ -5,34 +5,32 @@
 export type * from './types';
 export { Segment, OffsetTracker } from './acks';
 export { CheckpointStore } from './checkpoints';
-export {
-  loadConfig,
-  parseConfig,
-  formatProblem,
-  ConfigError,
-  MAX_CONFIG_CHARS,
-  MAX_CONFIG_ALIASES,
-  MAX_CONFIG_PROBLEMS,
-  type ConfigProblem,
-  type PipelineConfig,
-  type SourceConfig,
-  type FileSourceConfig,
-  type StdinSourceConfig,
-  type SyslogSourceConfig,
-  type KafkaSourceConfig,
-  type KafkaClientConfig,
-  type SinkConfig,
-  type FileSinkConfig,
-  type PluginSinkConfig,
-  type AlertRuleConfig,
-  type DecodeFields,
-} from './config';
-export { CONFIG_SCHEMA } from './config-schema';
+export { loadConfig, parseConfig } from './config';
+export { formatProblem, ConfigError, type ConfigProblem } from './config-problems';
+export { MAX_CONFIG_CHARS, MAX_CONFIG_ALIASES, MAX_CONFIG_PROBLEMS } from './config-yaml';
+export type {
+  PipelineConfig,
+  SourceConfig,
+  FileSourceConfig,
+  StdinSourceConfig,
+  SyslogSourceConfig,
+  SyslogTlsConfig,
+  MetricsConfig,
+  KafkaSourceConfig,
+  KafkaClientConfig,
+  SinkConfig,
+  PluginSourceConfig,
+  AlertRuleConfig,
+  RecordKindName,
+  DecodeFields,
+} from './config-types';
+export { buildConfigSchema, positiveInt, hostPort, DECODE_FIELDS } from './config-schema';
 export { JsonLogger, SILENT, type Logger, type LogLevel } from './log';
 export { PipelineMetrics, NO_METRICS, splitHostPort, type ComponentMetrics } from './metrics';
 export { AlertEngine, snapshotRule, usedSnapshot, type AlertInfo, type AlertRecord } from './alerts';
 export { SnapshotStore, HostSnapshots, type AddResult } from './snapshot-store';
 export {
+  SNAPSHOT_INVALID,
   SNAPSHOT_SCHEMA,
   makeEnvelope,
   parseEnvelope,
@@ -43,5 +41,7 @@ export {
 export { SnapshotDirectoryFeed, loadStaticSnapshots, type SnapshotFeed } from './snapshot-feeds';
 export { Pipeline, type PipelineParts, type RunSummary } from './pipeline';
 export { ProgressBar } from './progress';
-export { pickAdapter } from './adapters';
-export { RunnerSink } from './runner-sink';
+export { IngestResolver, type IngestChoice } from './adapters';
+export { RunnerSink, sinkRecordKind } from './runner-sink';
+export { alertRecord, packetRecord, type RecordOrigin } from './records';
+export { checkSource, type SourceCheck } from './conformance';

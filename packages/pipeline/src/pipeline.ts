@@ -12,8 +12,7 @@
  * slow sink stops the reading; memory is bounded by that, by the open packets (per-host cap) and by one unit.
  * Delivery: at-least-once — see acks.ts for when a position may be checkpointed.
  */
-import { createHash } from 'node:crypto';
-import { InputError, type DeadLetterOutput, type DecodedBatch } from '@ruletrail/core';
+import { InputError, type DeadLetterOutput, type DecodedBatch, type SinkRecord } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
 import {
   Correlator,
@@ -25,12 +24,14 @@ import {
 import type { Segment } from './acks';
 import { AlertEngine, usedSnapshot, type AlertRecord } from './alerts';
 import type { CheckpointStore } from './checkpoints';
-import type { PipelineConfig } from './config';
+import type { PipelineConfig } from './config-types';
+import { alertRecord, packetRecord } from './records';
 import type { Logger } from './log';
 import type { ComponentMetrics, PipelineMetrics } from './metrics';
 import type { SnapshotStore } from './snapshot-store';
-import type { OutputRecord, RecordSink, Source, SourceContext, SourceUnit } from './types';
-import type { IngestAdapter } from '@ruletrail/core';
+import type { RecordSink, Source, SourceContext, SourceUnit } from './types';
+import type { IngestPlugin } from '@ruletrail/core';
+import { IngestResolver } from './adapters';
 import { ProgressBar } from './progress';
 import { ReorderBuffer } from './reorder';
 
@@ -39,7 +40,8 @@ export interface PipelineParts {
   readonly config: PipelineConfig;
   readonly sources: readonly Source[];
   readonly sinks: readonly RecordSink[];
-  readonly adapters: readonly IngestAdapter[];
+  /** The registered ingest plugins, in auto-detection order. */
+  readonly ingest: readonly IngestPlugin<never>[];
   readonly snapshots: SnapshotStore;
   readonly log: Logger;
   readonly metrics: PipelineMetrics;
@@ -88,7 +90,7 @@ const SINK_RECORD_MAX_CHARS = 4 * 1024 * 1024;
 
 /** One record handed to one sink. */
 interface Dispatched {
-  readonly record: OutputRecord;
+  readonly record: SinkRecord;
   readonly sink: string;
   /** The sink called `done` already. */
   answered: boolean;
@@ -101,6 +103,9 @@ export class Pipeline {
   private readonly _hosts = new Map<string, HostState>();
   private readonly _segmentOf = new WeakMap<NetfilterEvent, Segment>();
   private readonly _alerts: AlertEngine;
+  private readonly _sinkCounters = new Map<string, ComponentMetrics>();
+  /** The run was stopped: `_room` no longer holds sources back. */
+  private _stopping = false;
   private _inFlight = 0;
   /** Every record handed to a sink and not yet final, so shutdown can dead-letter what never got an answer. */
   private readonly _unsettled = new Set<Dispatched>();
@@ -120,14 +125,11 @@ export class Pipeline {
   };
   private readonly _log: Logger;
   private readonly _transform: ComponentMetrics;
-  /** Per sink: records handed to it (received), delivered (sent), rejected or undelivered (errors). */
-  private readonly _sinkMetrics = new Map<string, ComponentMetrics>();
 
   constructor(private readonly _p: PipelineParts) {
     this._alerts = new AlertEngine(_p.config.alerts);
     this._log = _p.log.child('pipeline', 'transform');
     this._transform = _p.metrics.component('explain', 'transform');
-    for (const s of _p.sinks) this._sinkMetrics.set(s.id, _p.metrics.component(s.id, 'sink'));
   }
 
   /** Records handed to sinks and not yet final. */
@@ -155,6 +157,15 @@ export class Pipeline {
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
+    // A source waiting for room must be able to stop even when no sink will ever make room (stdout closed).
+    ctl.signal.addEventListener(
+      'abort',
+      () => {
+        this._stopping = true;
+        for (const f of this._waiters.splice(0)) f();
+      },
+      { once: true },
+    );
     const idle = setInterval(
       () => this._flushIdleHosts(),
       Math.max(
@@ -179,11 +190,15 @@ export class Pipeline {
       await Promise.all(
         sources.map(async (s) => {
           const ctxMetrics = metrics.component(s.id, 'source');
+          const resolver = new IngestResolver(
+            this._p.ingest,
+            config.sources.find((c) => c.id === s.id) ?? {},
+          );
           const ctx: SourceContext = {
             log: this._p.log.child(s.id, 'source'),
             metrics: ctxMetrics,
             checkpoint: this._p.checkpoints?.slot(`source:${s.id}`),
-            adapters: this._p.adapters,
+            ingest: (head, name) => resolver.choose(head, name),
             signal: ctl.signal,
             emit: (u) => this._emit(u, ctxMetrics),
           };
@@ -262,8 +277,11 @@ export class Pipeline {
   }
 
   /** Dead-letters a record a sink gave up on at shutdown. Its input stays unacknowledged (replayed on restart). */
-  private _undelivered(record: OutputRecord, sink: string, reason: string): void {
+  private _undelivered(record: SinkRecord, sink: string, reason: string): void {
     this._summary.undelivered++;
+    const m = this._sinkMetrics(sink);
+    m.error('RT_ERR_SINK_UNDELIVERED');
+    m.discarded('undelivered');
     this._p.deadLetter.write(
       new InputError(
         'RT_ERR_SINK_UNDELIVERED',
@@ -442,44 +460,27 @@ export class Pipeline {
     this._p.metrics.packets.inc({ verdict: x.verdict });
     this._transform.sent();
     const ack: PacketAck = { remaining: 1, segments };
-    const id = packetId(x, p.events[0]);
-    this._dispatch(
-      {
-        kind: 'explanation',
-        key: x.packet.host ?? '',
-        id,
-        ...(x.packet.firstSeen ? { time: x.packet.firstSeen } : {}),
-        body: x,
-      },
-      ack,
-    );
-    for (const a of this._alerts.evaluate(x, usedSnapshot(p.pick, x))) this._dispatchAlert(a, ack, id);
+    const record = packetRecord(x, p.events[0]?.ruletrail.origin);
+    this._dispatch(record, ack);
+    for (const a of this._alerts.evaluate(x, usedSnapshot(p.pick, x))) this._dispatchAlert(a, ack, record.id);
     this._settle(ack); // the initial 1: dispatching is over
   }
 
   private _dispatchAlert(a: AlertRecord, ack: PacketAck | undefined, packet?: string): void {
     this._summary.alerts++;
     this._p.metrics.alerts.inc({ rule: a.alert.rule, outcome: a.alert.repeat ? 'repeat' : 'emitted' });
-    const id = createHash('sha256')
-      .update(
-        a.alert.repeat
-          ? `${a.alert.host}|${a.alert.service ?? ''}|${a.alert.rule}|${a.alert.window.start}|repeat`
-          : `${packet ?? ''}|${a.alert.rule}`,
-      )
-      .digest('hex')
-      .slice(0, 32);
-    this._dispatch({ kind: 'alert', key: a.alert.host, id, time: a['@timestamp'], body: a }, ack);
+    this._dispatch(alertRecord(a, packet), ack);
   }
 
-  private _dispatch(record: OutputRecord, ack: PacketAck | undefined): void {
+  private _dispatch(record: SinkRecord, ack: PacketAck | undefined): void {
     for (const sink of this._p.sinks) {
       if (!sink.kinds.has(record.kind)) continue;
       this._inFlight++;
       if (ack) ack.remaining++;
+      const m = this._sinkMetrics(sink.id);
+      m.received();
       const entry: Dispatched = { record, sink: sink.id, answered: false, abandoned: false };
       this._unsettled.add(entry);
-      const m = this._sinkMetrics.get(sink.id);
-      m?.received();
       sink.send(record, (status, reason) => {
         if (entry.answered) return; // a second call breaks the contract: count the record once
         entry.answered = true;
@@ -492,17 +493,17 @@ export class Pipeline {
         this._inFlight--;
         if (status === 'undelivered') {
           // Not final: the packet's lines are not released, so their position is not checkpointed.
-          m?.error('RT_ERR_SINK_UNDELIVERED');
           this._undelivered(record, sink.id, reason ?? 'given up at shutdown');
           this._wake();
           return;
         }
         if (status === 'delivered') {
           this._summary.delivered++;
-          m?.sent();
+          m.sent();
         } else {
           this._summary.rejected++;
-          m?.error('RT_ERR_SINK_REJECTED');
+          m.error('RT_ERR_SINK_REJECTED');
+          m.discarded('rejected');
           this._p.deadLetter.write(
             new InputError(
               'RT_ERR_SINK_REJECTED',
@@ -519,13 +520,23 @@ export class Pipeline {
     }
   }
 
+  /** The sink's counters on the metrics endpoint: records handed to it, delivered, rejected. */
+  private _sinkMetrics(id: string): ComponentMetrics {
+    let m = this._sinkCounters.get(id);
+    if (!m) {
+      m = this._p.metrics.component(id, 'sink');
+      this._sinkCounters.set(id, m);
+    }
+    return m;
+  }
+
   private _settle(ack: PacketAck): void {
     if (--ack.remaining > 0) return;
     for (const [seg, n] of ack.segments) seg.release(n);
   }
 
   private _room(): Promise<void> {
-    if (this._inFlight < this._p.config.pipeline.maxInFlight) return Promise.resolve();
+    if (this._stopping || this._inFlight < this._p.config.pipeline.maxInFlight) return Promise.resolve();
     return new Promise((resolve) => this._waiters.push(resolve));
   }
 
@@ -539,16 +550,6 @@ export class Pipeline {
 }
 
 /** Same packet, same id: host, where its first line was read, and when. */
-function packetId(x: Explanation, first: NetfilterEvent | undefined): string {
-  const o = first?.ruletrail.origin;
-  return createHash('sha256')
-    .update(
-      `${x.packet.host ?? ''}|${o?.file ?? ''}|${o?.line ?? ''}|${o?.offset ?? ''}|${x.packet.firstSeen ?? ''}`,
-    )
-    .digest('hex')
-    .slice(0, 32);
-}
-
 // eslint-disable-next-line @typescript-eslint/require-await
 async function* oneChunk(b: Buffer): AsyncIterable<Buffer> {
   yield b;

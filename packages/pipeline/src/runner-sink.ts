@@ -1,5 +1,5 @@
 /**
- * Drives a `@ruletrail/core` `Sink` (Kafka, Elasticsearch, Fluentd) through the core `SinkRunner` — which owns
+ * Drives a `@ruletrail/core` `Sink` (file/stdout, Kafka, Elasticsearch, Fluentd: every sink) through the core `SinkRunner` — which owns
  * batching, bounded concurrency, retries with backoff — and turns its callbacks back into one final status per
  * record for the pipeline's acknowledgements:
  *  - acknowledged by the remote side (`onDelivered`) → `delivered`;
@@ -15,29 +15,42 @@ import {
   type SinkDeadLetter,
   type SinkDeadLetterEntry,
   type SinkRecord,
+  type SinkRecordKind,
   type SinkRunnerOptions,
 } from '@ruletrail/core';
-import type { FinalStatus, OutputRecord, RecordKind, RecordSink } from './types';
+import type { RecordKindName } from './config-types';
+import type { FinalStatus, RecordSink } from './types';
+
+const KIND_OF: Readonly<Record<RecordKindName, SinkRecordKind>> = { explanation: 'packet', alert: 'alert' };
+
+/** A config record name (`records: [explanation, alert]`) → the record kind sinks see. */
+export function sinkRecordKind(name: RecordKindName): SinkRecordKind {
+  return KIND_OF[name];
+}
 
 type Done = (status: FinalStatus, reason?: string) => void;
 
 /** A core sink behind the pipeline's `RecordSink`. */
 export class RunnerSink implements RecordSink {
-  readonly kinds: ReadonlySet<RecordKind>;
+  readonly kinds: ReadonlySet<SinkRecordKind>;
   private readonly _runner: SinkRunner;
   private readonly _dones = new Map<string, Done[]>();
   private _closing = false;
+  /** Resolved when the sink's output is gone for good (see `outputGone`). */
+  private readonly _gone: Promise<void>;
+  private _markGone: () => void = () => undefined;
 
   constructor(
     readonly id: string,
-    kinds: readonly RecordKind[],
-    sink: Sink,
+    kinds: readonly RecordKindName[],
+    private readonly _sink: Sink,
     options: Omit<SinkRunnerOptions, 'onDelivered' | 'deadLetter'> = {},
     /** The sink's own dead-letter output (every rejected/failed record, with the reason). */
     private readonly _deadLetter?: SinkDeadLetter,
   ) {
-    this.kinds = new Set(kinds);
-    this._runner = new SinkRunner(sink, {
+    this.kinds = new Set(kinds.map(sinkRecordKind));
+    this._gone = new Promise((resolve) => (this._markGone = resolve));
+    this._runner = new SinkRunner(_sink, {
       ...options,
       onDelivered: (records) => {
         for (const r of records) this._settle(r.id, 'delivered');
@@ -58,14 +71,7 @@ export class RunnerSink implements RecordSink {
     return this._runner.start();
   }
 
-  send(record: OutputRecord, done: Done): void {
-    const rec: SinkRecord = {
-      id: record.id,
-      key: record.key,
-      kind: record.kind === 'explanation' ? 'packet' : 'alert',
-      ...(record.time !== undefined ? { timestamp: record.time } : {}),
-      body: record.body as Readonly<Record<string, unknown>>,
-    };
+  send(rec: SinkRecord, done: Done): void {
     const list = this._dones.get(rec.id);
     if (list) list.push(done);
     else this._dones.set(rec.id, [done]);
@@ -73,9 +79,26 @@ export class RunnerSink implements RecordSink {
     this._runner.push(rec).catch((err: Error) => this._settle(rec.id, 'rejected', err.message));
   }
 
+  reopen(): void {
+    this._sink.reopen?.();
+  }
+
+  /**
+   * The sink's output is gone for good (its plugin asked the run to stop, e.g. stdout closed): waiting for what
+   * is outstanding cannot succeed, so `flush` stops waiting, and `close` leaves those records without a status
+   * (their input is read again after a restart).
+   */
+  outputGone(): void {
+    this._markGone();
+  }
+
   async flush(timeoutMs: number): Promise<void> {
     let t: NodeJS.Timeout | undefined;
-    await Promise.race([this._runner.flush(), new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))]);
+    await Promise.race([
+      this._runner.flush(),
+      this._gone,
+      new Promise<void>((r) => (t = setTimeout(r, timeoutMs))),
+    ]);
     clearTimeout(t);
   }
 

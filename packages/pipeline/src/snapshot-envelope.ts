@@ -52,6 +52,9 @@ export function makeEnvelope(fields: Omit<SnapshotEnvelope, 'schema' | 'hash'>):
  * Reads an envelope from JSON text. @throws Error naming the first problem (the caller adds where it came
  * from): a bad envelope is dead-lettered, never half-used.
  */
+/** Dead-letter code of a snapshot that cannot be used (unreadable envelope, bad ruleset), from every feed. */
+export const SNAPSHOT_INVALID = 'RT_ERR_SNAPSHOT_INVALID';
+
 export function parseEnvelope(text: string): SnapshotEnvelope {
   let v: unknown;
   if (jsonDepthExceeds(text, MAX_JSON_DEPTH))

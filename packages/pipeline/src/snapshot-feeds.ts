@@ -7,9 +7,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { InputError, type DeadLetterOutput } from '@ruletrail/core';
 import { parseIptablesSave } from '@ruletrail/ruleset';
-import type { PipelineConfig } from './config';
+import type { PipelineConfig } from './config-types';
 import type { Logger } from './log';
-import { parseEnvelope } from './snapshot-envelope';
+import { SNAPSHOT_INVALID, parseEnvelope } from './snapshot-envelope';
 import type { SnapshotStore } from './snapshot-store';
 
 /** Something that keeps the store up to date while the pipeline runs. */
@@ -98,7 +98,7 @@ export class SnapshotDirectoryFeed implements SnapshotFeed {
       } catch (err) {
         const name = relative(this._dir, f) || f;
         this._deadLetter.write(
-          new InputError('RT_ERR_SNAPSHOT_INVALID', { file: join(this._dir, name) }, (err as Error).message),
+          new InputError(SNAPSHOT_INVALID, { file: join(this._dir, name) }, (err as Error).message),
         );
         this._log.warn('A shipped snapshot cannot be used.', { file: f, error: err });
       }

@@ -4,8 +4,9 @@
  * *records* (explanations and alerts) to sinks. Each record's final status flows back to the units it came
  * from, so a source checkpoints a position only once everything derived from it reached every sink.
  */
-import type { DecodeOptions, IngestAdapter } from '@ruletrail/core';
+import type { DecodeOptions, IngestAdapter, SinkRecord, SinkRecordKind } from '@ruletrail/core';
 import type { Segment } from './acks';
+import type { IngestChoice } from './adapters';
 import type { Logger } from './log';
 import type { ComponentMetrics } from './metrics';
 
@@ -37,8 +38,12 @@ export interface SourceContext {
   readonly metrics: ComponentMetrics;
   /** This source's slot in the checkpoint file; undefined when the config has no `dataDir`. */
   readonly checkpoint: CheckpointSlot | undefined;
-  /** Built-in adapters in auto-detection order. */
-  readonly adapters: readonly IngestAdapter[];
+  /**
+   * The ingest adapter for an input of this source, its framing and decode options, from the source's
+   * `format` / `formatOptions` / decode fields, or by sniffing `head` (files). Streams pass no head.
+   * @throws UsageError when the format is unknown or nothing recognises the input.
+   */
+  ingest(head: Buffer | undefined, name: string): IngestChoice;
   /** Aborted on SIGTERM/SIGINT: stop reading, return from `run`. */
   readonly signal: AbortSignal;
   /** Hands one unit to the pipeline; resolves when the pipeline has room for more (backpressure). */
@@ -71,22 +76,6 @@ export interface Source {
   close(): Promise<void>;
 }
 
-/** The two kinds of records the pipeline emits. */
-export type RecordKind = 'explanation' | 'alert';
-
-/** One output record. */
-export interface OutputRecord {
-  readonly kind: RecordKind;
-  /** Partition / routing key: the host, so one host's records stay in order on one Kafka partition. */
-  readonly key: string;
-  /** Deterministic id (same input → same id), so an idempotent sink turns a redelivery into a no-op. */
-  readonly id: string;
-  /** Event time (ISO 8601), for time-based indices. */
-  readonly time?: string;
-  /** The JSON document: an `Explanation` (docs/explain-json.md) or an alert (docs/pipeline.md). */
-  readonly body: object;
-}
-
 /**
  * Final status of one record in one sink. `rejected` records also go to the dead-letter output.
  * `undelivered`: the sink gave up because the run is stopping (shutdown timeout) before the remote side
@@ -95,34 +84,25 @@ export interface OutputRecord {
  */
 export type FinalStatus = 'delivered' | 'rejected' | 'undelivered';
 
-/** A sink as the run-time drives it: queue records, learn each one's final status. */
+/**
+ * A sink as the pipeline drives it: the sink runner of one configured sink (`RunnerSink`, which wraps the core
+ * `Sink` its plugin built), or a test double. Records are the core `SinkRecord`, the one record type of every
+ * sink.
+ */
 export interface RecordSink {
   readonly id: string;
   /** Record kinds this sink takes. */
-  readonly kinds: ReadonlySet<RecordKind>;
+  readonly kinds: ReadonlySet<SinkRecordKind>;
   /**
    * Queues one record. `done` is called at most once, after the remote side acknowledged it (`delivered`), after
    * it was refused for good (`rejected`, with the reason) or when the sink gave up at close (`undelivered`, with
-   * the reason). Retries happen inside the sink. A record whose `done` was never called when `close()` resolved
+   * the reason). Retries happen in the runner. A record whose `done` was never called when `close()` resolved
    * is dead-lettered by the pipeline as undelivered.
    */
-  send(record: OutputRecord, done: (status: FinalStatus, reason?: string) => void): void;
+  send(record: SinkRecord, done: (status: FinalStatus, reason?: string) => void): void;
   /** Reopens output files (SIGHUP, after an external rotation). Optional. */
   reopen?(): void;
   /** Resolves once everything queued reached a final status, or `timeoutMs` passed. */
   flush(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
-
-/** Builds a source from its validated config. `baseDir` resolves relative paths (the config file's folder). */
-export type SourceFactory = (
-  config: Record<string, unknown> & { id: string; type: string },
-  baseDir: string,
-) => Source;
-
-/** Builds a sink from its validated config. */
-export type SinkFactory = (
-  config: Record<string, unknown> & { id: string; type: string },
-  baseDir: string,
-  log: Logger,
-) => RecordSink | Promise<RecordSink>;

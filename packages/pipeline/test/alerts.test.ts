@@ -123,7 +123,7 @@ describe('alerts', () => {
     await run(config(base), [new MemorySource('kern', [dropPacket(1)])], [explanations, alerts], store());
     assert.deepEqual(
       explanations.records.map((r) => r.kind),
-      ['explanation'],
+      ['packet'],
     );
     assert.deepEqual(
       alerts.records.map((r) => r.kind),

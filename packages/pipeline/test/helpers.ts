@@ -1,8 +1,17 @@
 /** Test helpers: real kernel-log lines of the bundled incident, an in-memory source and sink, a pipeline run. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StreamDeadLetter, type InputError } from '@ruletrail/core';
-import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
+import {
+  NO_OPTIONS,
+  StreamDeadLetter,
+  defineSink,
+  defineSource,
+  type InputError,
+  type PluginRegistry,
+  type SinkRecord,
+  type SinkRecordKind,
+} from '@ruletrail/core';
+import { kernelLogAdapter, kernelLogPlugin } from '@ruletrail/ingest-kernel-log';
 import {
   OffsetTracker,
   Pipeline,
@@ -10,10 +19,10 @@ import {
   SILENT,
   SnapshotStore,
   parseConfig,
+  sinkRecordKind,
   type FinalStatus,
-  type OutputRecord,
   type PipelineConfig,
-  type RecordKind,
+  type RecordKindName,
   type RecordSink,
   type RunSummary,
   type Source,
@@ -40,9 +49,35 @@ function vary(l: string, id: string, seq: string, n: number, host?: string): str
   return host ? s.replace(' cos74 ', ` ${host} `) : s;
 }
 
+/**
+ * The plugins pipeline test configs name. Tests hand the pipeline in-memory sources and sinks, so these are
+ * never built: they only give the config loader the `stdin` source and `file` sink types (the real registry is
+ * the CLI's, tested in packages/cli/test/config.test.ts).
+ */
+const notBuilt = (): never => {
+  throw new Error('pipeline tests do not build components from the config');
+};
+export const TEST_PLUGINS: PluginRegistry = {
+  ingest: [kernelLogPlugin],
+  sources: [defineSource({ type: 'stdin', summary: 'stdin', options: NO_OPTIONS, create: notBuilt })],
+  sinks: [
+    defineSink({
+      type: 'file',
+      summary: 'file',
+      placement: 'inline',
+      options: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { path: { type: 'string', default: '-' } },
+      },
+      create: notBuilt,
+    }),
+  ],
+};
+
 /** A config from YAML text (validated like a file). */
 export function config(yaml: string): PipelineConfig {
-  return parseConfig(yaml, join(__dirname, 'test.yaml'), {});
+  return parseConfig(yaml, join(__dirname, 'test.yaml'), TEST_PLUGINS, {});
 }
 
 /** Hands fixed chunks of lines to the pipeline, with acknowledgement tracking. */
@@ -78,19 +113,19 @@ export class MemorySource implements Source {
 
 /** Keeps records; acknowledges after `delayMs` (0 = next tick), or rejects those `reject` says. */
 export class MemorySink implements RecordSink {
-  readonly records: OutputRecord[] = [];
-  readonly kinds: ReadonlySet<RecordKind>;
+  readonly records: SinkRecord[] = [];
+  readonly kinds: ReadonlySet<SinkRecordKind>;
   private _pending = 0;
   maxPending = 0;
   constructor(
     readonly id = 'mem',
-    kinds: RecordKind[] = ['explanation', 'alert'],
+    kinds: RecordKindName[] = ['explanation', 'alert'],
     private readonly _delayMs = 0,
-    private readonly _reject?: (r: OutputRecord) => string | undefined,
+    private readonly _reject?: (r: SinkRecord) => string | undefined,
   ) {
-    this.kinds = new Set(kinds);
+    this.kinds = new Set(kinds.map(sinkRecordKind));
   }
-  send(record: OutputRecord, done: (s: FinalStatus, reason?: string) => void): void {
+  send(record: SinkRecord, done: (s: FinalStatus, reason?: string) => void): void {
     this._pending++;
     this.maxPending = Math.max(this.maxPending, this._pending);
     setTimeout(() => {
@@ -111,8 +146,8 @@ export class MemorySink implements RecordSink {
   }
   /** Bodies of one kind. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  bodies(kind: RecordKind): any[] {
-    return this.records.filter((r) => r.kind === kind).map((r) => r.body);
+  bodies(kind: RecordKindName): any[] {
+    return this.records.filter((r) => r.kind === sinkRecordKind(kind)).map((r) => r.body);
   }
 }
 
@@ -136,7 +171,7 @@ export async function runWith(
     config: cfg,
     sources,
     sinks,
-    adapters: [kernelLogAdapter],
+    ingest: [kernelLogPlugin],
     snapshots,
     log: SILENT,
     metrics: new PipelineMetrics(),
@@ -158,7 +193,7 @@ export async function run(
     config: cfg,
     sources,
     sinks,
-    adapters: [kernelLogAdapter],
+    ingest: [kernelLogPlugin],
     snapshots,
     log: SILENT,
     metrics: new PipelineMetrics(),

@@ -16,3 +16,4 @@ export {
   type ElasticsearchSinkConfig,
   type ElasticsearchTlsConfig,
 } from './config';
+export { elasticsearchSinkPlugin, type ElasticsearchSinkPluginOptions } from './plugin';

@@ -6,3 +6,4 @@ export {
   type FluentdSinkConfig,
   type FluentdTlsConfig,
 } from './config';
+export { fluentdSinkPlugin } from './plugin';

@@ -10,3 +10,4 @@ export {
   type KafkaSinkConfig,
   type KafkaTlsConfig,
 } from './config';
+export { kafkaSinkPlugin } from './plugin';

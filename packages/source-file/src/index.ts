@@ -2,3 +2,4 @@
 export { FileSource } from './file-source';
 export { StdinSource } from './stdin-source';
 export { expandGlobs, globToRegExp, isGlob } from './glob';
+export { fileSourcePlugin, stdinSourcePlugin } from './plugin';

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { MAX_LINE_BYTES } from '@ruletrail/core';
-import { pickAdapter, type Source, type SourceContext, type StdinSourceConfig } from '@ruletrail/pipeline';
+import type { Source, SourceContext, StdinSourceConfig } from '@ruletrail/pipeline';
 
 /** `type: stdin`. */
 export class StdinSource implements Source {
@@ -13,25 +13,14 @@ export class StdinSource implements Source {
   readonly finite = true;
 
   constructor(
-    private readonly _config: StdinSourceConfig,
+    config: StdinSourceConfig,
     private readonly _input: Readable = process.stdin,
   ) {
-    this.id = _config.id;
+    this.id = config.id;
   }
 
   async run(ctx: SourceContext): Promise<void> {
-    const c = this._config;
-    const adapter = pickAdapter(
-      ctx.adapters,
-      c.format === 'auto' ? 'kernel-log' : c.format,
-      undefined,
-      'stdin',
-    );
-    const decode = {
-      ...(c.host !== undefined ? { host: c.host } : {}),
-      ...(c.year !== undefined ? { year: c.year } : {}),
-      ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
-    };
+    const { adapter, decode } = ctx.ingest(undefined, 'stdin');
     let carry: Buffer | undefined;
     /** Inside a line longer than MAX_LINE_BYTES: its head is in `carry`, the rest is dropped up to its newline. */
     let skipping = false;

@@ -7,8 +7,9 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
-import { nflogPcapAdapter } from '@ruletrail/ingest-nflog-pcap';
+import { kernelLogPlugin } from '@ruletrail/ingest-kernel-log';
+import { nflogPcapPlugin } from '@ruletrail/ingest-nflog-pcap';
+import { fileSinkPlugin } from '@ruletrail/sink-file';
 import {
   CheckpointStore,
   Pipeline,
@@ -18,25 +19,31 @@ import {
   parseConfig,
   type FileSourceConfig,
   type FinalStatus,
-  type OutputRecord,
   type RecordSink,
 } from '@ruletrail/pipeline';
-import { StreamDeadLetter } from '@ruletrail/core';
-import { FileSource } from '../src';
+import { StreamDeadLetter, type PluginRegistry, type SinkRecord } from '@ruletrail/core';
+import { FileSource, fileSourcePlugin } from '../src';
+
+const PLUGINS: PluginRegistry = {
+  ingest: [nflogPcapPlugin, kernelLogPlugin],
+  sources: [fileSourcePlugin],
+  sinks: [fileSinkPlugin],
+};
 
 const ROOT = join(__dirname, '../../..');
 const PCAP = join(ROOT, 'packages/ingest-nflog-pcap/test/fixtures/real/trace.pcap');
 
 class Collect implements RecordSink {
   readonly id = 'mem';
-  readonly kinds = new Set(['explanation'] as const);
+  readonly kinds = new Set(['packet'] as const);
   readonly bodies: Record<string, unknown>[] = [];
-  send(r: OutputRecord, done: (s: FinalStatus) => void): void {
-    this.bodies.push(r.body as Record<string, unknown>);
+  send(r: SinkRecord, done: (s: FinalStatus) => void): void {
+    this.bodies.push(r.body);
     setImmediate(() => done('delivered'));
   }
   flush(): Promise<void> {
-    return new Promise((r) => setTimeout(r, 10));
+    // Every `done` was scheduled with setImmediate when its record was sent: they have all run after this one.
+    return new Promise((r) => setImmediate(r));
   }
   close(): Promise<void> {
     return Promise.resolve();
@@ -45,14 +52,14 @@ class Collect implements RecordSink {
 
 async function readOnce(paths: string[], dataDir?: string): Promise<{ sink: Collect; events: number }> {
   const yaml = `version: 1\n${dataDir ? `dataDir: ${dataDir}\n` : ''}sources: [{ id: f, type: file, mode: read, year: 2023, paths: ${JSON.stringify(paths)} }]\nsinks: [{ id: o, type: file }]\n`;
-  const cfg = parseConfig(yaml, join(tmpdir(), 'x.yaml'), {});
+  const cfg = parseConfig(yaml, join(tmpdir(), 'x.yaml'), PLUGINS, {});
   const sink = new Collect();
   const checkpoints = dataDir ? new CheckpointStore(dataDir) : undefined;
   const p = new Pipeline({
     config: cfg,
     sources: [new FileSource(cfg.sources[0] as FileSourceConfig)],
     sinks: [sink],
-    adapters: [nflogPcapAdapter, kernelLogAdapter],
+    ingest: PLUGINS.ingest,
     snapshots: new SnapshotStore(),
     log: SILENT,
     metrics: new PipelineMetrics(),

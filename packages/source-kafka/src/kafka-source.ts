@@ -19,7 +19,7 @@ import {
 import { Redactor, collectSecrets } from '@ruletrail/core';
 import {
   OffsetTracker,
-  pickAdapter,
+  type IngestChoice,
   type KafkaSourceConfig,
   type Source,
   type SourceContext,
@@ -53,17 +53,7 @@ export class KafkaSource implements Source {
   async run(ctx: SourceContext): Promise<void> {
     this._ctx = ctx;
     const c = this._config;
-    const adapter = pickAdapter(
-      ctx.adapters,
-      c.format === 'auto' ? 'kernel-log' : c.format,
-      undefined,
-      this.id,
-    );
-    const decode = {
-      ...(c.host !== undefined ? { host: c.host } : {}),
-      ...(c.year !== undefined ? { year: c.year } : {}),
-      ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
-    };
+    const { adapter, decode } = ctx.ingest(undefined, this.id);
     const redactor = new Redactor(collectSecrets(c));
     const log = redactor.logger(ctx.log);
     const client = await createKafkaClient(c, log);
@@ -129,8 +119,8 @@ export class KafkaSource implements Source {
     batch: KafkaConsumedBatch,
     control: KafkaBatchControl,
     ctx: SourceContext,
-    adapter: ReturnType<typeof pickAdapter>,
-    decode: { host?: string; year?: number; utcOffsetMinutes?: number },
+    adapter: IngestChoice['adapter'],
+    decode: IngestChoice['decode'],
   ): Promise<number | undefined> {
     if (batch.messages.length === 0) return undefined;
     const part = this._part(batch.partition, batch.messages[0]!.offset);

@@ -13,6 +13,7 @@ import {
   type KafkaProducer,
 } from '@ruletrail/kafka-client';
 import {
+  SNAPSHOT_INVALID,
   parseEnvelope,
   type KafkaClientConfig,
   type Logger,
@@ -71,7 +72,7 @@ export class KafkaSnapshotFeed implements SnapshotFeed {
               });
             } catch (err) {
               this._deadLetter.write(
-                new InputError('RT_ERR_SNAPSHOT_INVALID', { file: where }, (err as Error).message),
+                new InputError(SNAPSHOT_INVALID, { file: where }, (err as Error).message),
               );
             }
             const end = ends.get(partition);

@@ -6,8 +6,14 @@
 import assert from 'node:assert/strict';
 import { KAFKA_CLIENT_NAMES, type KafkaConnectionConfig } from '@ruletrail/core';
 import { createKafkaClient } from '@ruletrail/kafka-client';
-import { kernelLogAdapter } from '@ruletrail/ingest-kernel-log';
-import { JsonLogger, type ComponentMetrics, type SourceContext, type SourceUnit } from '@ruletrail/pipeline';
+import { kernelLogPlugin } from '@ruletrail/ingest-kernel-log';
+import {
+  IngestResolver,
+  JsonLogger,
+  type ComponentMetrics,
+  type SourceContext,
+  type SourceUnit,
+} from '@ruletrail/pipeline';
 import { KafkaSource } from '../src/index';
 import { requireServices } from '../../../test/support/services';
 
@@ -72,7 +78,8 @@ for (const client of KAFKA_CLIENT_NAMES)
         log: new JsonLogger('warn'),
         metrics: NOOP_METRICS,
         checkpoint: undefined,
-        adapters: [kernelLogAdapter],
+        ingest: (head, name) =>
+          new IngestResolver([kernelLogPlugin], { format: 'kernel-log' }).choose(head, name),
         signal: abort.signal,
         emit: (unit: SourceUnit) => {
           assert.match(unit.origin, new RegExp(`^kafka:${topic}/[0-2]$`));
@@ -127,7 +134,8 @@ for (const client of KAFKA_CLIENT_NAMES)
         log: new JsonLogger('error'),
         metrics: NOOP_METRICS,
         checkpoint: undefined,
-        adapters: [kernelLogAdapter],
+        ingest: (head, name) =>
+          new IngestResolver([kernelLogPlugin], { format: 'kernel-log' }).choose(head, name),
         signal: abort.signal,
         emit: () => Promise.resolve(),
       } satisfies SourceContext;

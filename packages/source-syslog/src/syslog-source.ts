@@ -20,7 +20,6 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { readSecretFileSync } from '@ruletrail/core';
 import {
-  pickAdapter,
   splitHostPort,
   type Source,
   type SourceContext,
@@ -70,17 +69,7 @@ export class SyslogSource implements Source {
 
   async run(ctx: SourceContext): Promise<void> {
     const c = this._config;
-    const adapter = pickAdapter(
-      ctx.adapters,
-      c.format === 'auto' ? 'kernel-log' : c.format,
-      undefined,
-      this.id,
-    );
-    const decode = {
-      ...(c.host !== undefined ? { host: c.host } : {}),
-      ...(c.year !== undefined ? { year: c.year } : {}),
-      ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
-    };
+    const { adapter, decode } = ctx.ingest(undefined, this.id);
     const origin = [
       c.udp ? `syslog+udp://${c.udp}` : '',
       c.tcp ? `syslog+tcp://${c.tcp}` : '',

@@ -2,9 +2,9 @@
  * `ruletrail trace`: the whole TRACE set-up of a live investigation, in one command that always cleans up.
  * See TRACE_USAGE (options.ts) and README "Trace a packet on this node".
  */
-import { createHash } from 'node:crypto';
 import { renderText, ANSI, PLAIN, type Explanation } from '@ruletrail/explain';
-import { loadConfig, JsonLogger, type RecordSink } from '@ruletrail/pipeline';
+import { loadConfig, JsonLogger, packetRecord, type RecordSink } from '@ruletrail/pipeline';
+import { REGISTRY } from '../registry';
 import { buildSink } from '../run-command';
 import { chooseBackend, defaultChannel, probeBackend, requireNetns } from './backend';
 import { CHANNEL_TOOLS, requireTool } from './channels';
@@ -103,36 +103,22 @@ function stdoutOutput(o: TraceOptions): PacketOutput {
 
 /** `--sink CONFIG`: the explanations go to the sinks of a pipeline config (its sources are not used). */
 export async function sinkOutput(configPath: string, log: (l: string) => void): Promise<PacketOutput> {
-  const config = loadConfig(configPath);
+  const config = loadConfig(configPath, REGISTRY);
   const jlog = new JsonLogger(config.log.level);
   const sinks: RecordSink[] = [];
-  for (const s of config.sinks) sinks.push(await buildSink(s, jlog, () => undefined));
+  for (const s of config.sinks) sinks.push(await buildSink(s, config.baseDir, jlog, () => undefined));
   let rejected = 0;
   return {
     write(x: Explanation) {
-      const id = createHash('sha256')
-        .update(
-          `${x.packet.host ?? ''}|${x.packet.firstSeen ?? ''}|${x.steps[0]?.origin.file ?? ''}|${x.steps[0]?.origin.line ?? x.steps[0]?.origin.offset ?? ''}`,
-        )
-        .digest('hex')
-        .slice(0, 32);
+      const record = packetRecord(x, x.steps[0]?.origin);
       for (const s of sinks) {
-        if (!s.kinds.has('explanation')) continue;
-        s.send(
-          {
-            kind: 'explanation',
-            key: x.packet.host ?? '',
-            id,
-            ...(x.packet.firstSeen ? { time: x.packet.firstSeen } : {}),
-            body: x,
-          },
-          (status, reason) => {
-            if (status === 'rejected') {
-              rejected++;
-              log(`ruletrail trace: sink ${s.id} rejected a packet: ${reason ?? ''}`);
-            }
-          },
-        );
+        if (!s.kinds.has('packet')) continue;
+        s.send(record, (status, reason) => {
+          if (status !== 'delivered') {
+            rejected++;
+            log(`ruletrail trace: sink ${s.id} did not take a packet (${status}): ${reason ?? ''}`);
+          }
+        });
       }
     },
     async close() {

@@ -1,10 +1,24 @@
-/** Config loading: defaults, resolved paths, every error at once with its path and line, the committed schema. */
+/**
+ * Config loading with the CLI's registry: defaults, resolved paths, every error at once with its path, line and
+ * column (misspelt options of every plugin included), the committed schema.
+ */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_SCHEMA, ConfigError, loadConfig, parseConfig, type ConfigProblem } from '../src';
+import {
+  ConfigError,
+  buildConfigSchema,
+  loadConfig,
+  parseConfig as parseWith,
+  type ConfigProblem,
+  type PipelineConfig,
+} from '@ruletrail/pipeline';
+import { REGISTRY } from '../src/registry';
 
 const ROOT = join(__dirname, '../../..');
+const CONFIG_SCHEMA = buildConfigSchema(REGISTRY);
+const parseConfig = (yaml: string, file: string, env: NodeJS.ProcessEnv): PipelineConfig =>
+  parseWith(yaml, file, REGISTRY, env);
 const SCHEMA_FILE = join(ROOT, 'schemas/config/v1/config.schema.json');
 
 function problems(yaml: string, env: NodeJS.ProcessEnv = {}): ConfigProblem[] {
@@ -23,11 +37,14 @@ describe('pipeline config', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
     assert.ok(files.length >= 3);
     for (const f of files)
-      loadConfig(join(dir, f), { KAFKA_BROKERS: '127.0.0.1:9092', ES_URL: 'http://127.0.0.1:9200' });
+      loadConfig(join(dir, f), REGISTRY, {
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        ES_URL: 'http://127.0.0.1:9200',
+      });
   });
 
   it('applies defaults and resolves paths against the config file', () => {
-    const cfg = loadConfig(join(ROOT, 'examples/pipeline/incident.yaml'));
+    const cfg = loadConfig(join(ROOT, 'examples/pipeline/incident.yaml'), REGISTRY);
     const src = cfg.sources[0]!;
     assert.equal(src.type, 'file');
     if (src.type !== 'file') return;
@@ -40,9 +57,8 @@ describe('pipeline config', () => {
     assert.deepEqual(cfg.sinks[0], {
       id: 'stdout',
       type: 'file',
-      path: '-',
       records: ['explanation', 'alert'],
-      fsync: false,
+      options: { path: '-', fsync: false },
     });
     assert.equal(cfg.snapshots.files[0]!.path, join(ROOT, 'examples/incident/iptables-save-0101.txt'));
   });
@@ -74,7 +90,7 @@ sinks:
       /^5 \/sources\/0\/mode must be one of "tail", "read"$/,
       /^6 \/sources\/1 unknown type "carrier-pigeon"$/,
       /^10 \/sources\/2\/udp must match pattern/,
-      /^16 \/sinks\/0 unknown field 'colour'$/,
+      /^18 \/sinks\/0 unknown field 'colour'$/,
     ])
       assert.ok(
         got.some((g) => want.test(g)),
@@ -103,6 +119,55 @@ sinks: [{ id: o, type: file }, { id: p, type: file }]
       got.join('\n'),
     );
     assert.ok(got.includes('/sinks only one file sink may write to stdout (-)'), got.join('\n'));
+  });
+
+  it('rejects misspelt options of every plugin with their line and column (Kafka compresion, tls.rejectUnauthorised)', () => {
+    const p = problems(`version: 1
+sources:
+  - { id: s, type: syslog, udp: "127.0.0.1:5514", batchMS: 5 }
+  - { id: p, type: file, paths: [a.pcap], format: nflog-pcap, formatOptions: { ifnames: { "2": eth0 } } }
+sinks:
+  - id: k
+    type: kafka
+    options:
+      brokers: [127.0.0.1:9092]
+      topic: ruletrail
+      compresion: gzip
+      tls:
+        rejectUnauthorised: false
+  - id: e
+    type: elasticsearch
+    options: { nodes: ["http://127.0.0.1:9200"], indx: x }
+  - id: f
+    type: fluentd
+    options: { tag: rt, ackTimeout: 5 }
+  - { id: o, type: file, fsynk: true }
+`);
+    const got = p.map((x) => `${x.line}:${x.column} ${x.path} ${x.message}`);
+    assert.deepEqual(got, [
+      "3:51 /sources/0 unknown field 'batchMS'",
+      "11:7 /sinks/0/options unknown field 'compresion'",
+      "13:9 /sinks/0/options/tls unknown field 'rejectUnauthorised'",
+      "16:50 /sinks/1/options unknown field 'indx'",
+      "19:25 /sinks/2/options unknown field 'ackTimeout'",
+      "20:26 /sinks/3 unknown field 'fsynk'",
+      "4:80 /sources/1/formatOptions unknown field 'ifnames'",
+    ]);
+  });
+
+  it('writes the option defaults of the plugins into the config, once', () => {
+    const cfg = parseConfig(
+      `version: 1
+sources: [{ id: s, type: syslog, udp: "127.0.0.1:5514" }]
+sinks: [{ id: k, type: kafka, options: { brokers: ["127.0.0.1:9092"], topic: t } }]
+`,
+      '/x/p.yaml',
+      {},
+    );
+    assert.equal((cfg.sources[0] as { batchMs: number }).batchMs, 100);
+    assert.equal(cfg.sinks[0]!.options.compression, 'gzip');
+    assert.equal(cfg.sinks[0]!.options.idempotent, true);
+    assert.deepEqual(cfg.sinks[0]!.records, ['explanation', 'alert']);
   });
 
   it('substitutes ${ENV} and names a missing variable', () => {
