@@ -20,6 +20,7 @@ import {
   checkExplanation,
   connectionPackets,
   describe,
+  checkConnection,
   essence,
   packetsForProbe,
   runExplain,
@@ -30,7 +31,7 @@ import { compareWithTrace, connectionKey, type Agreement } from './lib/simulate'
 import type { ChannelName, Expectation, LabAddresses, PassMeta, Probe } from './lib/types';
 import { ALL_CHANNELS, EXTRA_CHANNELS, backendOf } from './lib/types';
 import { SCENARIO_NAMES, scenarios } from './scenarios';
-import { TRACE_SCENARIOS, runTraceStage } from './lib/trace-stage';
+import { TRACE_CASES, runTraceStage } from './lib/trace-stage';
 
 const USAGE = `usage: npm run lab -- [options]
 
@@ -44,8 +45,8 @@ Captures real netfilter TRACE output in throw-away network namespaces, then runs
   --write-fixtures [D]  also copy the small captures + snapshots to D (default: test/fixtures/lab)
   --from-fixtures [D]   no kernel work: run the explain checks on committed captures in D
   --capture-only        capture and check the captures, skip ruletrail
-  --trace-scenario a,b  scenarios of the 'ruletrail trace' stage (default: ${TRACE_SCENARIOS.join(',')});
-                        it runs the real command on every backend after the capture passes
+  --trace-scenario a,b  scenarios of the 'ruletrail trace' stage (default: all); it runs the real command on
+                        every backend the scenario applies to, after the capture passes
   --trace-only          only the 'ruletrail trace' stage
   --no-trace            skip the 'ruletrail trace' stage
   --verbose             print every command
@@ -73,7 +74,7 @@ function parseArgs(argv: string[]): Args {
     channelsGiven: false,
     captureOnly: false,
     verbose: false,
-    traceScenarios: [...TRACE_SCENARIOS],
+    traceScenarios: [...SCENARIO_NAMES],
     trace: 'yes',
   };
   const fixturesDefault = path.join(REPO_ROOT, 'test', 'fixtures', 'lab');
@@ -147,38 +148,67 @@ const ADDRESSES: LabAddresses = {
 };
 
 interface Line {
-  readonly ok: boolean | 'known';
+  readonly ok: boolean | 'known' | 'skip';
   readonly text: string;
 }
 
 const results: Line[] = [];
-/** `known`: a tool bug this machine demonstrably has; printed, not counted as a lab failure. */
-function report(ok: boolean | 'known', text: string): void {
+/**
+ * `known`: a tool bug this machine demonstrably has; `skip`: a combination that does not exist (said why).
+ * Both printed, neither counted as a lab failure.
+ */
+function report(ok: boolean | 'known' | 'skip', text: string): void {
   results.push({ ok, text });
-  process.stdout.write(`${ok === 'known' ? 'KNOWN' : ok ? 'ok   ' : 'FAIL '} ${text}\n`);
+  process.stdout.write(
+    `${ok === 'known' ? 'KNOWN' : ok === 'skip' ? 'skip ' : ok ? 'ok   ' : 'FAIL '} ${text}\n`,
+  );
 }
 
 /** scenario × channel summary: the worst status reported for each cell. */
 function matrix(): string {
-  const rank = ['ok', 'KNOWN', 'no adapter', 'FAIL'];
+  return table(/^(?:capture|explain|fixture|simulate) ([\w-]+)\/([\w-]+)/, [
+    ...ALL_CHANNELS,
+    ...EXTRA_CHANNELS,
+  ]);
+}
+
+/** The trace stage's scenario × backend+channel summary (SIGKILL cases included). */
+function traceMatrix(): string {
+  return table(
+    /^trace(?:-kill)? ([\w-]+)\/([\w+-]+)/,
+    TRACE_CASES.map((c) => `${c.backend}+${c.channel}`),
+  );
+}
+
+/** Worst status reported for each cell of lines whose text `re` splits into (row, column). */
+function table(re: RegExp, columns: readonly string[]): string {
+  const rank = ['ok', 'skip', 'KNOWN', 'no adapter', 'FAIL'];
   const cells = new Map<string, string>();
   for (const r of results) {
-    const m = /^(?:capture|explain|fixture|simulate) ([\w-]+)\/([\w-]+)/.exec(r.text);
+    const m = re.exec(r.text);
     if (!m) continue;
     const st =
-      r.ok === 'known' ? 'KNOWN' : r.ok ? 'ok' : /adapter missing/.test(r.text) ? 'no adapter' : 'FAIL';
+      r.ok === 'known'
+        ? 'KNOWN'
+        : r.ok === 'skip'
+          ? 'skip'
+          : r.ok
+            ? 'ok'
+            : /adapter missing/.test(r.text)
+              ? 'no adapter'
+              : 'FAIL';
     const k = `${m[1]}/${m[2]}`;
     const prev = cells.get(k) ?? 'ok';
     cells.set(k, rank.indexOf(st) > rank.indexOf(prev) ? st : prev);
   }
   const scs = SCENARIO_NAMES.filter((n) => [...cells.keys()].some((k) => k.startsWith(`${n}/`)));
-  const chs = [...ALL_CHANNELS, ...EXTRA_CHANNELS].filter((c) =>
-    [...cells.keys()].some((k) => k.endsWith(`/${c}`)),
-  );
+  const chs = columns.filter((c) => [...cells.keys()].some((k) => k.endsWith(`/${c}`)));
+  if (!scs.length) return '';
   const w = Math.max(8, ...scs.map((x) => x.length));
-  const lines = [['scenario'.padEnd(w), ...chs.map((c) => c.padEnd(16))].join('  ')];
+  const cw = Math.max(16, ...chs.map((c) => c.length));
+  const lines = [['scenario'.padEnd(w), ...chs.map((c) => c.padEnd(cw))].join('  ')];
   for (const sc of scs)
-    lines.push([sc.padEnd(w), ...chs.map((c) => (cells.get(`${sc}/${c}`) ?? '-').padEnd(16))].join('  '));
+    lines.push([sc.padEnd(w), ...chs.map((c) => (cells.get(`${sc}/${c}`) ?? '-').padEnd(cw))].join('  '));
   return lines.map((l) => l.trimEnd()).join('\n');
 }
 
@@ -483,38 +513,10 @@ function explainConnection(
   channel: ChannelName,
   label: string,
 ): string | undefined {
-  const c = probe.connection;
-  if (!c) return undefined;
-  const pk = connectionPackets(packets, probe, pr);
-  const first = pk.find((x) => x.dir === 'original')?.p;
-  const replies = pk.filter((x) => x.dir === 'reply').length;
-  const errs = new Map<string, number>();
-  const add = (e: string) => errs.set(e, (errs.get(e) ?? 0) + 1);
-  if (pk.length < c.minPackets)
-    add(`${pk.length} packets of the connection, expected at least ${c.minPackets}`);
-  if (replies === 0) add('no reply-direction packet');
-  const verdicts = new Map<string, number>();
-  for (const { p, dir } of pk) {
-    const v = str(p['verdict']).toUpperCase();
-    verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
-    const checks = [want, dir === 'original' ? c.original : c.reply, p === first ? c.first : undefined];
-    for (const e of checks) if (e) for (const x of checkExplanation(p, e, channel)) add(`${dir}: ${x}`);
-  }
-  const counts = `${pk.length} packets (${pk.length - replies} original, ${replies} reply): ${[...verdicts]
-    .map(([v, n]) => `${n} ${v}`)
-    .join(', ')}`;
-  if (errs.size)
-    report(
-      false,
-      `explain ${label} ${pr.id}: ${counts}; ${[...errs].map(([e, n]) => (n > 1 ? `${e} (×${n})` : e)).join('; ')}` +
-        (first ? `\n        first: ${describe(first)}` : ''),
-    );
-  else report(true, `explain ${label} ${pr.id}: ${counts}; first: ${first ? describe(first) : '-'}`);
-  return first ? essence(first) : undefined;
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+  const r = checkConnection(packets, probe, pr, want, channel);
+  if (!r) return undefined;
+  report(r.ok, `explain ${label} ${pr.id}: ${r.text}`);
+  return r.first ? essence(r.first) : undefined;
 }
 
 /** `simulate` agreement with the traces, over the whole run. */
@@ -630,6 +632,8 @@ async function main(): Promise<number> {
   if (!args.captureOnly && args.trace !== 'only') explainAll(passes, outRoot);
   if (!args.fromFixtures && !args.captureOnly && args.trace !== 'no') await traceStage(args, outRoot);
   process.stdout.write(`\n${matrix()}\n`);
+  const tm = traceMatrix();
+  if (tm) process.stdout.write(`\n${tm}\n`);
   const compared = agreement.agree + agreement.disagree;
   if (!args.captureOnly)
     process.stdout.write(
@@ -639,8 +643,10 @@ async function main(): Promise<number> {
     );
   const failed = results.filter((r) => r.ok === false).length;
   const known = results.filter((r) => r.ok === 'known').length;
+  const skipped = results.filter((r) => r.ok === 'skip').length;
   process.stdout.write(
-    `\n${failed === 0 ? 'PASS' : 'FAIL'}: ${results.length - failed - known} ok, ${failed} failed, ${known} known tool issues` +
+    `\n${failed === 0 ? 'PASS' : 'FAIL'}: ${results.length - failed - known - skipped} ok, ${failed} failed, ${known} known tool issues` +
+      (skipped ? `, ${skipped} combinations that do not apply` : '') +
       ` (${passes.length} capture passes; output in ${outRoot})\n`,
   );
   return failed === 0 ? 0 : 1;

@@ -12,6 +12,8 @@ REPO_ROOT="$(cd "$SERVICES_HOME/.." && pwd)"
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 # The integ-test-zip is on Maven Central for 9.x too, although its maven-metadata.xml lists only up to 8.19.x.
 ES_VERSION="${ES_VERSION:-9.5.3}"
+# Toxiproxy, built with `go install` from the Go module proxy (test/chaos/ network faults).
+TOXIPROXY_VERSION="${TOXIPROXY_VERSION:-v2.12.0}"
 
 # Go (for the Fluent forward receiver) lives in /usr/local/go on these machines, not always on PATH.
 if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then PATH="$PATH:/usr/local/go/bin"; fi
@@ -42,6 +44,7 @@ ES_SECURE_PORT="${ES_SECURE_PORT:-19201}"
 ES_THROTTLED_PORT="${ES_THROTTLED_PORT:-19202}"
 FLUENTD_PORT="${FLUENTD_PORT:-19224}"
 FLUENTD_TLS_PORT="${FLUENTD_TLS_PORT:-19225}"
+TOXIPROXY_PORT="${TOXIPROXY_PORT:-19474}"
 
 # ---- heaps (2 cores / 24 GiB shared with everything else) ----
 KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx512m}"

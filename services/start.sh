@@ -2,7 +2,7 @@
 # Starts the real servers the sink integration tests and benchmarks run against, on 127.0.0.1, without Docker:
 #
 #   services/start.sh [kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|all]...
-#   services/start.sh kafka-restart | fluentd-restart     (after a kill: same data dir, no re-format)
+#   services/start.sh kafka-restart | elasticsearch-restart | fluentd-restart   (after a kill or stop: same data dir)
 #
 #   kafka                    Apache Kafka 4.x, single-node KRaft (broker+controller), jars from Maven Central.
 #                            PLAINTEXT on KAFKA_PORT and SASL_SSL (SCRAM-SHA-512/256, test CA) on KAFKA_SASL_SSL_PORT.
@@ -10,6 +10,8 @@
 #   elasticsearch-secure     The same distribution with TLS on HTTP, file-realm users (basic auth) and API keys (the
 #                            .security index needs services/es-security-analysis/, built here), on ES_SECURE_PORT.
 #   elasticsearch-throttled  Security off, one write thread and a write queue of 1: a real 429 storm, on ES_THROTTLED_PORT.
+#   toxiproxy                Shopify's Toxiproxy (go install, cached), HTTP API on TOXIPROXY_PORT: network faults for
+#                            the chaos harness (test/chaos/), which makes its own proxies. Not part of `all`.
 #   fluentd                  The OpenTelemetry Collector's Fluent forward receiver (acks chunks) writing what it
 #                            receives to a JSON-lines file; built from Go modules, on FLUENTD_PORT. In front of it,
 #                            stunnel (Debian's stunnel4) terminates TLS with the test CA's server certificate on
@@ -19,6 +21,8 @@
 # Each start gets a fresh data dir (the format step runs every time). Downloads are cached (~/.m2, ~/go/pkg/mod,
 # RULETRAIL_CACHE_DIR). Every service's address, and the generated test credentials, go to services/.env.ports
 # (mode 0600), which the integration tests read. Logs: $RULETRAIL_SERVICES_DIR/<service>/*.log.
+# KAFKA_PROXIED_PORT + KAFKA_PROXIED_ADVERTISED_PORT add a Kafka listener meant to be reached through a
+# Toxiproxy (the chaos harness, test/chaos/).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mkdir -p "$RULETRAIL_SERVICES_DIR" "$RULETRAIL_CACHE_DIR"
@@ -93,6 +97,15 @@ start_kafka() {
   rm -rf "$d"; mkdir -p "$d/data"
   local c="$RULETRAIL_SERVICES_DIR/certs"
   local scram_user=ruletrail scram_pw; scram_pw="$(random_secret)"
+  # Optional fourth listener for fault injection (test/chaos): the broker listens on KAFKA_PROXIED_PORT and
+  # advertises KAFKA_PROXIED_ADVERTISED_PORT, where a Toxiproxy forwards to it. A client bootstrapped through the
+  # proxy is then told to reach the broker through the proxy too (the plain listener would be bypassed).
+  local proxied_listener='' proxied_advertised='' proxied_map=''
+  if [[ -n "${KAFKA_PROXIED_PORT:-}" && -n "${KAFKA_PROXIED_ADVERTISED_PORT:-}" ]]; then
+    proxied_listener=",PROXIED://$HOST:$KAFKA_PROXIED_PORT"
+    proxied_advertised=",PROXIED://$HOST:$KAFKA_PROXIED_ADVERTISED_PORT"
+    proxied_map=",PROXIED:PLAINTEXT"
+  fi
   cat >"$d/log4j2.properties" <<EOF
 rootLogger.level = INFO
 rootLogger.appenderRef.out.ref = OUT
@@ -109,11 +122,11 @@ EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT$proxied_listener
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,SASL_SSL://$HOST:$KAFKA_SASL_SSL_PORT$proxied_advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL$proxied_map
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
@@ -150,6 +163,10 @@ EOF
   set_port_var KAFKA_SCRAM_PASSWORD "$scram_pw"
   set_port_var KAFKA_PID_FILE "$d/kafka.pid"
   set_port_var KAFKA_LOG "$d/kafka.log"
+  if [[ -n "$proxied_listener" ]]; then
+    set_port_var KAFKA_PROXIED_BROKERS "$HOST:$KAFKA_PROXIED_ADVERTISED_PORT"
+    set_port_var KAFKA_PROXIED_UPSTREAM "$HOST:$KAFKA_PROXIED_PORT"
+  fi
 }
 
 # After `kill -9`: start the broker again on the same (formatted) data dir.
@@ -197,6 +214,14 @@ start_es() {
   [[ "$(id -u)" == 0 ]] && chown -R "$ES_USER" "$d"
   ES_PREPARE_HOOK="${ES_PREPARE_HOOK:-}"
   if [[ -n "$ES_PREPARE_HOOK" ]]; then "$ES_PREPARE_HOOK" "$d"; fi
+  es_launch "$name" "$port" "$tport" "$heap" "$@"
+}
+
+# es_launch <name> <http port> <transport port> <heap> [extra -E settings...]: starts the node on its existing
+# home and data dir (start_es prepares them; a restart reuses them).
+es_launch() {
+  local name="$1" port="$2" tport="$3" heap="$4"; shift 4
+  local d="$RULETRAIL_SERVICES_DIR/$name"
   log "starting $name (Elasticsearch $ES_VERSION) on $HOST:$port"
   es_as_user env ES_JAVA_HOME="$ES_JAVA_HOME" ES_JAVA_OPTS="$heap" ES_TMPDIR="$d/tmp" ES_PATH_CONF="$d/home/config" \
     "$d/home/bin/elasticsearch" -d -p "$d/es.pid" \
@@ -215,6 +240,17 @@ start_elasticsearch() {
     { show_logs 30 "$RULETRAIL_SERVICES_DIR/elasticsearch/logs/"*.log; die "elasticsearch not healthy in 120s"; }
   set_port_var ES_URL "http://$HOST:$ES_PORT"
   set_port_var ES_VERSION "$ES_VERSION"
+  set_port_var ES_PID_FILE "$RULETRAIL_SERVICES_DIR/elasticsearch/es.pid"
+}
+
+# After a stop (test/chaos stops the node for 30 s mid-bulk): start it again on the same data dir.
+restart_elasticsearch() {
+  local d="$RULETRAIL_SERVICES_DIR/elasticsearch"
+  [[ -d "$d/home" ]] || die "no Elasticsearch node to restart; run services/start.sh elasticsearch"
+  if pid_alive "$d/es.pid"; then log "elasticsearch already running"; return 0; fi
+  es_launch elasticsearch "$ES_PORT" $((ES_PORT + 100)) "$ES_HEAP" -E xpack.security.enabled=false
+  wait_for "elasticsearch" 120 es_health "http://$HOST:$ES_PORT" ||
+    { show_logs 30 "$d/logs/"*.log; die "elasticsearch not healthy in 120s after the restart"; }
 }
 
 start_elasticsearch_throttled() {
@@ -416,6 +452,39 @@ restart_fluentd() {
   fluentd_launch
 }
 
+# -------------------------------------------------------------------------------------------------- toxiproxy
+# Shopify's Toxiproxy (network faults for the chaos harness, test/chaos/), built from its Go module with
+# `go install` into the cache; its HTTP API on TOXIPROXY_PORT. The harness creates the proxies and toxics.
+toxiproxy_bin() {
+  local dir="$RULETRAIL_CACHE_DIR/toxiproxy-$TOXIPROXY_VERSION"
+  if [[ ! -x "$dir/server" ]]; then
+    command -v go >/dev/null || die "Go is needed to build Toxiproxy"
+    log "building Toxiproxy $TOXIPROXY_VERSION with go install"
+    mkdir -p "$dir" "$RULETRAIL_SERVICES_DIR"
+    local blog="$RULETRAIL_SERVICES_DIR/toxiproxy-build.log"
+    GOBIN="$dir" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" >"$blog" 2>&1 ||
+      { show_logs 40 "$blog"; die "go install of Toxiproxy failed (log: $blog)"; }
+  fi
+  printf '%s' "$dir/server"
+}
+
+toxiproxy_ready() {
+  pid_alive "$1/toxiproxy.pid" || return 2
+  curl -fsS "http://$HOST:$TOXIPROXY_PORT/version"
+}
+
+start_toxiproxy() {
+  local d="$RULETRAIL_SERVICES_DIR/toxiproxy"
+  if pid_alive "$d/toxiproxy.pid"; then log "Toxiproxy already running"; return 0; fi
+  local bin; bin="$(toxiproxy_bin)"
+  rm -rf "$d"; mkdir -p "$d"
+  log "starting Toxiproxy on $HOST:$TOXIPROXY_PORT"
+  setsid "$bin" -host "$HOST" -port "$TOXIPROXY_PORT" >>"$d/toxiproxy.log" 2>&1 </dev/null &
+  echo $! >"$d/toxiproxy.pid"
+  wait_for "Toxiproxy" 30 toxiproxy_ready "$d" || { show_logs 30 "$d/toxiproxy.log"; die "Toxiproxy did not start"; }
+  set_port_var TOXIPROXY_URL "http://$HOST:$TOXIPROXY_PORT"
+}
+
 # ------------------------------------------------------------------------------------------------------- main
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=(all)
@@ -425,10 +494,12 @@ for t in "${targets[@]}"; do
     kafka) start_kafka ;;
     kafka-restart) restart_kafka ;;
     elasticsearch) start_elasticsearch ;;
+    elasticsearch-restart) restart_elasticsearch ;;
     elasticsearch-secure) start_elasticsearch_secure ;;
     elasticsearch-throttled) start_elasticsearch_throttled ;;
     fluentd) start_fluentd ;;
     fluentd-restart) restart_fluentd ;;
+    toxiproxy) start_toxiproxy ;;
     all)
       start_kafka
       start_elasticsearch
@@ -436,7 +507,7 @@ for t in "${targets[@]}"; do
       start_elasticsearch_throttled
       start_fluentd
       ;;
-    *) die "unknown service '$t' (kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|all)" ;;
+    *) die "unknown service '$t' (kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|toxiproxy|all)" ;;
   esac
 done
 log "started ${targets[*]} in $((SECONDS - t0))s; addresses in $PORTS_FILE"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops what services/start.sh started and removes its data (the next start is fresh):
 #
-#   services/stop.sh [kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|all]...
+#   services/stop.sh [kafka|elasticsearch|elasticsearch-secure|elasticsearch-throttled|fluentd|toxiproxy|all]...
 #
 # Each process is stopped by the pid in its pid file (TERM, then KILL after a grace period), never by name.
 # KEEP_SERVICE_LOGS=1 keeps the logs (the data dirs are removed either way).
@@ -37,20 +37,28 @@ stop_fluentd() {
   unset_port_vars FLUENTD_
 }
 
+stop_toxiproxy() {
+  stop_pid "$RULETRAIL_SERVICES_DIR/toxiproxy/toxiproxy.pid" 10 toxiproxy
+  clean toxiproxy
+  unset_port_vars TOXIPROXY_
+}
+
 targets=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
     kafka) stop_kafka ;;
-    elasticsearch) stop_es elasticsearch 'ES_URL=\|ES_VERSION=' ;;
+    elasticsearch) stop_es elasticsearch 'ES_URL=\|ES_VERSION=\|ES_PID_FILE=' ;;
     elasticsearch-secure) stop_es elasticsearch-secure ES_SECURE_ ;;
     elasticsearch-throttled) stop_es elasticsearch-throttled ES_THROTTLED_ ;;
     fluentd) stop_fluentd ;;
+    toxiproxy) stop_toxiproxy ;;
     all)
+      stop_toxiproxy
       stop_fluentd
       stop_es elasticsearch-throttled ES_THROTTLED_
       stop_es elasticsearch-secure ES_SECURE_
-      stop_es elasticsearch 'ES_URL=\|ES_VERSION='
+      stop_es elasticsearch 'ES_URL=\|ES_VERSION=\|ES_PID_FILE='
       stop_kafka
       if [[ "${KEEP_SERVICE_LOGS:-0}" != 1 ]]; then rm -rf "$RULETRAIL_SERVICES_DIR/certs"; fi
       rm -f "$PORTS_FILE"

@@ -383,3 +383,45 @@ export function describe(p: Json): string {
   if (flags.length) parts.push(`flags ${flags.join(',')}`);
   return parts.join('; ');
 }
+
+/**
+ * Checks every packet of a traced connection (both directions) against the probe's expectation and its
+ * per-direction / first-packet checks: one line of text for the probe, whether it passed, and its first packet.
+ */
+export function checkConnection(
+  packets: Json[],
+  probe: Probe,
+  pr: ProbeRun,
+  want: Expectation,
+  channel: ChannelName,
+): { ok: boolean; text: string; first: Json | undefined } | undefined {
+  const c = probe.connection;
+  if (!c) return undefined;
+  const pk = connectionPackets(packets, probe, pr);
+  const first = pk.find((x) => x.dir === 'original')?.p;
+  const replies = pk.filter((x) => x.dir === 'reply').length;
+  const errs = new Map<string, number>();
+  const add = (e: string) => errs.set(e, (errs.get(e) ?? 0) + 1);
+  if (pk.length < c.minPackets)
+    add(`${pk.length} packets of the connection, expected at least ${c.minPackets}`);
+  if (replies === 0) add('no reply-direction packet');
+  const verdicts = new Map<string, number>();
+  for (const { p, dir } of pk) {
+    const v = str(p['verdict']).toUpperCase();
+    verdicts.set(v, (verdicts.get(v) ?? 0) + 1);
+    const checks = [want, dir === 'original' ? c.original : c.reply, p === first ? c.first : undefined];
+    for (const e of checks) if (e) for (const x of checkExplanation(p, e, channel)) add(`${dir}: ${x}`);
+  }
+  const counts = `${pk.length} packets (${pk.length - replies} original, ${replies} reply): ${[...verdicts]
+    .map(([v, n]) => `${n} ${v}`)
+    .join(', ')}`;
+  if (errs.size)
+    return {
+      ok: false,
+      text:
+        `${counts}; ${[...errs].map(([e, n]) => (n > 1 ? `${e} (×${n})` : e)).join('; ')}` +
+        (first ? `\n        first: ${describe(first)}` : ''),
+      first,
+    };
+  return { ok: true, text: `${counts}; first: ${first ? describe(first) : '-'}`, first };
+}

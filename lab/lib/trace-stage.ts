@@ -1,48 +1,82 @@
-// The `ruletrail trace` stage: the real command, as root, in the lab's node namespace, on every backend.
+// The `ruletrail trace` stage: the real command, as root, in the lab's node namespace, for every scenario on every
+// backend it applies to (`traceSkip` says why a combination does not exist).
 //
 // For each scenario × backend it loads the scenario's rules WITHOUT their TRACE rules (trace adds its own),
 // records the ruleset and the sysctls trace may touch, runs `ruletrail trace --netns NODE … --save DIR` with a
 // tcpdump-like filter built from the probes, sends the probes, stops the trace (SIGINT, SIGTERM, --count or
-// --duration, one per backend, so every way out is exercised), and then checks:
-//   - trace's live NDJSON equals `ruletrail explain` on the capture and snapshots it saved (same files, same
-//     adapters; for the monitor channels, whose lines carry no time, the arrival stamps trace adds are left out);
-//   - every probe has its packet, and on the iptables backends the scenario's expectation holds for it;
+// --duration, rotated over the scenarios so every backend is stopped every way), and then checks:
+//   - trace's live NDJSON equals `ruletrail explain` on the capture, snapshots and host facts it saved (same
+//     files, same adapters; for the monitor channels, whose lines carry no time, the arrival stamps trace adds
+//     are left out);
+//   - every probe has its packet(s), and the scenario's expectation holds for it;
 //   - the ruleset (iptables-legacy-save, ip6tables-legacy-save, nft list ruleset) and the sysctls are exactly
 //     as before, and no process trace started is left.
-// Then, per backend, a trace killed with SIGKILL leaves its rules behind (checked), and `ruletrail trace
-// --cleanup` restores the node exactly.
+// Then, on the first scenario: the operator errors produced for real (NFLOG group taken, not root, a channel
+// tool missing, a filter no rule expresses), and per backend a trace killed with SIGKILL leaves its rules
+// behind (checked), and `ruletrail trace --cleanup` restores the node exactly.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI, REPO_ROOT, checkExplanation, describe, packetsForProbe, type Json } from './explain';
+import {
+  CLI,
+  REPO_ROOT,
+  checkConnection,
+  checkExplanation,
+  describe,
+  packetsForProbe,
+  type Json,
+} from './explain';
 import { createTopology, readSysctl } from './netns';
 import { startService, runProbe } from './pass';
 import { nsRun, run, sleep, startBg, waitFor, type Bg } from './proc';
-import type { ChannelName, LabAddresses, Probe, ProbeRun, Scenario } from './types';
+import type { ChannelName, Expectation, LabAddresses, Probe, ProbeRun, Scenario } from './types';
 
 export type TraceBackend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
 
 export interface TraceCase {
   readonly backend: TraceBackend;
   readonly channel: 'kernel-log' | 'nflog-pcap' | 'xtables-monitor' | 'nft-monitor';
-  /** How the trace is stopped in this case. */
-  readonly stop: 'SIGINT' | 'SIGTERM' | 'count' | 'duration';
 }
 
+/** How a trace is stopped. Rotated over the scenarios, so every backend is stopped every way. */
+export type TraceStop = 'SIGINT' | 'SIGTERM' | 'count' | 'duration';
+const STOPS: readonly TraceStop[] = ['SIGINT', 'SIGTERM', 'count'];
+
 export const TRACE_CASES: readonly TraceCase[] = [
-  { backend: 'iptables-legacy', channel: 'kernel-log', stop: 'SIGINT' },
-  { backend: 'iptables-legacy', channel: 'nflog-pcap', stop: 'SIGTERM' },
-  { backend: 'iptables-nft', channel: 'xtables-monitor', stop: 'count' },
-  { backend: 'nftables', channel: 'nft-monitor', stop: 'duration' },
+  { backend: 'iptables-legacy', channel: 'kernel-log' },
+  { backend: 'iptables-legacy', channel: 'nflog-pcap' },
+  { backend: 'iptables-nft', channel: 'xtables-monitor' },
+  { backend: 'nftables', channel: 'nft-monitor' },
 ];
 
 /**
- * Scenarios the stage runs by default: the write-up, an explicit DROP, UDP/ICMP with DNAT and REJECT, and the
- * write-up's fix applied mid-trace (the ruleset change trace must notice).
+ * Why a scenario is not traced on a backend (undefined: it is). `known`: a tool on this machine cannot do it
+ * (reported as KNOWN); otherwise the combination does not exist (reported as a skip).
  */
-export const TRACE_SCENARIOS: readonly string[] = ['incident', 'explicit-drop', 'udp-icmp', 'drift'];
+export function traceSkip(sc: Scenario, c: TraceCase): { why: string; known?: boolean } | undefined {
+  if (sc.nft && c.backend !== 'nftables')
+    return { why: 'a native nftables ruleset (nft -f): only the nftables backend has it' };
+  if (sc.channels) {
+    const legacy = sc.channels.some(
+      (ch) => ch === 'kernel-log' || ch === 'nflog-pcap' || ch === 'ulogd-json',
+    );
+    const xt = sc.channels.includes('xtables-monitor');
+    const nft = sc.channels.includes('nft-monitor') || xt;
+    const has = c.backend === 'iptables-legacy' ? legacy : c.backend === 'iptables-nft' ? xt : nft;
+    if (!has)
+      return {
+        why: `the scenario is ${legacy ? 'iptables-legacy' : 'nftables'}-only (captured on ${sc.channels.join(', ')}: lab/scenarios.ts)`,
+      };
+  }
+  if (c.channel === 'xtables-monitor' && sc.probes.every((p) => p.family === 6))
+    return {
+      why: 'xtables-monitor 1.8.9 exits on the first ip6tables-nft rule that matches a protocol; not traced',
+      known: true,
+    };
+  return undefined;
+}
 
-type Report = (ok: boolean | 'known', text: string) => void;
+type Report = (ok: boolean | 'known' | 'skip', text: string) => void;
 
 export interface TraceStageContext {
   readonly prefix: string;
@@ -90,11 +124,19 @@ function nodeState(node: string): string {
 }
 
 /**
- * An iptables `-t T -D CHAIN <spec>` mutation on the translated nftables ruleset: the rule of `ip T CHAIN` that
- * matches the spec's destination port and target chain (or verdict), deleted by its handle.
+ * An iptables mutation on the translated nftables ruleset. `-D CHAIN <spec>`: the rule of `ip T CHAIN` that
+ * matches the spec's destination port and target chain (or verdict), deleted by its handle (nft cannot delete
+ * by spec). `-I`/`-A`: the rule as `iptables-translate` writes it (`nft 'insert rule ip T CHAIN …'`).
  */
 function nftMutation(node: string, mutations: readonly (readonly string[])[]): void {
   for (const m of mutations) {
+    if (!m.includes('-D')) {
+      const tr = run(['iptables-translate', ...m]).stdout.trim();
+      const cmd = /^nft '(.*)'$/.exec(tr)?.[1] ?? tr.replace(/^nft /, '');
+      if (!/^(insert|add) rule /.test(cmd)) throw new Error(`iptables-translate ${m.join(' ')}: ${tr}`);
+      nsRun(node, ['nft', '-f', '-'], { input: `${cmd}\n` });
+      continue;
+    }
     const table = m[m.indexOf('-t') + 1] ?? 'filter';
     const chain = m[m.indexOf('-D') + 1]!;
     const dport = m[m.indexOf('--dport') + 1];
@@ -140,11 +182,28 @@ function diff(a: string, b: string): string {
   return out.slice(0, 12).join('\n        ');
 }
 
-/** A tcpdump-like filter selecting exactly the probes' first packets (SYNs, datagrams, echo requests). */
-export function probeFilter(probes: readonly Probe[], srcOf: (p: Probe) => string): string {
+/**
+ * A tcpdump-like filter selecting exactly the probes' first packets (SYNs, datagrams, echo requests), or, for a
+ * whole-connection probe, every packet of its connection both ways (the replies by the server's address and
+ * port as first seen: a pod's, behind a NodePort's DNAT).
+ */
+export function probeFilter(
+  probes: readonly Probe[],
+  srcOf: (p: Probe) => string,
+  dstOf: (p: Probe) => string,
+): string {
   const parts = probes.map((p) => {
     const src = `src host ${srcOf(p)}`;
-    if (p.proto === 'icmp') return `(${p.family === 6 ? 'icmp6' : 'icmp'} and ${src})`;
+    // By destination too: the client's IPv6 neighbour solicitations (to a multicast address) are not probes.
+    if (p.proto === 'icmp')
+      return `(${p.family === 6 ? 'icmp6' : 'icmp'} and ${src} and dst host ${dstOf(p)})`;
+    if (p.connection) {
+      const from = p.connection.replyFrom;
+      return (
+        `(${p.proto} and host ${srcOf(p)} and port ${p.dport})` +
+        (from ? ` or (${p.proto} and src host ${from.addr} and src port ${from.port})` : '')
+      );
+    }
     const syn = p.proto === 'tcp' ? ' and tcp[tcpflags] & tcp-syn != 0' : '';
     return `(${p.proto} and ${src} and dst port ${p.dport}${syn})`;
   });
@@ -156,24 +215,6 @@ function parseNdjson(text: string): Json[] {
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Json);
-}
-
-/**
- * The comparable form of an explanation. Monitor channels print no time, so trace stamps arrival times that the
- * saved capture cannot carry: those fields are left out for them (and only for them).
- */
-function comparable(p: Json, monitor: boolean): string {
-  const c = JSON.parse(JSON.stringify(p)) as Json;
-  if (monitor) {
-    const pk = c['packet'] as Json | undefined;
-    if (pk) delete pk['firstSeen'];
-    for (const s of (c['steps'] as Json[] | undefined) ?? []) delete s['time'];
-    c['flags'] = ((c['flags'] as string[] | undefined) ?? []).filter(
-      (f) => f !== 'event_before_snapshots' && f !== 'snapshot_by_fit',
-    );
-    delete c['cause'];
-  }
-  return JSON.stringify(c);
 }
 
 interface Started {
@@ -234,6 +275,12 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
   });
   const services: Bg[] = [];
   try {
+    for (const cidr of sc.nodeExtraAddresses ?? []) {
+      run(['ip', '-n', topo.node, 'addr', 'add', cidr, 'dev', 'lo']);
+      run(['ip', '-n', topo.client, 'route', 'add', cidr.replace(/\/\d+$/, ''), 'via', a.node.v4]);
+    }
+    // A native nftables scenario keeps its own `meta nftrace` rules: trace's table must do the tracing.
+    if (sc.nft) nsRun(topo.node, ['nft', '-f', '-'], { input: withoutNftrace(sc.nft(a)) });
     const rs = sc.rules(a);
     for (const [text, fam] of [
       [withoutTrace(rs.v4), 4],
@@ -262,7 +309,8 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
       }
     }
     for (const s of sc.services) {
-      const ns = s.ns === 'node' ? topo.node : topo.client;
+      const ns = s.ns === 'node' ? topo.node : s.ns === 'pod' ? topo.pod : topo.client;
+      if (!ns) throw new Error(`service ${s.port} needs a pod namespace`);
       services.push(await startService(ns, s.kind, s.port, dir, ctx.tmp));
     }
   } catch (e) {
@@ -274,8 +322,35 @@ async function setUp(ctx: TraceStageContext, sc: Scenario, c: TraceCase, idx: st
 }
 
 function srcFor(a: LabAddresses, p: Probe): string {
-  const h = p.from === 'pod' ? a.pod : a.client;
+  const h = p.from === 'pod' ? a.pod : p.from === 'node' ? a.node : a.client;
   return p.family === 4 ? h.v4 : h.v6;
+}
+
+function dstFor(a: LabAddresses, p: Probe): string {
+  const h = p.to === 'node' ? a.node : p.to === 'pod' ? a.pod : a.client;
+  return p.dstAddr ?? (p.family === 4 ? h.v4 : h.v6);
+}
+
+/**
+ * An expectation for the nftables translation of an iptables scenario: its rules are nft text
+ * (`tcp dport 52000`), so the iptables-syntax rule substrings (`--dport 52000`) are not checked; tables, chains,
+ * verdicts, marks, NAT, services and flags are.
+ */
+function withoutIptablesText(e: Expectation): Expectation {
+  const { decidedBy, markReachedFrom, ...rest } = e;
+  return {
+    ...rest,
+    ...(decidedBy ? { decidedBy: { ...decidedBy, ruleIncludes: undefined } } : {}),
+    ...(markReachedFrom ? { markReachedFrom: { ...markReachedFrom, ruleIncludes: '' } } : {}),
+  } as Expectation;
+}
+
+/** A native nftables ruleset without its own `meta nftrace set 1` rules (chains of only those are kept empty). */
+function withoutNftrace(nft: string): string {
+  return nft
+    .split('\n')
+    .filter((l) => !/\bmeta nftrace set 1\b/.test(l))
+    .join('\n');
 }
 
 /** Processes trace may have started (their command names) that still run in the node namespace. */
@@ -301,16 +376,25 @@ export async function runTraceStage(
 ): Promise<void> {
   const stateDir = path.join(ctx.tmp, 'trace-state');
   let n = 0;
-  for (const sc of scs) {
-    for (const c of cases) {
-      n++;
+  for (const [si, sc] of scs.entries()) {
+    for (const [ci, c] of cases.entries()) {
       const label = `trace ${sc.name}/${c.backend}+${c.channel}`;
+      const skip = traceSkip(sc, c);
+      if (skip) {
+        ctx.report(skip.known ? 'known' : 'skip', `${label}: ${skip.why}`);
+        continue;
+      }
+      n++;
+      // Every backend is stopped every way over the scenarios: --duration (the slowest: it must outlast the
+      // probes on a loaded machine) once per backend, the others in turn; a whole-connection probe has no count.
+      let stop: TraceStop = si === ci ? 'duration' : STOPS[(si + ci) % STOPS.length]!;
+      if (stop === 'count' && sc.probes.some((p) => p.connection)) stop = 'SIGINT';
       const dir = path.join(ctx.outRoot, 'trace', sc.name, `${c.backend}-${c.channel}`);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
       const t0 = Date.now();
       try {
-        await traceCase(ctx, sc, c, String(n), dir, stateDir, label);
+        await traceCase(ctx, sc, c, stop, String(n), dir, stateDir, label);
       } catch (e) {
         ctx.report(false, `${label}: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -332,7 +416,14 @@ export async function runTraceStage(
   } catch (e) {
     ctx.report(false, `trace-busy ${first.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  n++;
+  try {
+    await errorCases(ctx, first, String(n), path.join(ctx.outRoot, 'trace', first.name, 'errors'), stateDir);
+  } catch (e) {
+    ctx.report(false, `trace-error ${first.name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   for (const c of cases) {
+    if (traceSkip(first, c)) continue;
     n++;
     const label = `trace-kill ${first.name}/${c.backend}+${c.channel}`;
     const dir = path.join(ctx.outRoot, 'trace', first.name, `${c.backend}-${c.channel}-sigkill`);
@@ -350,6 +441,7 @@ async function traceCase(
   ctx: TraceStageContext,
   sc: Scenario,
   c: TraceCase,
+  stop: TraceStop,
   idx: string,
   dir: string,
   stateDir: string,
@@ -360,13 +452,7 @@ async function traceCase(
   try {
     // xtables-monitor 1.8.9 exits on the first ip6tables-nft rule with a protocol it prints (lab/README.md).
     const probes = sc.probes.filter((p) => !(c.channel === 'xtables-monitor' && p.family === 6));
-    if (probes.length === 0) {
-      ctx.report(
-        'known',
-        `${label}: xtables-monitor 1.8.9 cannot print IPv6 rules that match a protocol; not traced`,
-      );
-      return;
-    }
+    const connections = probes.some((p) => p.connection);
     const mutation = sc.mutation;
     const before = nodeState(topo.node);
     let expected = before;
@@ -384,11 +470,17 @@ async function traceCase(
       save,
       '--state-dir',
       stateDir,
+      // A whole connection is a burst of packets both ways: the default 10/s would cut it.
+      ...(connections ? ['--rate', '200/s'] : []),
       '--duration',
-      // Generous: on a loaded machine a probe can take seconds, and a probe after the end is not traced.
-      c.stop === 'duration' ? `${probes.length * 3 + 8 + (mutation ? 5 : 0)}s` : '60s',
-      ...(c.stop === 'count' ? ['--count', String(probes.length)] : []),
-      probeFilter(probes, (p) => srcFor(a, p)),
+      // The time the probes take, with a margin for a loaded machine (a probe after the end is not traced).
+      stop === 'duration' ? `${Math.ceil(probes.length * 2.5) + 6 + (mutation ? 4 : 0)}s` : '90s',
+      ...(stop === 'count' ? ['--count', String(probes.length)] : []),
+      probeFilter(
+        probes,
+        (p) => srcFor(a, p),
+        (p) => dstFor(a, p),
+      ),
     ];
     fs.writeFileSync(
       path.join(dir, 'trace.cmd'),
@@ -411,22 +503,22 @@ async function traceCase(
           expected = withoutTraceLines(nodeState(topo.node), before);
           await sleep(2000);
         }
-        const from = p.from === 'pod' ? topo.pod : topo.client;
-        const h = p.to === 'node' ? a.node : a.client;
-        runs.push(runProbe(from!, p, srcFor(a, p), p.family === 4 ? h.v4 : h.v6));
+        const from = p.from === 'pod' ? topo.pod : p.from === 'node' ? topo.node : topo.client;
+        if (!from) throw new Error(`probe ${p.id} needs a pod namespace`);
+        runs.push(runProbe(from, p, srcFor(a, p), dstFor(a, p)));
         await sleep(150);
       }
-      if (c.stop === 'SIGINT' || c.stop === 'SIGTERM') {
+      if (stop === 'SIGINT' || stop === 'SIGTERM') {
         // Let the last packet complete (correlation window), then stop it as an operator would.
         await sleep(2500);
-        t.bg.child.kill(c.stop);
+        t.bg.child.kill(stop);
       }
     } catch (e) {
       t.bg.child.kill('SIGTERM');
       await t.exit;
       throw e;
     }
-    const code = await Promise.race([t.exit, sleep(90_000).then(() => 'hung' as const)]);
+    const code = await Promise.race([t.exit, sleep(120_000).then(() => 'hung' as const)]);
     fs.writeFileSync(path.join(dir, 'trace.ndjson'), t.stdout());
     fs.writeFileSync(path.join(dir, 'trace.stderr'), t.stderr());
     if (code === 'hung') {
@@ -443,7 +535,7 @@ async function traceCase(
     else
       ctx.report(
         true,
-        `${label}: stopped by ${c.stop}; ruleset and sysctls exactly as before${mutation ? ' (plus the mid-trace change)' : ''}, no process left`,
+        `${label}: stopped by ${stop}; ruleset and sysctls exactly as before${mutation ? ' (plus the mid-trace change)' : ''}, no process left`,
       );
 
     // Live output vs `ruletrail explain` on what trace saved.
@@ -466,9 +558,9 @@ async function traceCase(
     fs.writeFileSync(path.join(dir, 'explain.ndjson'), ex.stdout);
     fs.writeFileSync(path.join(dir, 'explain.cmd'), `(cd ${save} && node ${explainArgv.join(' ')})\n`);
     const offline = parseNdjson(ex.stdout);
-    const monitor = c.channel === 'xtables-monitor' || c.channel === 'nft-monitor';
-    const l = live.map((p) => comparable(p, monitor)).sort();
-    const o = offline.map((p) => comparable(p, monitor)).sort();
+    // Every field, arrival times included: the saved monitor captures carry the stamps trace read live.
+    const l = live.map((p) => JSON.stringify(p)).sort();
+    const o = offline.map((p) => JSON.stringify(p)).sort();
     if (ex.code !== 0)
       ctx.report(
         false,
@@ -483,7 +575,7 @@ async function traceCase(
     else
       ctx.report(
         true,
-        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture} with ${session.rules.join(', ')}`,
+        `${label}: ${live.length} live explanations equal 'ruletrail explain' on the saved ${session.capture} with ${session.rules.join(', ')}${session.explainArgs.length ? ` ${session.explainArgs.join(' ')}` : ''}`,
       );
     if (mutation && session.rules.filter((r) => /^(iptables-save|nft-ruleset)/.test(r)).length < 2)
       ctx.report(
@@ -491,23 +583,28 @@ async function traceCase(
         `${label}: the ruleset changed mid-trace but trace took no new snapshot (${session.rules.join(', ')})`,
       );
 
-    // Each probe's packet, and (iptables backends) the scenario's expectation for it.
+    // Each probe's packet(s), and the scenario's expectation for it (the channel's own where it has one).
+    const ch = c.channel as ChannelName;
+    const translated = c.backend === 'nftables' && !sc.nft;
     for (const pr of runs) {
       const probe = probes.find((p) => p.id === pr.id)!;
+      // With a mid-trace change, trace joins each packet with the snapshot in force at its time: the
+      // expectation is the one for "all snapshots given".
+      const given =
+        (mutation ? probe.explainWithAllSnapshots : undefined) ?? probe.explainOn?.[ch] ?? probe.explain;
+      const want = translated ? withoutIptablesText(given) : given;
+      if (probe.connection) {
+        const r = checkConnection(live, probe, pr, want, ch);
+        if (r) ctx.report(r.ok, `${label} ${pr.id}: ${r.text}`);
+        continue;
+      }
       const pk = packetsForProbe(live, probe, pr);
       if (pk.length === 0) {
         ctx.report(false, `${label} ${pr.id}: no live explanation for the probe (${pr.result})`);
         continue;
       }
-      if (c.backend === 'nftables') {
-        ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
-        continue;
-      }
-      // With a mid-trace change, trace joins each packet with the snapshot in force at its time: the
-      // expectation is the one for "all snapshots given".
-      const want = mutation ? (probe.explainWithAllSnapshots ?? probe.explain) : probe.explain;
       const errs = new Set<string>();
-      for (const p of pk) for (const e of checkExplanation(p, want, c.channel as ChannelName)) errs.add(e);
+      for (const p of pk) for (const e of checkExplanation(p, want, ch)) errs.add(e);
       if (errs.size)
         ctx.report(false, `${label} ${pr.id}: ${[...errs].join('; ')}\n        got: ${describe(pk[0]!)}`);
       else ctx.report(true, `${label} ${pr.id}: ${describe(pk[0]!)}`);
@@ -607,7 +704,7 @@ async function busyCase(
   const label = `trace-busy ${sc.name}/iptables-legacy+nflog-pcap`;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const c: TraceCase = { backend: 'iptables-legacy', channel: 'nflog-pcap', stop: 'SIGINT' };
+  const c: TraceCase = { backend: 'iptables-legacy', channel: 'nflog-pcap' };
   const { topo, services } = await setUp(ctx, sc, c, idx, dir);
   const other = startBg(
     'tcpdump -i nflog:0 (the other tracer)',
@@ -659,6 +756,127 @@ async function busyCase(
       );
   } finally {
     await other.stop();
+    for (const s of services) await s.stop();
+    topo.destroy();
+  }
+}
+
+/**
+ * The errors an operator can meet, produced for real against a node with the scenario loaded: trace must exit
+ * with the reason and leave the node exactly as it was. A missing tool is made missing for trace alone: a
+ * private mount namespace (`unshare -m`) binds /dev/null over the tool (not an executable file any more).
+ * Not produced here: a missing TRACE target or nf_log module (the host's kernel modules are not ours to
+ * unload) — packages/cli/test/trace-session.test.ts covers those with a scripted kernel view.
+ */
+async function errorCases(
+  ctx: TraceStageContext,
+  sc: Scenario,
+  idx: string,
+  dir: string,
+  stateDir: string,
+): Promise<void> {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const c: TraceCase = { backend: 'iptables-legacy', channel: 'kernel-log' };
+  const { topo, services } = await setUp(ctx, sc, c, idx, dir);
+  const trace = (...args: string[]): string[] => [
+    process.execPath,
+    cliPath(),
+    'trace',
+    '--netns',
+    topo.node,
+    '--state-dir',
+    stateDir,
+    '--duration',
+    '5s',
+    ...args,
+  ];
+  /** Every path the tool is found under (merged /usr: /bin/x is /usr/bin/x), bound over in a private mount ns. */
+  const without = (tool: string, argv: string[]): string[] => {
+    const paths = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
+      .map((d) => `${d}/${tool}`)
+      .filter((f) => fs.existsSync(f))
+      .map((f) => fs.realpathSync(f));
+    const binds = [...new Set(paths)].map((f) => `mount --bind /dev/null ${f}`).join(' && ');
+    return [
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `${binds || 'true'} && exec "$@"`,
+      'sh',
+      ...argv,
+    ];
+  };
+  const nobody = (argv: string[]): string[] => [
+    'setpriv',
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    '--',
+    ...argv,
+  ];
+  const cases: { what: string; argv: string[]; code: number; want: RegExp }[] = [
+    {
+      what: 'not root (setpriv to nobody)',
+      argv: nobody(trace('--backend', 'iptables-legacy', 'tcp and dst port 52000')),
+      code: 1,
+      want: /must run as root/,
+    },
+    {
+      what: 'tcpdump missing (nflog-pcap)',
+      argv: without('tcpdump', trace('--backend', 'iptables-legacy', '--channel', 'nflog-pcap', 'tcp')),
+      code: 1,
+      want: /tcpdump is not installed; the nflog-pcap channel needs it \(Debian\/Ubuntu: apt-get install tcpdump\)/,
+    },
+    {
+      what: 'xtables-monitor missing (iptables-nft)',
+      argv: without('xtables-monitor', trace('--backend', 'iptables-nft', 'tcp')),
+      code: 1,
+      want: /xtables-monitor is not installed.*apt-get install iptables\b/,
+    },
+    {
+      what: 'nft missing (nftables)',
+      argv: without('nft', trace('--backend', 'nftables', 'tcp')),
+      code: 1,
+      want: /nft is not installed.*apt-get install nftables\b/,
+    },
+    {
+      what: 'a filter that cannot be one rule',
+      argv: trace('--backend', 'iptables-legacy', 'tcp and dst port 80 and dst port 81'),
+      code: 2,
+      want: /two dst port tests in one conjunction cannot be one rule/,
+    },
+    {
+      what: 'no rate limit without --no-limit',
+      argv: trace('--backend', 'iptables-legacy', '--rate', '0', 'tcp'),
+      code: 2,
+      want: /--rate must be at least 1 packet \(use --no-limit/,
+    },
+  ];
+  try {
+    const before = nodeState(topo.node);
+    for (const [i, k] of cases.entries()) {
+      const label = `trace-error ${sc.name}/${k.what}`;
+      const r = run(k.argv, { allowFail: true, cwd: '/', timeoutMs: 60_000 });
+      fs.writeFileSync(path.join(dir, `error-${i}.txt`), `${k.argv.join(' ')}\nexit ${r.code}\n${r.stderr}`);
+      const after = nodeState(topo.node);
+      const msg = r.stderr
+        .trim()
+        .split('\n')
+        .find((l) => k.want.test(l));
+      if (r.code !== k.code || !msg)
+        ctx.report(
+          false,
+          `${label}: expected exit ${k.code} and ${k.want}, got exit ${r.code}: ${r.stderr.trim()}`,
+        );
+      else if (after !== before)
+        ctx.report(false, `${label}: the failed start changed the node:\n        ${diff(before, after)}`);
+      else ctx.report(true, `${label}: exit ${r.code}, "${msg.slice(0, 140)}", node unchanged`);
+    }
+  } finally {
     for (const s of services) await s.stop();
     topo.destroy();
   }

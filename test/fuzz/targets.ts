@@ -31,6 +31,48 @@ export interface FuzzTarget {
   run(input: Buffer, cuts: readonly number[]): Promise<string> | string;
   /** Whether `err` is an error the target's contract allows for bad input. */
   expected(err: unknown): boolean;
+  /** Largest ordinary input (default 2048); whole-document formats (JSON) need their seeds whole. */
+  readonly maxLen?: number;
+  /** A window of at most `maxLen` bytes of a long corpus entry that keeps its framing (default: whole lines). */
+  window?(b: Buffer, maxLen: number, r: () => number): Buffer;
+}
+
+/** A window of at most `maxLen` bytes of `b` starting and ending on a line boundary where there is one. */
+export function lineWindow(b: Buffer, maxLen: number, r: () => number): Buffer {
+  if (b.length <= maxLen) return b;
+  let start = Math.floor(r() * (b.length - maxLen / 2));
+  const nl = b.indexOf(0x0a, start);
+  start = nl >= 0 && nl + 1 < b.length ? nl + 1 : start;
+  let end = Math.min(b.length, start + maxLen);
+  const last = b.lastIndexOf(0x0a, end - 1);
+  if (last > start) end = last + 1;
+  return b.subarray(start, end);
+}
+
+/** The header line (column names) and a window of whole lines of the rest. */
+function headerWindow(b: Buffer, maxLen: number, r: () => number): Buffer {
+  if (b.length <= maxLen) return b;
+  const nl = b.indexOf(0x0a);
+  if (nl < 0 || nl + 1 >= maxLen) return b.subarray(0, maxLen);
+  return Buffer.concat([b.subarray(0, nl + 1), lineWindow(b.subarray(nl + 1), maxLen - nl - 1, r)]);
+}
+
+/** The 24-byte pcap file header and whole records from a random one on, up to `maxLen` bytes. */
+function pcapWindow(b: Buffer, maxLen: number, r: () => number): Buffer {
+  if (b.length <= maxLen || b.length < 24) return b.subarray(0, maxLen);
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
+  const starts: number[] = [];
+  for (let off = 24; off + 16 <= b.length;) {
+    starts.push(off);
+    const incl = le ? b.readUInt32LE(off + 8) : b.readUInt32BE(off + 8);
+    off += 16 + incl;
+  }
+  if (starts.length === 0) return b.subarray(0, maxLen);
+  const from = starts[Math.floor(r() * starts.length)]!;
+  let to = from;
+  for (const s of starts) if (s > from && s - from + 24 <= maxLen) to = s;
+  if (to === from) to = Math.min(b.length, from + maxLen - 24);
+  return Buffer.concat([b.subarray(0, 24), b.subarray(from, to)]);
 }
 
 /** Files named `name` in every lab scenario and channel folder, plus extra paths. */
@@ -66,10 +108,16 @@ async function* chunked(input: Buffer, cuts: readonly number[]): AsyncIterable<B
 
 const inputErrors = (err: unknown): boolean => err instanceof InputError || err instanceof UsageError;
 
-function adapterTarget(name: string, adapter: IngestAdapter, seeds: () => Buffer[]): FuzzTarget {
+function adapterTarget(
+  name: string,
+  adapter: IngestAdapter,
+  seeds: () => Buffer[],
+  extra: Pick<FuzzTarget, 'window'> = {},
+): FuzzTarget {
   return {
     name,
     seeds,
+    ...extra,
     async run(input, cuts) {
       let events = 0;
       const codes = new Set<string>();
@@ -95,12 +143,16 @@ export const TARGETS: readonly FuzzTarget[] = [
   adapterTarget('xtables-monitor', xtablesMonitorAdapter, () => labFiles('xtables-monitor.txt')),
   adapterTarget('nft-monitor', nftMonitorAdapter, () => labFiles('nft-monitor.txt')),
   adapterTarget('ulogd-json', ulogdJsonAdapter, () => labFiles('ulogd.json')),
-  adapterTarget('wireshark-csv', wiresharkCsvAdapter, () =>
-    ['wireshark-gui.csv', 'wireshark-gui-abs.csv', 'tshark-fields.csv'].map((f) =>
-      readFileSync(join(ROOT, 'packages/ingest-wireshark-csv/test/fixtures/real', f)),
-    ),
+  adapterTarget(
+    'wireshark-csv',
+    wiresharkCsvAdapter,
+    () =>
+      ['wireshark-gui.csv', 'wireshark-gui-abs.csv', 'tshark-fields.csv'].map((f) =>
+        readFileSync(join(ROOT, 'packages/ingest-wireshark-csv/test/fixtures/real', f)),
+      ),
+    { window: headerWindow },
   ),
-  adapterTarget('nflog-pcap', nflogPcapAdapter, () => labFiles('nflog.pcap')),
+  adapterTarget('nflog-pcap', nflogPcapAdapter, () => labFiles('nflog.pcap'), { window: pcapWindow }),
   {
     name: 'iptables-save',
     seeds: () =>
@@ -108,6 +160,7 @@ export const TARGETS: readonly FuzzTarget[] = [
         'examples/incident/iptables-save-0101.txt',
         'examples/incident/iptables-save-0103.txt',
       ]),
+    maxLen: 8192,
     run(input) {
       const r = parseIptablesSave(input.toString('utf8'), { source: 'fuzz' });
       return `ok|${Math.min(r.tables.size, 8)}`;
@@ -117,6 +170,8 @@ export const TARGETS: readonly FuzzTarget[] = [
   {
     name: 'nft-json',
     seeds: () => labFiles('nft-ruleset.json'),
+    // JSON is parsed whole: most lab rulesets (4–17 KB) stay whole; windows of the big one are broken JSON.
+    maxLen: 20 * 1024,
     run(input) {
       const r = parseNftJson(input.toString('utf8'), { source: 'fuzz' });
       return `ok|${Math.min(r.tables.size, 8)}`;
@@ -180,8 +235,13 @@ export const TARGETS: readonly FuzzTarget[] = [
   {
     name: 'snapshot-envelope',
     seeds: () => {
-      const save = readFileSync(join(ROOT, 'examples/incident/iptables-save-0101.txt'), 'utf8');
-      const nft = labFiles('nft-ruleset.json')[0]!.toString('utf8');
+      // Small lab snapshots, so a whole envelope fits the 8 KiB inputs (the JSON is parsed whole).
+      const save = labFiles('iptables-save.txt')
+        .filter((b) => b.length < 3000)[0]!
+        .toString('utf8');
+      const nft = labFiles('nft-ruleset.json')
+        .filter((b) => b.length < 5000)[0]!
+        .toString('utf8');
       return [
         makeEnvelope({
           host: 'node-1',
@@ -201,6 +261,7 @@ export const TARGETS: readonly FuzzTarget[] = [
         }),
       ].map((e) => Buffer.from(JSON.stringify(e)));
     },
+    maxLen: 8192,
     run(input) {
       const e = parseEnvelope(input.toString('utf8'));
       return `ok|${e.format}`;

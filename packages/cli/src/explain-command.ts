@@ -9,6 +9,7 @@ import {
   StreamDeadLetter,
   TeeDeadLetter,
   UsageError,
+  escapeControl,
   isGzipFile,
   openInput,
   readHead,
@@ -289,7 +290,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   if (hosts.size > 1 && !values.quiet)
     process.stderr.write(
-      `ruletrail: warning: the traces come from ${hosts.size} hosts (${[...hosts].slice(0, 5).join(', ')}…) but one set of snapshots was given for all of them\n`,
+      `ruletrail: warning: the traces come from ${hosts.size} hosts (${escapeControl([...hosts].slice(0, 5).join(', '))}…) but one set of snapshots was given for all of them\n`,
     );
   if (!values.quiet) {
     const v = Object.entries(c.verdicts)

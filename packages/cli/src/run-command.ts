@@ -98,7 +98,25 @@ export async function runCommand(argv: string[]): Promise<number> {
   const log = new JsonLogger(level);
   const metrics = new PipelineMetrics();
   const outputs: DeadLetterOutput[] = [new LoggedDeadLetter(log.child('dead-letter'))];
-  if (config.deadLetter) outputs.push(new NdjsonDeadLetterFile(config.deadLetter.path));
+  // A full disk under the dead-letter file must neither crash the run nor lose the reports silently: they are
+  // held in memory (bounded) and written when the file can be written again; what never was fails the exit status.
+  const dlLog = log.child('dead-letter');
+  const dlFile = config.deadLetter
+    ? new NdjsonDeadLetterFile(config.deadLetter.path, {
+        onError: (err, pending) =>
+          dlLog.error('Cannot write the dead-letter file; holding dead letters in memory and retrying.', {
+            path: config.deadLetter?.path,
+            error: err.code ?? err.message,
+            pending,
+          }),
+        onRecover: (written) =>
+          dlLog.info('The dead-letter file can be written again.', {
+            path: config.deadLetter?.path,
+            written,
+          }),
+      })
+    : undefined;
+  if (dlFile) outputs.push(dlFile);
   const deadLetter = new TeeDeadLetter(outputs);
   const checkpoints = config.dataDir
     ? new CheckpointStore(config.dataDir, config.pipeline.checkpointIntervalMs)
@@ -161,7 +179,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     for (const s of config.sinks) sinks.push(await buildSink(s, log, () => ctl.abort()));
     for (const s of config.sources) sources.push(buildSource(s));
     if (config.metrics) {
-      server = await metrics.serve(config.metrics.listen);
+      server = await metrics.serve(config.metrics.listen, config.metrics);
       log.info('Serving Prometheus metrics.', { listen: config.metrics.listen, path: '/metrics' });
     }
     const progress =
@@ -187,6 +205,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     // Records a sink refused or had not delivered at the stop are in the dead-letter output; the exit status
     // says so, so a supervisor or script never takes a lossy run for a clean one (issue #15).
     const lost = summary.rejected + summary.undelivered;
+    await deadLetter.close();
+    if (dlFile && dlFile.unwritten > 0) {
+      log.error('Some dead letters could not be written to the dead-letter file.', {
+        path: config.deadLetter?.path,
+        unwritten: dlFile.unwritten,
+        ...(dlFile.failing ? { error: dlFile.failing.code ?? dlFile.failing.message } : {}),
+      });
+      return EXIT_UNDELIVERED;
+    }
     if (lost > 0) {
       log.error('Some records were not delivered by every sink; see the dead-letter output.', {
         rejected: summary.rejected,

@@ -4,9 +4,9 @@
  * own writer then only needs `create_doc`. Secrets are read from files or the environment, never from the
  * command line (where `ps` would show them).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { UsageError } from '@ruletrail/core';
+import { SecretFileModeError, UsageError, assertPrivateMode } from '@ruletrail/core';
 import {
   setupElasticsearch,
   type ElasticsearchAuth,
@@ -102,8 +102,11 @@ async function authFrom(v: {
 
 async function readSecretFile(option: string, path: string): Promise<string> {
   try {
+    // A key or password file every user can read is refused (core secret-file.ts); the CA file is not secret.
+    if (option !== '--ca') assertPrivateMode(path, await stat(path), option);
     return await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof SecretFileModeError) throw new UsageError(err.message);
     // The path is not secret; the content never appears in a message.
     throw new UsageError(`${option} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }

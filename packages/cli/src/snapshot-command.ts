@@ -11,7 +11,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UsageError } from '@ruletrail/core';
+import { UsageError, escapeControl } from '@ruletrail/core';
 import { hostFactsFromJson, type HostFactsDocument } from '@ruletrail/ruleset';
 import {
   JsonLogger,
@@ -269,7 +269,7 @@ async function factsCommand(argv: string[]): Promise<number> {
   try {
     facts = await takeFacts(commands, values.host ?? hostname().split('.')[0]!);
   } catch (err) {
-    process.stderr.write(`ruletrail: snapshot facts: ${(err as Error).message}\n`);
+    process.stderr.write(`ruletrail: snapshot facts: ${escapeControl((err as Error).message)}\n`);
     return 1;
   }
   const text = JSON.stringify(facts.document, null, 1) + '\n';

@@ -302,5 +302,16 @@ describe('ruletrail explain: control characters from input never reach the termi
     const bad = run(['explain', '--year', '2023', ...rules, log]);
     assert.doesNotMatch(bad.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
   });
+
+  it('escapes a host name from the input in the several-hosts warning (it was printed raw)', () => {
+    const lines = readFileSync(join(EX, 'kern.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('TRACE:'));
+    const log = join(dir, 'two-hosts.log');
+    writeFileSync(log, [lines[0]!, lines[1]!.replace(' cos74 ', ' ev\x1b[2Jil\x07 ')].join('\n') + '\n');
+    const r = run(['explain', '--year', '2023', ...rules, log], { NO_COLOR: '1' });
+    assert.match(r.stderr, /traces come from 2 hosts .*ev\\x1b\[2Jil\\x07/);
+    assert.doesNotMatch(r.stderr + r.stdout, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/);
+  });
 });
 /* eslint-enable no-control-regex */

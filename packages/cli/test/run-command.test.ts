@@ -366,7 +366,7 @@ describe('ruletrail run (CLI)', function () {
     assert.deepEqual(lines, [
       `${bad}:1:1: /: unknown field 'pipline'`,
       `${bad}:3:9: /sinks/0: unknown type "nowhere"`,
-      `${bad}:2:11: /sources/0: needs udp, tcp or both`,
+      `${bad}:2:11: /sources/0: needs udp, tcp, tls or several`,
       `ruletrail: ${bad}: 3 problems`,
     ]);
     // The sink packages' own option checks run too.

@@ -1,7 +1,7 @@
 /** `ruletrail setup elasticsearch`: usage errors, secrets kept out of messages, and a real install. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireServices } from '../../../test/support/services';
@@ -28,7 +28,7 @@ describe('ruletrail setup elasticsearch', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rt-setup-'));
     const keyFile = join(dir, 'key');
     const secret = 'c2VjcmV0LWlkOnRvcC1zZWNyZXQtYXBpLWtleQ==';
-    writeFileSync(keyFile, secret);
+    writeFileSync(keyFile, secret, { mode: 0o600 });
     // Port 9 (discard) on loopback: nothing listens, so the request fails after the key was loaded.
     const r = run(['setup', 'elasticsearch', '--url', 'http://127.0.0.1:9', '--api-key-file', keyFile]);
     assert.notEqual(r.code, 0);
@@ -43,6 +43,12 @@ describe('ruletrail setup elasticsearch', () => {
     ]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--api-key-file .*none: ENOENT/);
+    // A key file every user can read is refused before it is used (issue #15), naming the mode, not the key.
+    chmodSync(keyFile, 0o644);
+    const open = run(['setup', 'elasticsearch', '--url', 'http://127.0.0.1:9', '--api-key-file', keyFile]);
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /--api-key-file .*key is accessible by every user \(mode 0644\)/);
+    assert.ok(!open.stderr.includes(secret));
   });
 
   it('installs the templates on a real Elasticsearch node', async function () {

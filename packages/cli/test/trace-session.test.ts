@@ -4,7 +4,7 @@
  * messages. The real-kernel behaviour is the lab's `ruletrail trace` stage (lab/lib/trace-stage.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '@ruletrail/core';
@@ -22,7 +22,7 @@ import {
 } from '../src/trace/options';
 import { buildPlan, deleteArgv, insertArgv, matchFamilies } from '../src/trace/plan';
 import { cleanupStale, findLeftovers, StateFile, undoSession, type SessionState } from '../src/trace/state';
-import type { Host, RunOptions, RunResult } from '../src/trace/system';
+import { LocalHost, type Host, type RunOptions, type RunResult } from '../src/trace/system';
 import { sinkOutput, traceCommand } from '../src/trace/index';
 import type { Explanation } from '@ruletrail/explain';
 
@@ -48,11 +48,14 @@ class FakeHost implements Host {
   nftTables: string[] = [];
   legacyRaw = true;
   uidValue = 0;
+  /** /proc/net/netfilter/nf_log: per family, the logger in use, then the loggers the loaded modules offer. */
+  nfLog = '  2 NONE (nf_log_ipv4,nfnetlink_log)\n 10 NONE (nf_log_ipv6,nfnetlink_log)\n';
 
   run(argv: readonly string[], o: RunOptions = {}): RunResult {
     this.log.push(`${o.netns ? `[${o.netns}] ` : ''}${argv.join(' ')}`);
     const [cmd, ...rest] = argv;
     const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+    if (cmd === 'cat' && rest[0] === '/proc/net/netfilter/nf_log') return ok(this.nfLog);
     if (cmd === 'cat' && rest[0]?.endsWith('_tables_names'))
       return ok(this.legacyRaw ? 'raw\nfilter\n' : 'filter\n');
     if (cmd?.endsWith('-save')) {
@@ -422,6 +425,25 @@ describe('ruletrail trace: channels and errors', () => {
     assert.doesNotThrow(() => requireTool(host, 'nft', 'x'));
   });
 
+  it('finds a tool only as an executable file on the PATH children run with', () => {
+    const d = mkdtempSync(join(tmpdir(), 'rt-trace-path-'));
+    const saved = process.env.PATH;
+    process.env.PATH = `${d}:${saved ?? ''}`;
+    try {
+      const host = new LocalHost();
+      writeFileSync(join(d, 'rt-fake-tool'), '#!/bin/sh\necho found-it\n');
+      assert.equal(host.has('rt-fake-tool'), false, 'not executable');
+      chmodSync(join(d, 'rt-fake-tool'), 0o755);
+      assert.equal(host.has('rt-fake-tool'), true);
+      assert.equal(host.run(['rt-fake-tool']).stdout, 'found-it\n');
+      mkdirSync(join(d, 'rt-fake-dir'));
+      assert.equal(host.has('rt-fake-dir'), false, 'a directory');
+      assert.equal(host.has('rt-no-such-tool'), false);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   it('reads the bound NFLOG groups from /proc/net/netfilter/nfnetlink_log', () => {
     assert.deepEqual(
       boundNflogGroups('    0   1234      0 2 65535     0     1\n    5  99      0 2 65535 0 1\n'),
@@ -450,6 +472,46 @@ describe('ruletrail trace: channels and errors', () => {
       explainInsertFailure('iptables-nft', 'iptables: Permission denied.', 'n1'),
       /not allowed.*netns n1.*run as root/,
     );
+  });
+
+  it('names the missing nf_log module before changing anything (the kernel view scripted: no module can be unloaded here)', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'rt-trace-nflog-'));
+    const cases: [string, string, RegExp][] = [
+      // nf_log_syslog (nf_log_ipv4/6 before 5.12) not loaded: only nfnetlink_log offers itself.
+      [
+        'kernel-log',
+        '  2 NONE (nfnetlink_log)\n 10 NONE (nfnetlink_log)\n',
+        /ruletrail trace: the kernel has no nf_log_ipv4 logger: try 'modprobe nf_log_syslog'/,
+      ],
+      [
+        'nflog-pcap',
+        '  2 NONE (nf_log_ipv4)\n 10 NONE (nf_log_ipv6)\n',
+        /ruletrail trace: the kernel has no nfnetlink_log logger for IPv4: try 'modprobe nfnetlink_log'/,
+      ],
+    ];
+    for (const [channel, nfLog, re] of cases) {
+      const host = new FakeHost();
+      host.nfLog = nfLog;
+      host.sysctls.set('|net.netfilter.nf_log.2', 'NONE');
+      const writes: string[] = [];
+      const orig = process.stderr.write.bind(process.stderr);
+      process.stderr.write = (s: string) => (writes.push(s), true);
+      try {
+        const argv = ['--backend', 'iptables-legacy', '--channel', channel, '--state-dir', stateDir, 'tcp'];
+        assert.equal(await traceCommand(argv, host), 1);
+      } finally {
+        process.stderr.write = orig;
+      }
+      assert.match(writes.join(''), re);
+      // Nothing was changed: no rule, no sysctl, and the state file is gone.
+      assert.ok(!host.log.some((l) => /^sysctl |-I |nft -f/.test(l)), host.log.join('\n'));
+      assert.deepEqual([...host.rules.values()].flat(), []);
+      assert.equal(host.sysctls.get('|net.netfilter.nf_log.2'), 'NONE');
+      assert.deepEqual(
+        readdirSync(stateDir).filter((f) => f.startsWith('trace-')),
+        [],
+      );
+    }
   });
 
   it('chooses the backend that holds the rules, and says when several do', () => {

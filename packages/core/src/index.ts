@@ -19,6 +19,7 @@ export {
   TeeDeadLetter,
   toDeadLetterRecord,
   type DeadLetterRecord,
+  type NdjsonDeadLetterOptions,
 } from './dead-letter';
 export { canonicalIp, canonicalIpv6, ecsMac, endpointOf } from './addresses';
 export {
@@ -78,3 +79,4 @@ export {
   type KafkaSaslConfig,
   type KafkaTlsConfig,
 } from './kafka-config';
+export { SecretFileModeError, assertPrivateMode, readSecretFileSync } from './secret-file';

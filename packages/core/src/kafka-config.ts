@@ -5,6 +5,7 @@
  * schema and validation can be used without loading a Kafka client.
  */
 import { readFileSync } from 'node:fs';
+import { readSecretFileSync } from './secret-file';
 import type { ConnectionOptions } from 'node:tls';
 
 /** Which Kafka client library does the talking. Both sit behind `@ruletrail/kafka-client`'s interfaces. */
@@ -145,7 +146,8 @@ export function kafkaTlsOptions(
   if (tls.cert !== undefined) out.cert = tls.cert;
   if (tls.certFile !== undefined) out.cert = read('certFile', tls.certFile);
   if (tls.key !== undefined) out.key = tls.key;
-  if (tls.keyFile !== undefined) out.key = read('keyFile', tls.keyFile);
+  // The private key is a secret: refused when every user can read it (secret-file.ts).
+  if (tls.keyFile !== undefined) out.key = readSecretFileSync(tls.keyFile, 'Kafka tls.keyFile');
   if (tls.passphrase !== undefined) out.passphrase = tls.passphrase;
   if (tls.servername !== undefined) out.servername = tls.servername;
   return out;

@@ -5,7 +5,7 @@ import {
   type DecodeOptions,
   type IngestAdapter,
 } from '@ruletrail/core';
-import { NftMonitorDecoder } from './decoder';
+import { ARRIVAL_STAMP, NftMonitorDecoder } from './decoder';
 import { parseNftTraceLine, NftLineSyntaxError } from './trace-line';
 
 /** How much of the head `sniff` looks at. */
@@ -26,7 +26,7 @@ export const nftMonitorAdapter: IngestAdapter = {
     const lines = text.split('\n');
     if (lines.length > 1 && head.length >= SNIFF_BYTES) lines.pop();
     for (const raw of lines) {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      const line = (raw.endsWith('\r') ? raw.slice(0, -1) : raw).replace(ARRIVAL_STAMP, '');
       const r = parseNftTraceLine(line);
       if (r !== undefined && !(r instanceof NftLineSyntaxError)) return true;
     }

@@ -48,7 +48,15 @@ interface Held {
   readonly lineNo: number;
   readonly line: string;
   readonly mark: number | undefined;
+  readonly time: string | undefined;
 }
+
+/**
+ * An arrival stamp before the line (`2026-12-04T15:51:49.916Z trace id …`): `ruletrail trace --save` writes the
+ * time each line arrived, which `nft monitor` does not print, so the saved capture is joined with the snapshot
+ * in force at that time as the live trace was.
+ */
+export const ARRIVAL_STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) /;
 
 /** Turns `nft monitor trace` lines into events; feed lines in order, then call `end()`. */
 export class NftMonitorDecoder {
@@ -58,7 +66,9 @@ export class NftMonitorDecoder {
   constructor(private readonly _opts: NftMonitorDecoderOptions) {}
 
   /** Decodes one line (without its newline), appending to `out`. */
-  line(line: string, lineNo: number, out: LineOutput): void {
+  line(stamped: string, lineNo: number, out: LineOutput): void {
+    const st = ARRIVAL_STAMP.exec(stamped);
+    const line = st ? stamped.slice(st[0].length) : stamped;
     const r = parseNftTraceLine(line);
     if (r === undefined) {
       // `nft monitor` ruleset events (`add rule …`), blank lines: not trace steps.
@@ -102,7 +112,7 @@ export class NftMonitorDecoder {
         out.skipped++;
       else this._emit(h, out);
     }
-    const held: Held = { head: r.head, step: r.step, lineNo, line, mark: r.mark };
+    const held: Held = { head: r.head, step: r.step, lineNo, line, mark: r.mark, time: st?.[1] };
     if (r.step.kind === 'return') this._held = held;
     else this._emit(held, out);
   }
@@ -174,6 +184,10 @@ export class NftMonitorDecoder {
         mark: st.mark,
         degraded: observed ? ['@timestamp', 'packet'] : ['@timestamp', 'packet', 'netfilter.mark'],
       };
+    }
+    if (h.time !== undefined) {
+      ev['@timestamp'] = h.time;
+      ev.netfilter.degraded = ev.netfilter.degraded?.filter((d) => d !== '@timestamp');
     }
     out.events.push(ev);
   }

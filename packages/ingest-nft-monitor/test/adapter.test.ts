@@ -54,6 +54,34 @@ function packet(events: NetfilterEvent[], pred: (e: NetfilterEvent) => boolean):
 }
 
 describe('nft-monitor adapter: real capture (nftables 1.0.6, kernel 6.18, kube-proxy nftables mode)', () => {
+  it('reads the arrival stamp ruletrail trace --save puts before each line as the time of its events', async () => {
+    // Each line stamped as it arrived, one millisecond apart; the stamp is the only difference.
+    const lines = CAPTURE.toString('utf8').split('\n');
+    const base = Date.parse('2026-12-04T15:51:49.000Z');
+    const stampOf = (i: number) => new Date(base + i).toISOString();
+    const stamped = lines.map((l, i) => (l === '' ? l : `${stampOf(i)} ${l}`)).join('\n');
+    assert.ok(nftMonitorAdapter.sniff(Buffer.from(stamped), 'nft-monitor.txt'));
+    const plain = await decode(CAPTURE);
+    const withTime = await decode(stamped, 97);
+    assert.equal(withTime.errors.length, 0);
+    assert.equal(withTime.events.length, plain.events.length);
+    assert.ok(plain.events.length > 0);
+    for (const [i, e] of withTime.events.entries()) {
+      const p = plain.events[i]!;
+      const line = e.ruletrail.origin.line!;
+      // The step's time is its own line's stamp (a held step keeps the stamp of the line it came from).
+      assert.equal(e['@timestamp'], stampOf(line - 1));
+      assert.ok(!(e.netfilter.degraded ?? []).includes('@timestamp'));
+      assert.ok((p.netfilter.degraded ?? []).includes('@timestamp'));
+      const rest = { ...e };
+      delete rest['@timestamp'];
+      assert.deepEqual(
+        { ...rest, netfilter: { ...rest.netfilter, degraded: undefined } },
+        { ...p, netfilter: { ...p.netfilter, degraded: undefined } },
+      );
+    }
+  });
+
   it('decodes every rule, policy and return line into one valid event; packet lines are not events', async () => {
     const lines = CAPTURE.toString('utf8').split('\n').filter(Boolean);
     const steps = lines.filter((l) => !l.includes(' packet: ')).length;

@@ -277,6 +277,31 @@ describe('wireshark-csv: columns and RFC 4180', () => {
   });
 });
 
+describe('wireshark-csv: the per-record cap (issue #15)', () => {
+  it('a quoted field still open after 1 MiB is dead-lettered at its first line with its own code; the next rows are read', async () => {
+    const lines = readFileSync(join(REAL, 'wireshark-gui.csv'), 'utf8').split('\n').filter(Boolean);
+    const text = [
+      lines[0],
+      lines[1],
+      `"${'x'.repeat(1000)}`,
+      ...Array<string>(1100).fill('y'.repeat(1000)),
+      // The runaway record ends at the cap; the row after the cut is read again as a row.
+      ...Array<string>(200).fill('z'),
+      lines[2],
+    ].join('\n');
+    const out = await run(text + '\n', { file: 'cap.csv' }, 64 * 1024);
+    const cap = out.errors.filter((e) => e.code === 'RT_ERR_CSV_RECORD_TOO_LONG');
+    assert.equal(cap.length, 1, out.errors.map((e) => `${e.code}@${e.position.line}`).join(' '));
+    assert.equal(cap[0]!.position.line, 3);
+    assert.equal(cap[0]!.reason, 'unterminated quoted field (over 1 MiB)');
+    assert.ok(cap[0]!.record!.length <= 256);
+    // The row after the runaway field is explained, as is the one before it.
+    const last = out.events.at(-1)!;
+    assert.equal(last.ruletrail.origin.line, 3 + 1100 + 200 + 1);
+    assert.equal(out.events[0]!.ruletrail.origin.line, 2);
+  });
+});
+
 describe('wireshark-csv: sniff', () => {
   it('claims Wireshark/tshark CSV headers, nothing else', () => {
     assert.ok(sniffWiresharkCsv(readFileSync(join(REAL, 'wireshark-gui.csv'))));

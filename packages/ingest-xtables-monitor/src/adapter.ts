@@ -5,7 +5,7 @@ import {
   type DecodeOptions,
   type IngestAdapter,
 } from '@ruletrail/core';
-import { XtablesMonitorDecoder } from './decoder';
+import { ARRIVAL_STAMP, XtablesMonitorDecoder } from './decoder';
 import { parsePacketLine, PacketSyntaxError } from './packet';
 import { parseTraceLine, TraceSyntaxError } from './trace-line';
 
@@ -28,7 +28,7 @@ export const xtablesMonitorAdapter: IngestAdapter = {
     const lines = text.split('\n');
     if (lines.length > 1 && head.length >= SNIFF_BYTES) lines.pop();
     for (const raw of lines) {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      const line = (raw.endsWith('\r') ? raw.slice(0, -1) : raw).replace(ARRIVAL_STAMP, '');
       const s = line.trimStart();
       if (s.startsWith('PACKET: ') && !(parsePacketLine(line) instanceof PacketSyntaxError)) return true;
       if (s.startsWith('TRACE: ') && !(parseTraceLine(line) instanceof TraceSyntaxError)) return true;

@@ -43,7 +43,15 @@ interface Held {
   readonly trace: TraceLine;
   readonly lineNo: number;
   readonly line: string;
+  readonly time: string | undefined;
 }
+
+/**
+ * An arrival stamp before the line (`2026-12-04T15:51:49.916Z PACKET: …`): `ruletrail trace --save` writes the
+ * time each line arrived, which xtables-monitor does not print, so the saved capture is joined with the snapshot
+ * in force at that time as the live trace was.
+ */
+export const ARRIVAL_STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) /;
 
 /** Turns `xtables-monitor --trace` lines into events; feed lines in order, then call `end()`. */
 export class XtablesMonitorDecoder {
@@ -54,7 +62,10 @@ export class XtablesMonitorDecoder {
   constructor(private readonly _opts: XtablesMonitorDecoderOptions) {}
 
   /** Decodes one line (without its newline), appending to `out`. */
-  line(line: string, lineNo: number, out: LineOutput): void {
+  line(stamped: string, lineNo: number, out: LineOutput): void {
+    const st = ARRIVAL_STAMP.exec(stamped);
+    const time = st?.[1];
+    const line = st ? stamped.slice(st[0].length) : stamped;
     const c = firstNonSpace(line);
     if (c < 0) {
       // The old layout ends a rule event without packet headers with an empty line.
@@ -76,7 +87,7 @@ export class XtablesMonitorDecoder {
       const h = this._held;
       if (h && h.trace.id === p.id && h.trace.step.kind === 'rule' && this._oldLayout) {
         this._held = undefined;
-        out.events.push(this._event(h.trace, h.lineNo, h.line));
+        out.events.push(this._event(h.trace, h.lineNo, h.line, h.time));
       } else this._flushHeld(out);
       return;
     }
@@ -106,10 +117,10 @@ export class XtablesMonitorDecoder {
       }
       if (t.oldLayout) this._oldLayout = true;
       if (t.step.kind === 'return' || (t.step.kind === 'rule' && this._oldLayout)) {
-        this._held = { trace: t, lineNo, line };
+        this._held = { trace: t, lineNo, line, time };
         return;
       }
-      out.events.push(this._event(t, lineNo, line));
+      out.events.push(this._event(t, lineNo, line, time));
       return;
     }
     // ` EVENT:` ruleset changes (`--event`), `NEWGEN:` generation ids, anything else: not trace steps.
@@ -129,7 +140,7 @@ export class XtablesMonitorDecoder {
   private _release(out: LineOutput): void {
     const h = this._held!;
     this._held = undefined;
-    out.events.push(this._event(h.trace, h.lineNo, h.line));
+    out.events.push(this._event(h.trace, h.lineNo, h.line, h.time));
   }
 
   private _remember(id: string, fields: PacketFields): void {
@@ -142,7 +153,7 @@ export class XtablesMonitorDecoder {
     }
   }
 
-  private _event(t: TraceLine, lineNo: number, line: string): NetfilterEvent {
+  private _event(t: TraceLine, lineNo: number, line: string, time: string | undefined): NetfilterEvent {
     const o = this._opts;
     const p = this._packets.get(t.id);
     const ev = {} as NetfilterEvent;
@@ -164,6 +175,10 @@ export class XtablesMonitorDecoder {
         type: t.family === 2 ? 'ipv4' : t.family === 10 ? 'ipv6' : t.family === 3 ? 'arp' : 'unknown',
       };
       ev.netfilter = { trace: t.step, degraded: ['@timestamp', 'packet'] };
+    }
+    if (time !== undefined) {
+      ev['@timestamp'] = time;
+      ev.netfilter.degraded = ev.netfilter.degraded?.filter((d) => d !== '@timestamp');
     }
     return ev;
   }

@@ -3,12 +3,13 @@
  * at once, each with its path and line) → cross-field checks → defaults and resolved paths. Nothing is started
  * here, so `ruletrail validate` and `ruletrail run` report exactly the same problems.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
 import {
+  collectSecrets,
   escapeControl,
   jsonDepthExceeds,
   type KafkaConnectionConfig,
@@ -43,9 +44,27 @@ export interface SyslogSourceConfig extends DecodeFields {
   readonly type: 'syslog';
   readonly udp?: string;
   readonly tcp?: string;
+  /** Syslog over TLS (RFC 5425). Paths are absolute once loaded. */
+  readonly tls?: SyslogTlsConfig;
   readonly maxMessageBytes: number;
   readonly batchMs: number;
   readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
+}
+
+export interface SyslogTlsConfig {
+  readonly listen: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly passphrase?: string;
+  readonly caFile?: string;
+}
+
+/** The Prometheus endpoint (`metrics:`). */
+export interface MetricsConfig {
+  readonly listen: string;
+  readonly maxConnections: number;
+  readonly idleTimeoutMs: number;
 }
 
 /**
@@ -138,7 +157,7 @@ export interface PipelineConfig {
     readonly shutdownTimeoutMs: number;
     readonly checkpointIntervalMs: number;
   };
-  readonly metrics?: { readonly listen: string };
+  readonly metrics?: MetricsConfig;
   readonly log: {
     readonly level: 'debug' | 'info' | 'warn' | 'error';
     readonly progress: 'auto' | 'on' | 'off';
@@ -156,8 +175,19 @@ export interface ConfigProblem {
 
 /** Deepest `[` / `{` nesting accepted in a config (real ones use under 10). */
 const MAX_CONFIG_NESTING = 64;
-/** Largest config accepted: real ones are a few KiB; YAML parsing time grows fast past this (fuzzing). */
-const MAX_CONFIG_CHARS = 64 * 1024;
+/**
+ * Largest config accepted: real ones are a few KiB (the biggest bundled one is under 3 KiB). The `yaml` parser
+ * costs tens of microseconds per character on mutated input (fuzzing, issue #15: 20–56 KB configs took 0.5–3.8 s
+ * on the loaded 2-core machine), so 32 Ki characters keeps any config well under a second.
+ */
+export const MAX_CONFIG_CHARS = 32 * 1024;
+/** Aliases expanded by `toJS` (an alias bomb stops here); real configs use a handful. */
+export const MAX_CONFIG_ALIASES = 100;
+/**
+ * Problems reported for one config: a mutated config produced 25,000 (one per broken line), and building and
+ * printing them cost more than the parse. The count of the rest is still reported.
+ */
+export const MAX_CONFIG_PROBLEMS = 50;
 
 /** A config that cannot be used; `problems` lists every one found. */
 export class ConfigError extends Error {
@@ -170,6 +200,15 @@ export class ConfigError extends Error {
       `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  ${formatProblem(file, p)}`).join('\n')}`,
     );
   }
+}
+
+/** The first MAX_CONFIG_PROBLEMS problems, and one more naming how many were left out. */
+function capProblems(problems: readonly ConfigProblem[]): readonly ConfigProblem[] {
+  if (problems.length <= MAX_CONFIG_PROBLEMS) return problems;
+  return [
+    ...problems.slice(0, MAX_CONFIG_PROBLEMS),
+    { path: '', message: `… and ${problems.length - MAX_CONFIG_PROBLEMS} more problems not listed` },
+  ];
 }
 
 /** `file:line:col: /path: message`. */
@@ -191,12 +230,14 @@ function validator(): ReturnType<Ajv['compile']> {
 /** Reads, validates and resolves a config file. @throws ConfigError with every problem found. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): PipelineConfig {
   let text: string;
+  let mode: number;
   try {
+    mode = statSync(file).mode;
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: (err as Error).message }]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, { mode });
 }
 
 /** Validates config text (`file` names it in messages and anchors relative paths). */
@@ -204,6 +245,8 @@ export function parseConfig(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  /** `mode`: the file's mode, to refuse literal secrets in a file every user can read (secret-file.ts). */
+  opts: { readonly mode?: number } = {},
 ): PipelineConfig {
   const lc = new LineCounter();
   // The YAML parser recurses per nesting level: absurd nesting overflowed the stack (fuzzing, issue #15).
@@ -216,6 +259,10 @@ export function parseConfig(
   if (jsonDepthExceeds(text, MAX_CONFIG_NESTING))
     throw new ConfigError(file, [{ path: '', message: `nested deeper than ${MAX_CONFIG_NESTING} levels` }]);
   let doc: ReturnType<typeof parseDocument>;
+  // The yaml library builds an Error (with a stack trace) per syntax problem: thousands of them on a broken file
+  // made stack capture most of the parse time (fuzzing). The messages carry the line; the stacks are not used.
+  const stackLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   } catch (err) {
@@ -224,6 +271,8 @@ export function parseConfig(
         { path: '', message: `cannot parse: ${err.message} (nested too deeply?)` },
       ]);
     throw err;
+  } finally {
+    Error.stackTraceLimit = stackLimit;
   }
   const at = (offset: number | undefined): { line?: number; column?: number } => {
     if (offset === undefined) return {};
@@ -233,15 +282,24 @@ export function parseConfig(
   if (doc.errors.length)
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! })),
+      capProblems(doc.errors.map((e) => ({ path: '', ...at(e.pos[0]), message: e.message.split('\n')[0]! }))),
     );
   const problems: ConfigProblem[] = [];
   let js: unknown;
   try {
-    js = doc.toJS({ maxAliasCount: 100 });
+    js = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
   } catch (err) {
     // e.g. "Unresolved alias" (a ReferenceError from the yaml library), or an alias bomb past maxAliasCount.
     throw new ConfigError(file, [{ path: '', message: `cannot read the YAML: ${(err as Error).message}` }]);
+  }
+  // Secrets written into the file (not `${NAME}` from the environment) make the file itself a secret file.
+  if (opts.mode !== undefined && (opts.mode & 0o007) !== 0) {
+    const literal = collectSecrets(js).filter((v) => !/\$\{[A-Za-z_]/.test(v));
+    if (literal.length > 0)
+      problems.push({
+        path: '',
+        message: `holds ${literal.length} secret value${literal.length === 1 ? '' : 's'} (password, key, token) and every user can read it (mode 0${(opts.mode & 0o777).toString(8)}): chmod 600 ${file}, or take the secrets from the environment (\${NAME})`,
+      });
   }
   const raw = substituteEnv(js, env, '', problems);
   const validate = validator();
@@ -267,7 +325,7 @@ export function parseConfig(
   } catch (err) {
     if (!problems.length) throw err;
   }
-  if (problems.length || !cfg) throw new ConfigError(file, problems);
+  if (problems.length || !cfg) throw new ConfigError(file, capProblems(problems));
   return cfg;
 }
 
@@ -385,8 +443,21 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
           maxMessageBytes: 65536,
           batchMs: 100,
           maxConnections: 1024,
+          idleTimeoutMs: 300000,
           format: 'kernel-log',
           ...s,
+          ...(s.tls
+            ? {
+                tls: {
+                  ...(s.tls as SyslogTlsConfig),
+                  certFile: abs(baseDir, (s.tls as SyslogTlsConfig).certFile),
+                  keyFile: abs(baseDir, (s.tls as SyslogTlsConfig).keyFile),
+                  ...((s.tls as SyslogTlsConfig).caFile !== undefined
+                    ? { caFile: abs(baseDir, (s.tls as SyslogTlsConfig).caFile!) }
+                    : {}),
+                },
+              }
+            : {}),
         } as SyslogSourceConfig;
       case 'kafka':
         return withKafkaFiles(baseDir, {
@@ -455,7 +526,9 @@ function resolveConfig(raw: RawConfig, baseDir: string): PipelineConfig {
       ? { deadLetter: { path: abs(baseDir, (raw.deadLetter as RawConfig).path as string) } }
       : {}),
     pipeline: { maxInFlight: 10000, shutdownTimeoutMs: 30000, checkpointIntervalMs: 1000, ...pipe },
-    ...(raw.metrics !== undefined ? { metrics: raw.metrics as { listen: string } } : {}),
+    ...(raw.metrics !== undefined
+      ? { metrics: { maxConnections: 16, idleTimeoutMs: 30000, ...(raw.metrics as { listen: string }) } }
+      : {}),
     log: { level: 'info', progress: 'auto', ...log },
   };
 }
@@ -468,8 +541,8 @@ function crossCheck(cfg: PipelineConfig): ConfigProblem[] {
     const prev = ids.get(s.id);
     if (prev) out.push({ path: `/sources/${i}/id`, message: `id '${s.id}' is already used by ${prev}` });
     else ids.set(s.id, `/sources/${i}`);
-    if (s.type === 'syslog' && s.udp === undefined && s.tcp === undefined)
-      out.push({ path: `/sources/${i}`, message: 'needs udp, tcp or both' });
+    if (s.type === 'syslog' && s.udp === undefined && s.tcp === undefined && s.tls === undefined)
+      out.push({ path: `/sources/${i}`, message: 'needs udp, tcp, tls or several' });
   });
   cfg.sinks.forEach((s, i) => {
     const prev = ids.get(s.id);

@@ -115,19 +115,39 @@ export class PipelineMetrics {
     };
   }
 
-  /** Serves `/metrics` on `host:port`; resolves with the server once listening. */
-  async serve(listen: string): Promise<Server> {
+  /**
+   * Serves `/metrics` on `host:port`; resolves with the server once listening. Exposure bounds (issue #15): at
+   * most `maxConnections` at once (Node closes the others on accept), a connection idle or a request unfinished
+   * for `idleTimeoutMs` is closed, request headers are capped at 8 KiB, and only `GET /metrics` is answered
+   * (nothing reads a request body).
+   */
+  async serve(
+    listen: string,
+    opts: { readonly maxConnections?: number; readonly idleTimeoutMs?: number } = {},
+  ): Promise<Server> {
     const { host, port } = splitHostPort(listen);
-    const server = createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
-    });
+    const idle = opts.idleTimeoutMs ?? 30000;
+    const server = createServer(
+      { maxHeaderSize: 8192, requestTimeout: idle, headersTimeout: idle },
+      (req, res) => {
+        if (req.url !== '/metrics') {
+          res.writeHead(404).end();
+          return;
+        }
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.writeHead(405, { allow: 'GET, HEAD' }).end();
+          return;
+        }
+        this.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+          // The registry's message, not anything from the request.
+          (err: Error) => res.writeHead(500).end(err.message),
+        );
+      },
+    );
+    server.maxConnections = opts.maxConnections ?? 16;
+    server.keepAliveTimeout = Math.min(idle, 5000);
+    server.timeout = idle;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, resolve);
@@ -145,9 +165,12 @@ export const NO_METRICS: ComponentMetrics = {
   lag: () => undefined,
 };
 
-/** `127.0.0.1:9464` / `[::1]:9464` / `:9464` → host and port. */
+/**
+ * `127.0.0.1:9464` / `[::1]:9464` / `:9464` → host and port. No host means loopback (127.0.0.1), not every
+ * interface: a listener reachable from the network must be asked for by address (`0.0.0.0:9464`, issue #15).
+ */
 export function splitHostPort(s: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
   if (!m) throw new Error(`'${s}' is not host:port`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }

@@ -120,11 +120,14 @@ export class Pipeline {
   };
   private readonly _log: Logger;
   private readonly _transform: ComponentMetrics;
+  /** Per sink: records handed to it (received), delivered (sent), rejected or undelivered (errors). */
+  private readonly _sinkMetrics = new Map<string, ComponentMetrics>();
 
   constructor(private readonly _p: PipelineParts) {
     this._alerts = new AlertEngine(_p.config.alerts);
     this._log = _p.log.child('pipeline', 'transform');
     this._transform = _p.metrics.component('explain', 'transform');
+    for (const s of _p.sinks) this._sinkMetrics.set(s.id, _p.metrics.component(s.id, 'sink'));
   }
 
   /** Records handed to sinks and not yet final. */
@@ -475,6 +478,8 @@ export class Pipeline {
       if (ack) ack.remaining++;
       const entry: Dispatched = { record, sink: sink.id, answered: false, abandoned: false };
       this._unsettled.add(entry);
+      const m = this._sinkMetrics.get(sink.id);
+      m?.received();
       sink.send(record, (status, reason) => {
         if (entry.answered) return; // a second call breaks the contract: count the record once
         entry.answered = true;
@@ -487,13 +492,17 @@ export class Pipeline {
         this._inFlight--;
         if (status === 'undelivered') {
           // Not final: the packet's lines are not released, so their position is not checkpointed.
+          m?.error('RT_ERR_SINK_UNDELIVERED');
           this._undelivered(record, sink.id, reason ?? 'given up at shutdown');
           this._wake();
           return;
         }
-        if (status === 'delivered') this._summary.delivered++;
-        else {
+        if (status === 'delivered') {
+          this._summary.delivered++;
+          m?.sent();
+        } else {
           this._summary.rejected++;
+          m?.error('RT_ERR_SINK_REJECTED');
           this._p.deadLetter.write(
             new InputError(
               'RT_ERR_SINK_REJECTED',

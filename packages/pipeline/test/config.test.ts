@@ -93,7 +93,7 @@ sinks: [{ id: o, type: file }, { id: p, type: file }]
 `);
     const got = p.map((x) => `${x.path} ${x.message}`);
     assert.ok(got.includes("/sources/1/id id 'a' is already used by /sources/0"), got.join('\n'));
-    assert.ok(got.includes('/sources/1 needs udp, tcp or both'), got.join('\n'));
+    assert.ok(got.includes('/sources/1 needs udp, tcp, tls or several'), got.join('\n'));
     assert.ok(
       got.some((g) => g.startsWith('/alerts/rules/0/comment not a regular expression')),
       got.join('\n'),

@@ -182,6 +182,37 @@ describe('acknowledgements and checkpoints', () => {
     );
   });
 
+  it('counts per sink: records handed to it, delivered, rejected (the chaos harness reads these)', async () => {
+    const src = new MemorySource('kern', [[...dropPacket(1), ...acceptPacket(2), ...dropPacket(3)]]);
+    const ok = new MemorySink('ok', ['explanation']);
+    const picky = new MemorySink('picky', ['explanation'], 0, (r) =>
+      (r.body as { verdict?: string }).verdict === 'ACCEPT' ? 'no ACCEPT here' : undefined,
+    );
+    const metrics = new PipelineMetrics();
+    const p = new Pipeline({
+      config: minimal(),
+      sources: [src],
+      sinks: [ok, picky],
+      adapters: [kernelLogAdapter],
+      snapshots: store(),
+      log: SILENT,
+      metrics,
+      deadLetter: new MemoryDeadLetter(),
+    });
+    await p.run(new AbortController().signal);
+    const page = await metrics.registry.metrics();
+    const value = (name: string, id: string, extra = ''): string | undefined =>
+      new RegExp(`${name}\\{component_id="${id}",component_kind="sink"${extra}\\} (\\d+)`).exec(page)?.[1];
+    assert.equal(value('ruletrail_component_received_events_total', 'ok'), '3');
+    assert.equal(value('ruletrail_component_sent_events_total', 'ok'), '3');
+    assert.equal(value('ruletrail_component_received_events_total', 'picky'), '3');
+    assert.equal(value('ruletrail_component_sent_events_total', 'picky'), '2');
+    assert.equal(
+      value('ruletrail_component_errors_total', 'picky', ',error_code="RT_ERR_SINK_REJECTED"'),
+      '1',
+    );
+  });
+
   it('dead-letters unreadable lines with their line number in the whole input', async () => {
     const bad = dropPacket(9)[2]!.replace(
       'TRACE: mangle:cali-PREROUTING:rule:3',

@@ -15,3 +15,4 @@ export {
   type HostFactsDocument,
   type HostInterface,
 } from './host-facts';
+export { printIptablesSave, printRule } from './print';

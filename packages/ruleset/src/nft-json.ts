@@ -635,7 +635,10 @@ function matchSemantics(m: Obj, s: Semantics, r: Renderer): boolean {
   }
   const ct = left['ct'];
   if (isObj(ct) && ct['key'] === 'state') {
-    const v = (Array.isArray(right) ? right : [right]).map((x) => str(x).toUpperCase()).join(',');
+    const states: unknown[] = Array.isArray(right) ? right : [right];
+    // A state that is not a name (fuzzing, issue #15: `{"set": …}`, a number) is not rendered as a match.
+    if (states.length === 0 || !states.every((x) => typeof x === 'string')) return false;
+    const v = states.map((x) => x.toUpperCase()).join(',');
     s.matches.push({ module: 'conntrack', options: [opt('ctstate', v, negated)] });
     return true;
   }

@@ -98,6 +98,8 @@ export class FileSource implements Source {
   private _firstPass = true;
   /** New files skipped while they may be copies still being written, with the passes skipped. */
   private readonly _deferred = new Map<string, number>();
+  /** Copies (copytruncate) read by the tailer of the truncated file: the glob discovery leaves them alone. */
+  private readonly _claimed = new Set<string>();
 
   constructor(private readonly _config: FileSourceConfig) {
     this.id = _config.id;
@@ -180,7 +182,7 @@ export class FileSource implements Source {
       const st = await fh.stat();
       const key = keyOf(st.dev, st.ino);
       seen.add(key);
-      if (this._tailers.has(key)) {
+      if (this._tailers.has(key) || this._claimed.has(key)) {
         await fh.close();
         continue;
       }
@@ -200,6 +202,13 @@ export class FileSource implements Source {
           });
       } else {
         const copyOf = await this._copyOf(fh, st.size, key);
+        if (copyOf === 'live') {
+          // A copy of a file still tailed: its tailer reads the copy itself when it sees the truncation (with
+          // the acknowledgement state of what it already read); a second reader here would checkpoint the copy
+          // past records still in flight, lost if the process dies (found by test/chaos, scenario kill).
+          await fh.close();
+          continue;
+        }
         if (copyOf === 'wait') {
           // Maybe a copy still being written (logrotate's copytruncate copies in place): look again next pass,
           // for a few passes at most.
@@ -252,9 +261,14 @@ export class FileSource implements Source {
 
   /**
    * The known file whose first bytes this file starts with (a copy made by copytruncate), `wait` when it may be
-   * one still being copied (too short to tell, or shorter than what we read of the original), else undefined.
+   * one still being copied (too short to tell, or shorter than what we read of the original), `live` when it is a
+   * copy of a file being tailed now, else undefined.
    */
-  private async _copyOf(fh: FileHandle, size: number, key: string): Promise<FileState | 'wait' | undefined> {
+  private async _copyOf(
+    fh: FileHandle,
+    size: number,
+    key: string,
+  ): Promise<FileState | 'wait' | 'live' | undefined> {
     if (this._firstPass) return undefined;
     let wait = false;
     for (const [k, e] of Object.entries(this._state.files)) {
@@ -277,6 +291,7 @@ export class FileSource implements Source {
         continue;
       }
       if ((await headHash(fh, MIN_COPY_HEAD)) !== at.head64) continue;
+      if (live && (await headHash(fh, at.headLen)) === at.head) return 'live';
       if (size >= at.headLen && size >= at.offset && (await headHash(fh, at.headLen)) === at.head) return at;
       wait = true;
     }
@@ -286,6 +301,10 @@ export class FileSource implements Source {
   _forget(key: string): void {
     this._tailers.delete(key);
   }
+
+  _claim(key: string): void {
+    this._claimed.add(key);
+  }
 }
 
 /** Follows one file (one inode). */
@@ -294,6 +313,8 @@ class Tailer {
   readPos: number;
   size: number;
   private _line: number;
+  /** Inside a line longer than a chunk whose head was emitted: the rest is skipped up to its newline. */
+  private _skipLine = false;
   private _tracker: OffsetTracker;
   private _gen = 0;
   private _adapter: IngestAdapter | undefined;
@@ -352,13 +373,17 @@ class Tailer {
     };
   }
 
+  /** Trackers of content truncated away, by generation: their position now moves the copy's entry. */
+  private readonly _retired = new Map<number, (pos: number, line: number) => void>();
+
   private _newTracker(offset: number, line: number): OffsetTracker {
     const gen = ++this._gen;
     return new OffsetTracker(
       offset,
-      () => {
-        // A tracker from before a truncation must not move the new position.
+      (pos, mark) => {
+        // A tracker from before a truncation must not move the new position; it moves its copy's.
         if (gen === this._gen) this._src._setEntry(this.key, this.entry());
+        else this._retired.get(gen)?.(pos, mark);
       },
       line,
     );
@@ -418,11 +443,24 @@ class Tailer {
       if (this._ctx.signal.aborted) return consumed;
       const { bytesRead } = await this._fh.read(buf, 0, CHUNK_BYTES, this.readPos);
       if (bytesRead === 0) return consumed;
+      if (this._skipLine) {
+        // The rest of an over-long line: dropped through its newline (the line was counted with its head).
+        const nl = buf.subarray(0, bytesRead).indexOf(0x0a);
+        const skip = nl >= 0 ? nl + 1 : bytesRead;
+        if (nl >= 0) this._skipLine = false;
+        this.readPos += skip;
+        consumed += skip;
+        continue;
+      }
       let take = buf.lastIndexOf(0x0a, bytesRead - 1) + 1;
       if (take === 0) {
         // No newline: a partial line (wait for the rest) unless this is the end, or the line is absurdly long.
         if (!final && bytesRead < CHUNK_BYTES) return consumed;
         take = bytesRead;
+        // A line longer than a chunk: its head goes on as one line (the adapter's line cap dead-letters it) and
+        // the rest is skipped, so it is neither split into several records nor shifts later line numbers (caught
+        // by test/run-caps.test.ts, issue #15: a 3 MiB line became 12 dead letters and renumbered the file).
+        if (bytesRead === CHUNK_BYTES) this._skipLine = true;
       } else if (final && bytesRead < CHUNK_BYTES && take < bytesRead) take = bytesRead;
       const data = Buffer.from(buf.subarray(0, take));
       const lines = countNewlines(data) + (data[data.length - 1] === 0x0a ? 0 : 1);
@@ -542,30 +580,26 @@ class Tailer {
     if (copy) {
       const st = await copy.fh.stat();
       const key = keyOf(st.dev, st.ino);
-      const tracker = new OffsetTracker(
-        from,
-        (pos, mark) =>
-          this._src._setEntry(key, {
-            path: copy.path,
-            dev: st.dev,
-            ino: st.ino,
-            offset: pos,
-            line: mark,
-            headLen: this._headLen,
-            head: this._head,
-          }),
-        line,
-      );
-      // Registered now, so the glob discovery (if it matches the copy) resumes at the end instead of re-reading.
-      this._src._setEntry(key, {
-        path: copy.path,
-        dev: st.dev,
-        ino: st.ino,
-        offset: from,
-        line,
-        headLen: this._headLen,
-        head: this._head,
-      });
+      this._src._claim(key);
+      // The copy holds the same bytes at the same offsets, so the tracker of what was read before the truncation
+      // goes on over the copy: the copy's checkpoint is the first byte not yet acknowledged — records still in
+      // flight from the original are read again from the copy after a crash, never skipped.
+      const tracker = this._tracker;
+      const headLen = this._headLen;
+      const head = this._head;
+      const save = (pos: number, mark: number): void =>
+        this._src._setEntry(key, {
+          path: copy.path,
+          dev: st.dev,
+          ino: st.ino,
+          offset: pos,
+          line: mark,
+          headLen,
+          head,
+        });
+      this._retired.set(this._gen, save);
+      // Registered now, so a restart (or the glob discovery) resumes there instead of re-reading it whole.
+      save(tracker.committed, tracker.committedMark);
       let pos = from;
       let ln = line;
       const buf = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -591,6 +625,7 @@ class Tailer {
     }
     this.readPos = 0;
     this._line = 1;
+    this._skipLine = false;
     this._headLen = 0;
     this._head = '';
     this.head64 = undefined;

@@ -4,6 +4,7 @@
  * source where that matters.
  */
 import type { Readable } from 'node:stream';
+import { MAX_LINE_BYTES } from '@ruletrail/core';
 import { pickAdapter, type Source, type SourceContext, type StdinSourceConfig } from '@ruletrail/pipeline';
 
 /** `type: stdin`. */
@@ -32,17 +33,30 @@ export class StdinSource implements Source {
       ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
     };
     let carry: Buffer | undefined;
+    /** Inside a line longer than MAX_LINE_BYTES: its head is in `carry`, the rest is dropped up to its newline. */
+    let skipping = false;
     let line = 1;
     const onAbort = (): void => {
       this._input.destroy();
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      for await (const chunk of this._input as AsyncIterable<Buffer>) {
+      for await (const input of this._input as AsyncIterable<Buffer>) {
+        let chunk = input;
+        if (skipping) {
+          // A line with no end in sight was held to MAX_LINE_BYTES (unbounded before, issue #15): it ends at the
+          // next newline, and goes on as one line (the adapter's line cap dead-letters it).
+          const nl = chunk.indexOf(0x0a);
+          if (nl < 0) continue;
+          skipping = false;
+          chunk = Buffer.concat([carry!, chunk.subarray(nl)]);
+          carry = undefined;
+        }
         const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
         const last = buf.lastIndexOf(0x0a);
         if (last < 0) {
-          carry = buf;
+          carry = buf.length > MAX_LINE_BYTES ? Buffer.from(buf.subarray(0, MAX_LINE_BYTES)) : buf;
+          skipping = buf.length > MAX_LINE_BYTES;
           continue;
         }
         carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : undefined;

@@ -9,9 +9,16 @@
  * (`discarded{reason="backpressure"}`).
  * Delivery: syslog has no acknowledgement, so nothing is checkpointed; what is in memory at a crash is lost.
  * A graceful stop closes the listeners first, then hands on what was received.
+ * Exposure (issue #15): an address without a host binds 127.0.0.1; TCP and TLS connections together are capped
+ * at `maxConnections`, closed after `idleTimeoutMs` of silence, and every frame is cut at `maxMessageBytes`.
+ * TLS (RFC 5425) carries octet-counted frames (LF framing is accepted too, like on TCP); with `caFile`, clients
+ * must present a certificate that chains to it.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { readSecretFileSync } from '@ruletrail/core';
 import {
   pickAdapter,
   splitHostPort,
@@ -32,6 +39,7 @@ export class SyslogSource implements Source {
   readonly finite = false;
   private _udp: UdpSocket | undefined;
   private _tcp: Server | undefined;
+  private _tls: Server | undefined;
   private readonly _sockets = new Set<Socket>();
   private _pending: Buffer[] = [];
   private _pendingBytes = 0;
@@ -50,12 +58,13 @@ export class SyslogSource implements Source {
     return this._ready;
   }
 
-  /** Bound addresses (`udp`/`tcp` → host:port), e.g. after listening on port 0. */
-  addresses(): { udp?: string; tcp?: string } {
+  /** Bound addresses (`udp`/`tcp`/`tls` → host:port), e.g. after listening on port 0. */
+  addresses(): { udp?: string; tcp?: string; tls?: string } {
     const fmt = (a: AddressInfo): string => `${a.address}:${a.port}`;
     return {
       ...(this._udp ? { udp: fmt(this._udp.address()) } : {}),
       ...(this._tcp?.address() ? { tcp: fmt(this._tcp.address() as AddressInfo) } : {}),
+      ...(this._tls?.address() ? { tls: fmt(this._tls.address() as AddressInfo) } : {}),
     };
   }
 
@@ -72,7 +81,11 @@ export class SyslogSource implements Source {
       ...(c.year !== undefined ? { year: c.year } : {}),
       ...(c.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: c.utcOffsetMinutes } : {}),
     };
-    const origin = [c.udp ? `syslog+udp://${c.udp}` : '', c.tcp ? `syslog+tcp://${c.tcp}` : '']
+    const origin = [
+      c.udp ? `syslog+udp://${c.udp}` : '',
+      c.tcp ? `syslog+tcp://${c.tcp}` : '',
+      c.tls ? `syslog+tls://${c.tls.listen}` : '',
+    ]
       .filter(Boolean)
       .join(',');
     const accept = (msg: Buffer, transport: 'udp' | 'tcp'): void => {
@@ -82,6 +95,8 @@ export class SyslogSource implements Source {
         return;
       }
       // A message is one line for the adapter: embedded newlines (multi-line messages) become spaces.
+      // TCP and TLS frames arrive cut already (counted per connection); a UDP datagram is cut here.
+      if (msg.length > c.maxMessageBytes) ctx.metrics.discarded('truncated');
       let m = msg.length > c.maxMessageBytes ? msg.subarray(0, c.maxMessageBytes) : msg;
       if (m.length > 0 && m[m.length - 1] === 0x0a) m = m.subarray(0, m.length - 1);
       if (m.includes(0x0a)) m = Buffer.from(m.toString('utf8').replace(/\r?\n/g, ' '));
@@ -153,26 +168,36 @@ export class SyslogSource implements Source {
       });
       this._udp = sock;
     }
-    if (c.tcp) {
-      const { host, port } = splitHostPort(c.tcp);
-      const server = createServer((s) => {
-        if (this._sockets.size >= c.maxConnections) {
-          ctx.metrics.discarded('too_many_connections');
-          s.destroy();
-          return;
-        }
-        this._sockets.add(s);
-        if (this._paused) s.pause();
-        const framer = new TcpFramer(c.maxMessageBytes);
-        s.on('data', (chunk: Buffer) => {
-          for (const m of framer.push(chunk)) accept(m, 'tcp');
-        });
-        s.on('end', () => {
-          for (const m of framer.end()) accept(m, 'tcp');
-        });
-        s.on('close', () => this._sockets.delete(s));
-        s.on('error', (err) => ctx.log.debug('TCP connection error.', { error: err }));
+    // One handler for TCP and TLS connections: the same limit, idle timeout and framing.
+    const onConnection = (s: Socket): void => {
+      if (this._sockets.size >= c.maxConnections) {
+        ctx.metrics.discarded('too_many_connections');
+        s.destroy();
+        return;
+      }
+      this._sockets.add(s);
+      if (this._paused) s.pause();
+      const framer = new TcpFramer(c.maxMessageBytes);
+      let cut = 0;
+      s.setTimeout(c.idleTimeoutMs, () => {
+        ctx.metrics.discarded('idle_timeout');
+        s.destroy();
       });
+      s.on('data', (chunk: Buffer) => {
+        for (const m of framer.push(chunk)) accept(m, 'tcp');
+        if (framer.truncated > cut) {
+          ctx.metrics.discarded('truncated', framer.truncated - cut);
+          cut = framer.truncated;
+        }
+      });
+      s.on('end', () => {
+        for (const m of framer.end()) accept(m, 'tcp');
+      });
+      s.on('close', () => this._sockets.delete(s));
+      s.on('error', (err) => ctx.log.debug('Syslog connection error.', { error: err.message }));
+    };
+    const listen = async (server: Server, address: string): Promise<void> => {
+      const { host, port } = splitHostPort(address);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -180,7 +205,33 @@ export class SyslogSource implements Source {
           resolve();
         });
       });
+    };
+    if (c.tcp) {
+      const server = createServer(onConnection);
+      await listen(server, c.tcp);
       this._tcp = server;
+    }
+    if (c.tls) {
+      const t = c.tls;
+      const server = createTlsServer(
+        {
+          cert: readFileSync(t.certFile),
+          key: readSecretFileSync(t.keyFile, 'syslog tls.keyFile'),
+          ...(t.passphrase !== undefined ? { passphrase: t.passphrase } : {}),
+          ...(t.caFile !== undefined
+            ? { ca: readFileSync(t.caFile), requestCert: true, rejectUnauthorized: true }
+            : {}),
+          minVersion: 'TLSv1.2',
+          // A client that connects and never finishes the handshake holds a slot: bounded like idle time.
+          handshakeTimeout: Math.min(c.idleTimeoutMs, 10000),
+        },
+        (s: TLSSocket) => onConnection(s),
+      );
+      // Failed handshakes (wrong CA, plain TCP on the TLS port) are the client's problem: counted, not logged
+      // with the peer's bytes.
+      server.on('tlsClientError', () => ctx.metrics.discarded('tls_handshake_failed'));
+      await listen(server, t.listen);
+      this._tls = server;
     }
   }
 
@@ -188,12 +239,13 @@ export class SyslogSource implements Source {
     const udp = this._udp;
     this._udp = undefined;
     if (udp) await new Promise<void>((r) => udp.close(() => r()));
-    const tcp = this._tcp;
+    const servers = [this._tcp, this._tls];
     this._tcp = undefined;
+    this._tls = undefined;
     // Everything received was already framed (data events are synchronous): drop the connections, then close.
     for (const s of this._sockets) s.destroy();
     this._sockets.clear();
-    if (tcp) await new Promise<void>((r) => tcp.close(() => r()));
+    for (const srv of servers) if (srv) await new Promise<void>((r) => srv.close(() => r()));
   }
 }
 

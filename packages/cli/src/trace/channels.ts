@@ -20,12 +20,13 @@ import {
   type WriteStream,
 } from 'node:fs';
 import { hostname } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 import type { IngestAdapter } from '@ruletrail/core';
 import { adapterByName, withInterfaceNames } from '../builtins';
 import type { TraceChannel } from './options';
 import type { ChildRecord } from './state';
-import { DEBIAN_PACKAGE, type Host } from './system';
+import { DEBIAN_PACKAGE, childEnv, type Host } from './system';
 import { TraceError } from './errors';
 
 /** An async iterable fed by pushes: the bridge from callbacks to the adapter's `decode`. */
@@ -105,6 +106,14 @@ export async function openChannel(name: TraceChannel, ctx: ChannelContext): Prom
       return openTool(ctx, name, 'nft-monitor.txt', ['nft', 'monitor'], 'nft');
   }
 }
+
+/** The commands each channel runs (checked before anything on the node is changed). */
+export const CHANNEL_TOOLS: Readonly<Record<TraceChannel, readonly string[]>> = {
+  'kernel-log': [],
+  'nflog-pcap': ['tcpdump'],
+  'xtables-monitor': ['xtables-monitor', 'stdbuf'],
+  'nft-monitor': ['nft', 'stdbuf'],
+};
 
 export function requireTool(host: Host, tool: string, why: string): void {
   if (!host.has(tool))
@@ -215,7 +224,7 @@ function spawnIn(ctx: ChannelContext, argv: readonly string[]): ChildProcess {
   const full = ctx.netns ? ['ip', 'netns', 'exec', ctx.netns, ...argv] : [...argv];
   return spawn(full[0]!, full.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
+    env: childEnv(),
   });
 }
 
@@ -237,6 +246,12 @@ function pipeChild(
   onData?: (b: Buffer) => void,
   /** A restarted process goes on writing into its predecessor's queue and capture file. */
   shared?: { readonly queue: ChunkQueue; readonly file: WriteStream },
+  /**
+   * Text output whose lines carry no time (the monitors): each complete line is prefixed with the time it
+   * arrived (`2026-12-04T15:51:49.916Z `), in the saved capture and in what the adapter reads live alike, so
+   * `ruletrail explain` on the saved capture joins each packet with the snapshot the live trace used.
+   */
+  stampLines = false,
 ): Piped {
   const child = spawnIn(ctx, argv);
   if (child.pid !== undefined)
@@ -248,10 +263,26 @@ function pipeChild(
   child.stderr!.on('data', (b: Buffer) => {
     if (err.length < 65536) err += b.toString('utf8');
   });
-  child.stdout!.on('data', (b: Buffer) => {
+  const text = new StringDecoder('utf8');
+  let partial = '';
+  const stamped = (chunk: string, all: boolean): Buffer | undefined => {
+    const t = partial + chunk;
+    const end = all ? t.length : t.lastIndexOf('\n') + 1;
+    partial = t.slice(end);
+    if (end === 0) return undefined;
+    const at = new Date().toISOString();
+    const lines = t.slice(0, end).split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    return Buffer.from(lines.map((l) => `${at} ${l}\n`).join(''), 'utf8');
+  };
+  const out = (b: Buffer | undefined): void => {
+    if (!b) return;
     file.write(b);
-    onData?.(b);
     queue.push(b);
+  };
+  child.stdout!.on('data', (b: Buffer) => {
+    onData?.(b);
+    out(stampLines ? stamped(text.write(b), false) : b);
   });
   const piped: Piped = {
     child,
@@ -262,7 +293,10 @@ function pipeChild(
     replaced: false,
     closed: new Promise<void>((resolve) => {
       const done = (): void => {
+        if (exited) return;
         exited = true;
+        // A last line without its newline.
+        if (stampLines) out(stamped(text.end(), true));
         // A process being replaced must not end the stream its successor writes to.
         if (!piped.replaced) queue.end();
         resolve();
@@ -374,7 +408,7 @@ async function openTool(
     // Ruleset events (`add rule …`, `# new generation …`) say the ruleset changed: re-read it now.
     if (lines.some((l) => l.trim() !== '' && !l.startsWith('trace id '))) ch.onRulesetEvent?.();
   };
-  let p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData);
+  let p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData, undefined, true);
   // Neither tool says when it is listening: give it a moment, and fail if it died.
   await sleep(400);
   if (p.exited())
@@ -405,10 +439,15 @@ async function openTool(
               await old.closed;
             }
             partial = '';
-            p = pipeChild(ctx, ['stdbuf', '-oL', ...argv], tool, captureFile, onData, {
-              queue: old.queue,
-              file: old.file,
-            });
+            p = pipeChild(
+              ctx,
+              ['stdbuf', '-oL', ...argv],
+              tool,
+              captureFile,
+              onData,
+              { queue: old.queue, file: old.file },
+              true,
+            );
             await sleep(300);
           },
         }

@@ -7,7 +7,7 @@ import { renderText, ANSI, PLAIN, type Explanation } from '@ruletrail/explain';
 import { loadConfig, JsonLogger, type RecordSink } from '@ruletrail/pipeline';
 import { buildSink } from '../run-command';
 import { chooseBackend, defaultChannel, probeBackend, requireNetns } from './backend';
-import { requireTool } from './channels';
+import { CHANNEL_TOOLS, requireTool } from './channels';
 import { TraceError } from './errors';
 import { CHANNELS_OF, TRACE_USAGE, parseTraceOptions, type TraceOptions } from './options';
 import { iptablesTool } from './plan';
@@ -66,6 +66,7 @@ async function trace(o: TraceOptions, host: Host, log: (l: string) => void): Pro
     throw new TraceError(
       `--channel ${channel} does not carry ${backend} traces (use ${CHANNELS_OF[backend].join(' or ')})`,
     );
+  for (const t of CHANNEL_TOOLS[channel]) requireTool(host, t, `the ${channel} channel`);
   if (backend === 'nftables') requireTool(host, 'nft', 'the nftables backend');
   else
     for (const f of [4, 6] as const)

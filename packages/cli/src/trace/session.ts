@@ -7,8 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import type { NetfilterEvent } from '@ruletrail/event';
-import { Correlator, explainPacket, type Explanation } from '@ruletrail/explain';
+import {
+  Correlator,
+  addressTyperOf,
+  explainPacket,
+  type ExplainOptions,
+  type Explanation,
+} from '@ruletrail/explain';
+import { hostFactsFromJson } from '@ruletrail/ruleset';
 import { openChannel, type LiveChannel } from './channels';
 import { TraceError, explainInsertFailure } from './errors';
 import type { Backend, TraceChannel, TraceOptions } from './options';
@@ -157,7 +165,11 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
         ['cat', '/proc/net/netfilter/nf_log'],
         o.netns ? { netns: o.netns } : {},
       ).stdout;
-      for (const f of families) {
+      // libpcap's nflog device binds nfnetlink_log for IPv4 and IPv6 both (NFULNL_CFG_CMD_PF_BIND), whatever
+      // the filter selects, and does not restore the loggers: trace sets both itself so that both are recorded
+      // and restored.
+      const logFamilies: readonly (4 | 6)[] = channelName === 'nflog-pcap' ? [4, 6] : families;
+      for (const f of logFamilies) {
         const pf = f === 4 ? 2 : 10;
         const want = LOGGERS[channelName][f];
         const line = available.split('\n').find((l) => l.trim().startsWith(`${pf} `)) ?? '';
@@ -224,6 +236,10 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
     snapshots = new LiveSnapshots(backend, families, dir, o.netns);
     await snapshots.refresh();
     const snap = snapshots;
+    // The node's addresses (host facts): without them an `-m addrtype` / `fib daddr type` criterion is unknown.
+    const facts = takeHostFacts(host, dir, o.netns, (l) => {
+      if (!o.quiet) log(l);
+    });
     let refreshRequested = false;
     channel.onRulesetEvent = () => {
       refreshRequested = true;
@@ -238,14 +254,14 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
         `${o.rate ? `at most ${o.rate.text.replace('/', ' packets/')}` : 'NO rate limit'}, ` +
         `${o.durationMs ? `for ${o.durationMs / 1000} s` : 'until stopped'}${o.count ? ` or ${o.count} packets` : ''} (Ctrl-C to stop)`,
     );
-    writeFileSync(join(dir, 'session.json'), sessionInfo(id, backend, channel, snap, o) + '\n');
+    writeFileSync(join(dir, 'session.json'), sessionInfo(id, backend, channel, snap, o, facts.args) + '\n');
 
     // 5. Live: decode → (stamp) → wait for the ruleset re-read → correlate → explain → print.
     const correlator = new Correlator(
       snap.set,
       (pk) => {
         if (o.count !== undefined && counts.packets >= o.count) return;
-        const x = explainPacket(pk.events, pk.pick, pk.flags);
+        const x = explainPacket(pk.events, pk.pick, pk.flags, facts.options);
         counts.packets++;
         counts.verdicts[x.verdict] = (counts.verdicts[x.verdict] ?? 0) + 1;
         p.output.write(x, counts.packets);
@@ -312,7 +328,7 @@ export async function runSession(p: SessionParams): Promise<SessionResult> {
     await decoding;
     release(Infinity);
     correlator.flush();
-    writeFileSync(join(dir, 'session.json'), sessionInfo(id, backend, ch, snap, o) + '\n');
+    writeFileSync(join(dir, 'session.json'), sessionInfo(id, backend, ch, snap, o, facts.args) + '\n');
     return { ...counts, changes: snap.changes, stoppedBy: stopReason ?? 'end' };
   } finally {
     process.off('SIGINT', onSignal);
@@ -359,6 +375,7 @@ function sessionInfo(
   ch: LiveChannel,
   snap: LiveSnapshots,
   o: TraceOptions,
+  factsArgs: readonly string[],
 ): string {
   return JSON.stringify(
     {
@@ -368,7 +385,7 @@ function sessionInfo(
       capture: ch.captureFile,
       rules: snap.files.map((f) => f.file),
       snapshots: snap.files,
-      explainArgs: ch.explainArgs,
+      explainArgs: [...ch.explainArgs, ...factsArgs],
       netns: o.netns ?? null,
       filter: o.selection.kind === 'filter' ? o.selection.filter.source : null,
       match: o.selection.kind === 'match' ? o.selection.text : null,
@@ -386,4 +403,39 @@ function familiesWithTables(host: Host, backend: Backend, netns: string | undefi
   const r = host.run(['nft', 'list', 'tables'], netns ? { netns } : {});
   if (r.code !== 0) return [];
   return ([4, 6] as const).filter((f) => new RegExp(`^table ${f === 4 ? 'ip' : 'ip6'} `, 'm').test(r.stdout));
+}
+
+/**
+ * The node's addresses and interfaces as `ruletrail snapshot facts` records them (`ip -j addr`, `ip -d -j link`),
+ * written to `host-facts.json` in the session directory so `ruletrail explain --host-facts` reads the same. The
+ * facts are taken once, at start: an address added during the trace is not seen. Without `ip` (or with output
+ * it cannot read) the trace goes on without them, and says so.
+ */
+export function takeHostFacts(
+  host: Host,
+  dir: string,
+  netns: string | undefined,
+  log: (line: string) => void,
+): { options: ExplainOptions; args: readonly string[] } {
+  const nsOpt = netns ? { netns } : {};
+  const addr = host.run(['ip', '-j', 'addr'], nsOpt);
+  const link = host.run(['ip', '-d', '-j', 'link'], nsOpt);
+  try {
+    if (addr.code !== 0) throw new Error(addr.stderr.trim() || `ip -j addr exited with ${addr.code}`);
+    const doc = {
+      version: 1,
+      host: netns ? `${hostname()}/${netns}` : hostname(),
+      capturedAt: new Date().toISOString(),
+      addr: JSON.parse(addr.stdout) as unknown,
+      ...(link.code === 0 ? { link: JSON.parse(link.stdout) as unknown } : {}),
+    };
+    const facts = hostFactsFromJson(doc, 'host-facts.json');
+    writeFileSync(join(dir, 'host-facts.json'), JSON.stringify(doc) + '\n');
+    return { options: { facts: addressTyperOf(facts) }, args: ['--host-facts', 'host-facts.json'] };
+  } catch (err) {
+    log(
+      `ruletrail trace: note: no host facts (${(err as Error).message}): addrtype criteria are explained as unknown`,
+    );
+    return { options: {}, args: [] };
+  }
 }

@@ -15,6 +15,7 @@ import { loadRules } from '../rules-files';
 import type { Backend } from './options';
 import { iptablesTool } from './plan';
 import { TraceError } from './errors';
+import { childEnv } from './system';
 
 /** A SnapshotSet whose content can be replaced while the Correlator holds it. */
 export class LiveSnapshotSet extends SnapshotSet {
@@ -119,7 +120,7 @@ export class LiveSnapshots {
       execFile(
         full[0]!,
         full.slice(1),
-        { maxBuffer: 512 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
+        { maxBuffer: 512 * 1024 * 1024, env: childEnv() },
         (err, stdout, stderr) => {
           if (err)
             reject(

@@ -4,7 +4,7 @@
  * finish before the process goes. Behind an interface so the clean-up logic is tested without a kernel.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 
 /** What one command did. */
 export interface RunResult {
@@ -37,6 +37,30 @@ export interface Host {
 
 const PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
+/**
+ * The PATH children run with: the caller's, then the sbin/bin directories (`sudo` or a service may start trace
+ * with a PATH without /usr/sbin, where iptables and xtables-monitor live). `has` looks in the same places.
+ */
+function searchPath(): string[] {
+  return [...new Set([...(process.env.PATH ?? '').split(':').filter(Boolean), ...PATH_DIRS])];
+}
+
+/** The environment of every child trace starts: the search PATH above, and the C locale (parsed output). */
+export function childEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: searchPath().join(':'), LC_ALL: 'C' };
+}
+
+/** An executable regular file (a name bound over with /dev/null, or a directory, is not a command). */
+function isCommand(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function sysctlPath(key: string): string {
   return `/proc/sys/${key.replace(/\./g, '/')}`;
 }
@@ -50,15 +74,14 @@ export class LocalHost implements Host {
       encoding: 'utf8',
       maxBuffer: 256 * 1024 * 1024,
       timeout: 60_000,
-      env: { ...process.env, LC_ALL: 'C' },
+      env: childEnv(),
     });
     if (r.error) return { code: 127, stdout: '', stderr: `${full[0]}: ${r.error.message}` };
     return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
   }
 
   has(command: string): boolean {
-    const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...PATH_DIRS];
-    return dirs.some((d) => existsSync(`${d}/${command}`));
+    return searchPath().some((d) => isCommand(`${d}/${command}`));
   }
 
   readSysctl(key: string, netns?: string): string | undefined {
@@ -116,4 +139,5 @@ export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
   tcpdump: 'tcpdump',
   ip: 'iproute2',
   sysctl: 'procps',
+  stdbuf: 'coreutils',
 };
