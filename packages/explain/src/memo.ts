@@ -116,7 +116,7 @@ const VERIFY = process.env.RULETRAIL_MEMO_VERIFY === '1';
 
 /**
  * Explains packets to NDJSON text, serving repeated paths from templates. One instance per run (it holds the
- * host facts of the run and a bounded cache: {@link maxEntries} keys, cleared when full).
+ * host facts of the run and a bounded cache: `maxEntries` keys, cleared when full).
  */
 export class ExplanationMemo {
   readonly stats: MemoStats = { hits: 0, misses: 0, templates: 0, rejected: 0 };
@@ -178,7 +178,7 @@ export class ExplanationMemo {
       }
       return { json, verdict: entry.template.verdict };
     }
-    if (entry === null || entry?.template === null) return this._full(events, pick, flags);
+    if (entry?.template === null) return this._full(events, pick, flags);
     // Explained in full, noting the fields its evaluations read.
     this._visited = 0;
     const x = explainPacket(events, pick, flags, this._tracked);
@@ -373,7 +373,7 @@ export class ExplanationMemo {
    */
   private _slot(v: string | number | undefined): string {
     if (v === undefined) return '~';
-    if (!v) return typeof v === 'number' ? '#0' : '$';
+    if (!v) return typeof v === 'number' ? `#${v}` : '$';
     // Key letters are fixed: every slot ends in a non-digit, so `s1` + `2…` cannot read as `s12`.
     let i = this._index.get(v);
     if (i === undefined) {
