@@ -27,18 +27,21 @@ import { xtablesMonitorAdapter } from '@ruletrail/ingest-xtables-monitor';
 const ROOT = join(__dirname, '..');
 const LAB = join(ROOT, 'test/fixtures/lab');
 
+/** `input` as chunks cut at `cuts` (any order, out-of-range cuts ignored), one microtask apart. */
+async function* cutInto(input: Buffer, cuts: readonly number[]): AsyncIterable<Buffer> {
+  let prev = 0;
+  for (const c of [...cuts].sort((a, b) => a - b)) {
+    if (c <= prev || c >= input.length) continue;
+    yield input.subarray(prev, c);
+    prev = c;
+    await Promise.resolve();
+  }
+  yield input.subarray(prev);
+}
+
 /** Everything a decode produced, as comparable JSON (events and dead letters with positions). */
 async function decodeAll(adapter: IngestAdapter, input: Buffer, cuts: readonly number[]): Promise<string> {
-  const chunks = (async function* () {
-    let prev = 0;
-    for (const c of [...cuts].sort((a, b) => a - b)) {
-      if (c <= prev || c >= input.length) continue;
-      yield input.subarray(prev, c);
-      prev = c;
-      await Promise.resolve();
-    }
-    yield input.subarray(prev);
-  })();
+  const chunks = cutInto(input, cuts);
   const events: unknown[] = [];
   const errors: string[] = [];
   let skipped = 0;
@@ -308,17 +311,7 @@ describe('properties (fast-check)', function () {
           JSON.stringify(x, (k, v: unknown) => (k === 'origin' ? undefined : v)),
         );
       });
-      const chunks = (async function* () {
-        let prev = 0;
-        for (const c of [...cuts].sort((a, b) => a - b)) {
-          if (c <= prev || c >= input.length) continue;
-          yield input.subarray(prev, c);
-          prev = c;
-          await Promise.resolve();
-        }
-        yield input.subarray(prev);
-      })();
-      for await (const b of kernelLogAdapter.decode(chunks, { file: 'merged', year: 2023 })) {
+      for await (const b of kernelLogAdapter.decode(cutInto(input, cuts), { file: 'merged', year: 2023 })) {
         assert.deepEqual(b.errors, []);
         for (const e of b.events) corr.push(e);
       }

@@ -43,6 +43,18 @@ describe('fuzzing: short runs of every target (seeded, deterministic)', function
   }
 });
 
+/** `nft -j list ruleset` text of one table `t`, one chain `c`, one rule with these expressions. */
+function oneRule(expr: unknown[]): string {
+  return JSON.stringify({
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      { table: { family: 'ip', name: 't', handle: 1 } },
+      { chain: { family: 'ip', table: 't', name: 'c', handle: 1 } },
+      { rule: { family: 'ip', table: 't', chain: 'c', handle: 2, expr } },
+    ],
+  });
+}
+
 describe('fuzzing: regressions (each crash found, fixed)', () => {
   for (const file of ['pipeline-yaml-4084-errors.yaml', 'pipeline-yaml-1425-errors.yaml'])
     it(`pipeline YAML: a mutated config with thousands of syntax errors (fuzzing: 5–51 s) lists ${MAX_CONFIG_PROBLEMS} and counts the rest (${file})`, () => {
@@ -92,23 +104,9 @@ describe('fuzzing: regressions (each crash found, fixed)', () => {
   });
 
   it('nft JSON: a null where an expression belongs is a warning, not a stack overflow (value↔expr loop)', () => {
-    const text = JSON.stringify({
-      nftables: [
-        { metainfo: { json_schema_version: 1 } },
-        { table: { family: 'ip', name: 't', handle: 1 } },
-        { chain: { family: 'ip', table: 't', name: 'c', handle: 1 } },
-        {
-          rule: {
-            family: 'ip',
-            table: 't',
-            chain: 'c',
-            handle: 2,
-            expr: [{ match: { op: '==', left: null, right: 1 } }, { accept: null }],
-          },
-        },
-      ],
+    const r = parseNftJson(oneRule([{ match: { op: '==', left: null, right: 1 } }, { accept: null }]), {
+      source: 'r.json',
     });
-    const r = parseNftJson(text, { source: 'r.json' });
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0]!, /not rendered.*null/);
   });
@@ -117,22 +115,10 @@ describe('fuzzing: regressions (each crash found, fixed)', () => {
     // Found by the long run (seed 2026: 2,194 of 548,352 inputs): `ct state` compared with a number or a set
     // object reached `.toUpperCase()` on undefined.
     for (const right of [7, { set: ['established'] }, [1, 'new'], []]) {
-      const text = JSON.stringify({
-        nftables: [
-          { metainfo: { json_schema_version: 1 } },
-          { table: { family: 'ip', name: 't', handle: 1 } },
-          { chain: { family: 'ip', table: 't', name: 'c', handle: 1 } },
-          {
-            rule: {
-              family: 'ip',
-              table: 't',
-              chain: 'c',
-              handle: 2,
-              expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right } }, { accept: null }],
-            },
-          },
-        ],
-      });
+      const text = oneRule([
+        { match: { op: 'in', left: { ct: { key: 'state' } }, right } },
+        { accept: null },
+      ]);
       const r = parseNftJson(text, { source: 'ct.json' });
       const rule = r.tables.get('t')!.chains.get('c')!.rules[0]!;
       assert.ok(!rule.matches.some((m) => m.module === 'conntrack'), JSON.stringify(right));

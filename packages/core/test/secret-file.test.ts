@@ -42,6 +42,9 @@ describe('secret files', () => {
       /Kafka tls\.keyFile .*client\.key is accessible by every user \(mode 0644\)/,
     );
     chmodSync(key, 0o600);
-    assert.equal(String(kafkaTlsOptions({ tls: { keyFile: key, certFile: key } })!.key), secret);
+    assert.equal(
+      (kafkaTlsOptions({ tls: { keyFile: key, certFile: key } })!.key as Buffer).toString(),
+      secret,
+    );
   });
 });
