@@ -8,7 +8,14 @@ import {
 } from '@ruletrail/core';
 import type { NetfilterEvent } from '@ruletrail/event';
 import { parseCsvRecord } from './csv';
-import { CODE_ROW, CODE_RECORD_TOO_LONG, handleRecord, mapHeader, missingRequired, type CsvState } from './row';
+import {
+  CODE_ROW,
+  CODE_RECORD_TOO_LONG,
+  handleRecord,
+  mapHeader,
+  missingRequired,
+  type CsvState,
+} from './row';
 
 /** Whether `head` is a CSV whose header names a prefix column and Source/ip.src. */
 export function sniffWiresharkCsv(head: Buffer): boolean {

@@ -380,7 +380,15 @@ export class Tailer {
     const headLen = this._headLen;
     const head = this._head;
     const save = (offset: number, mark: number): void =>
-      this._owner.book.set(key, { path: copy.path, dev: st.dev, ino: st.ino, offset, line: mark, headLen, head });
+      this._owner.book.set(key, {
+        path: copy.path,
+        dev: st.dev,
+        ino: st.ino,
+        offset,
+        line: mark,
+        headLen,
+        head,
+      });
     const tracker = this._tracker;
     this._retired.set(this._gen, save);
     // Registered now, so a restart (or the glob discovery) resumes there instead of re-reading it whole.

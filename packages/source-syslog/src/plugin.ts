@@ -23,17 +23,25 @@ export const syslogSourcePlugin = defineSource<SyslogSourceConfig, Source>({
           'Syslog over TLS (RFC 5425: octet-counted frames over TLS 1.2+), e.g. rsyslog omfwd with StreamDriver="gtls".',
         properties: {
           listen: { ...hostPort, description: 'TLS address to listen on, e.g. 127.0.0.1:6514.' },
-          certFile: { type: 'string', minLength: 1, description: 'Server certificate (PEM), chain included.' },
+          certFile: {
+            type: 'string',
+            minLength: 1,
+            description: 'Server certificate (PEM), chain included.',
+          },
           keyFile: {
             type: 'string',
             minLength: 1,
             description: 'Server private key (PEM). Refused when every user can read it (chmod 600 or 640).',
           },
-          passphrase: { type: 'string', description: "The key's passphrase, if it is encrypted (use ${ENV})." },
+          passphrase: {
+            type: 'string',
+            description: "The key's passphrase, if it is encrypted (use ${ENV}).",
+          },
           caFile: {
             type: 'string',
             minLength: 1,
-            description: 'CA (PEM) that client certificates must chain to; with it, clients must present one.',
+            description:
+              'CA (PEM) that client certificates must chain to; with it, clients must present one.',
           },
         },
       },

@@ -19,12 +19,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { readSecretFileSync } from '@ruletrail/core';
-import {
-  splitHostPort,
-  type Source,
-  type SourceContext,
-  type SyslogSourceConfig,
-} from '@ruletrail/pipeline';
+import { splitHostPort, type Source, type SourceContext, type SyslogSourceConfig } from '@ruletrail/pipeline';
 import { TcpFramer } from './framing';
 
 const BATCH_MESSAGES = 1000;
