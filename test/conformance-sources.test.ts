@@ -113,6 +113,7 @@ describe('source conformance', function () {
           maxMessageBytes: 65536,
           batchMs: 20,
           maxConnections: 4,
+          idleTimeoutMs: 60_000,
         }) as SyslogSource),
       {
         ...common(),

@@ -260,7 +260,7 @@ describe('ruletrail run: no secret in any output (TLS, SASL, API key)', function
       options: {
         brokers: [e.KAFKA_SASL_SSL_BROKERS!],
         topic: `rt-secrets-${Date.now()}`,
-        createTopics: true,
+        createTopics: { numPartitions: 1 },
         tls: { caFile: e.RULETRAIL_TEST_CA! },
         sasl: { mechanism: 'scram-sha-512', username: e.KAFKA_SCRAM_USERNAME!, password },
       },

@@ -41,7 +41,6 @@ import {
 const CODE_JSON = 'RT_ERR_ULOGD_JSON';
 const CODE_RECORD = 'RT_ERR_ULOGD_RECORD';
 const ULOGD_DEFAULT_DEVICE = 'Netfilter';
-export const BATCH_EVENTS = 256;
 
 /** Bounded memo for string conversions that repeat line after line (MACs, IPv6 addresses). */
 function memo(fn: (s: string) => string, max = 4096): (s: string) => string {
