@@ -1,10 +1,5 @@
 /** The ulogd2 JSON adapter: sniffing, and decoding line batches with `parseUlogdLine` (record.ts). */
-import {
-  decodeLines,
-  type DecodedBatch,
-  type DecodeOptions,
-  type IngestAdapter,
-} from '@ruletrail/core';
+import { decodeLines, type DecodedBatch, type DecodeOptions, type IngestAdapter } from '@ruletrail/core';
 import { parseUlogdLine, type FileState } from './record';
 
 /** Whether `head` looks like ulogd JSON: its first non-empty line is an object with ulogd's NFLOG keys. */
